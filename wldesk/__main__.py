@@ -1,0 +1,5 @@
+import sys
+
+from wldesk.cli import main
+
+sys.exit(main())

@@ -1,0 +1,120 @@
+"""Command line: ``wldesk serve`` (headless server), ``wldesk check`` (find problem files)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from wldesk import __version__
+from wldesk.core import paths
+from wldesk.core.check import check_folder
+from wldesk.core.events import EventBus
+from wldesk.core.logs import EventLogger, setup_logging
+from wldesk.core.server import ServerStartError, WorklistServer
+from wldesk.core.settings import Settings, SettingsError, load_settings
+
+log = logging.getLogger("wldesk")
+
+EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="wldesk", description="DICOM Modality Worklist server for the .wl files of a folder.",
+        epilog=f"settings: {paths.default_settings_path()}; logs: {paths.log_dir()}; "
+               f"default worklist folder: {paths.default_worklist_dir()}")
+    parser.add_argument("--version", action="version", version=f"wldesk {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    serve = sub.add_parser("serve", help="run the worklist server in the foreground (no GUI)")
+    serve.add_argument("--config", type=Path, metavar="FILE",
+                       help="settings file: wldesk JSON, or an Orthanc configuration file")
+    serve.add_argument("--database", metavar="DIR", help="folder whose .wl files are served")
+    serve.add_argument("--port", type=int, help="TCP port (default 4242)")
+    serve.add_argument("--aet", metavar="TITLE", help="AE title of the server (default WLDESK)")
+    serve.add_argument("--bind", metavar="ADDR", help="local address to listen on (default all)")
+    serve.add_argument("--filter-issuer-aet", action=argparse.BooleanOptionalAction, default=None,
+                       help="serve each modality only the steps scheduled for its AE title")
+    serve.add_argument("--limit-answers", type=int, metavar="N",
+                       help="at most N answers per query (0: unlimited)")
+
+    check = sub.add_parser("check", help="list .wl files that cannot be served or lack keys "
+                                         "modalities need; exit code 1 when any has a problem")
+    check.add_argument("folder", nargs="?", type=Path, metavar="DIR",
+                       help="folder to check (default: the configured worklist folder)")
+    check.add_argument("--config", type=Path, metavar="FILE", help="settings file")
+    return parser
+
+
+def load_effective_settings(config: Path | None, overrides: dict[str, Any]) -> Settings:
+    """Settings from ``config`` (or the user's settings file, when it exists) plus overrides."""
+    path = config if config is not None else paths.default_settings_path()
+    settings = load_settings(path) if config is not None or path.exists() else Settings()
+    return settings.replace(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = load_effective_settings(args.config, {
+        "database": args.database, "port": args.port, "ae_title": args.aet,
+        "bind_address": args.bind, "filter_issuer_aet": args.filter_issuer_aet,
+        "limit_answers": args.limit_answers})
+    folder = Path(settings.database)
+    if folder == paths.default_worklist_dir():
+        folder.mkdir(parents=True, exist_ok=True)
+    setup_logging(paths.log_dir() / "wldesk.log")
+    bus = EventBus()
+    bus.subscribe(EventLogger(settings.redact_patient_data))
+    server = WorklistServer(settings, bus)
+    try:
+        server.start()
+    except ServerStartError as exc:
+        log.error("%s", exc)
+        return EXIT_PROBLEMS
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: object) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    if hasattr(signal, "SIGBREAK"):
+        signal.signal(signal.SIGBREAK, on_signal)
+    while not stop.wait(1.0):
+        pass
+    server.stop()
+    return EXIT_OK
+
+
+def _check(args: argparse.Namespace) -> int:
+    folder = args.folder or Path(load_effective_settings(args.config, {}).database)
+    if not folder.is_dir():
+        print(f"wldesk: error: {folder} is not a folder", file=sys.stderr)
+        return EXIT_USAGE
+    findings = check_folder(folder)
+    for finding in findings:
+        print(finding)
+    serious = {f.path for f in findings if f.serious}
+    print(f"{len(serious)} file(s) with problems", file=sys.stderr)
+    return EXIT_PROBLEMS if serious else EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "serve":
+            return _serve(args)
+        if args.command == "check":
+            return _check(args)
+    except SettingsError as exc:
+        print(f"wldesk: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    parser.print_help()
+    return EXIT_USAGE

@@ -1,0 +1,58 @@
+"""Character sets (PS3.5 6.1): which Specific Character Set can carry a given text."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterable
+from typing import Any
+
+from pydicom.charset import convert_encodings, encode_string
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT", "PN"})
+UTF8 = "ISO_IR 192"
+
+
+def charset_terms(value: Any) -> list[str]:
+    """The defined terms of a (0008,0005) value, e.g. ``['', 'ISO 2022 IR 87']``."""
+    if value is None:
+        return []
+    terms = list(value) if isinstance(value, (list, MultiValue)) else [value]
+    return [str(t).strip() for t in terms]
+
+
+def is_default(terms: list[str]) -> bool:
+    return all(t in ("", "ISO_IR 6", "ISO 2022 IR 6") for t in terms)
+
+
+def can_encode(texts: Iterable[str], terms: list[str]) -> bool:
+    """True when every text can be encoded exactly in the character set ``terms``."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        encodings = convert_encodings(terms or None)
+        if caught:  # an unknown defined term: pydicom would fall back to ASCII
+            return False
+        for text in texts:
+            encode_string(text, encodings)
+            if caught:
+                return False
+    return True
+
+
+def non_ascii_texts(ds: Dataset) -> list[str]:
+    """Every text value of ``ds`` (sequences included) that is not plain ASCII."""
+    found: list[str] = []
+    for elem in ds.iterall():
+        if elem.VR in TEXT_VRS and elem.value is not None:
+            values = elem.value if isinstance(elem.value, (list, MultiValue)) else [elem.value]
+            found.extend(str(v) for v in values if not str(v).isascii())
+    return found
+
+
+def choose(texts: list[str], preferred: Iterable[list[str]]) -> list[str]:
+    """The first of ``preferred`` that encodes ``texts`` exactly, else UTF-8 (which encodes all)."""
+    for terms in preferred:
+        if terms and not is_default(terms) and can_encode(texts, terms):
+            return terms
+    return [UTF8]

@@ -1,0 +1,96 @@
+"""Completeness check of worklist entries: the keys modalities need (PS3.4 Table K.6-1, type 1).
+
+These are the checks DCMTK's wlmscpfs applies to reject files silently; wldesk still serves such
+files, but tells the user, because many modalities drop entries that lack them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from wldesk.core.matching import element_values
+from wldesk.core.store import FolderStore
+
+_TOP_LEVEL_REQUIRED = ("RequestedProcedureID", "StudyInstanceUID", "PatientName", "PatientID")
+_SPS_REQUIRED = ("ScheduledStationAETitle", "ScheduledProcedureStepStartDate",
+                 "ScheduledProcedureStepStartTime", "Modality", "ScheduledProcedureStepID")
+
+
+@dataclass(frozen=True)
+class Finding:
+    path: Path
+    message: str
+    serious: bool = True  # False: worth knowing, but not a reason for modalities to drop it
+
+    def __str__(self) -> str:
+        prefix = "" if self.serious else "note: "
+        return f"{self.path}: {prefix}{self.message}"
+
+
+def _present(ds: Dataset, keyword: str) -> bool:
+    return keyword in ds and bool(element_values(ds[keyword]))
+
+
+def _description_or_code(ds: Dataset, description: str, codes: str, where: str) -> list[str]:
+    """The 1C pair of a description and a code sequence, checked as wlmscpfs checks it."""
+    problems = []
+    if description in ds and not _present(ds, description):
+        problems.append(f"{where}{description} is present but empty")
+    if codes in ds:
+        items = _items(ds, codes)
+        if not items:
+            problems.append(f"{where}{codes} is present but has no item")
+        for number, item in enumerate(items, start=1):
+            problems += [f"{where}{codes} item {number}: missing or empty {k}"
+                         for k in ("CodeValue", "CodingSchemeDesignator") if not _present(item, k)]
+    elif description not in ds:
+        problems.append(f"{where}missing {description} or {codes}")
+    return problems
+
+
+def _items(ds: Dataset, keyword: str) -> list[Dataset]:
+    if keyword not in ds or ds[keyword].VR != "SQ":
+        return []
+    return list(ds[keyword].value or ())
+
+
+def _references(ds: Dataset, keyword: str) -> list[str]:
+    return [f"{keyword} item {number}: missing or empty {k}"
+            for number, item in enumerate(_items(ds, keyword), start=1)
+            for k in ("ReferencedSOPClassUID", "ReferencedSOPInstanceUID") if not _present(item, k)]
+
+
+def missing_keys(ds: Dataset) -> list[str]:
+    """Problems that make modalities (and wlmscpfs) drop an entry, in plain words."""
+    problems = [f"missing or empty {k}" for k in _TOP_LEVEL_REQUIRED if not _present(ds, k)]
+    problems += _description_or_code(ds, "RequestedProcedureDescription",
+                                     "RequestedProcedureCodeSequence", "")
+    problems += _references(ds, "ReferencedStudySequence")
+    problems += _references(ds, "ReferencedPatientSequence")
+    items = _items(ds, "ScheduledProcedureStepSequence")
+    if not items:
+        problems.append("missing or empty ScheduledProcedureStepSequence")
+    elif len(items) > 1:
+        problems.append(f"ScheduledProcedureStepSequence has {len(items)} items; "
+                        "many modalities expect exactly one")
+    for number, item in enumerate(items, start=1):
+        where = f"step {number}: " if len(items) > 1 else ""
+        problems += [f"{where}missing or empty {k}" for k in _SPS_REQUIRED if not _present(item, k)]
+        problems += _description_or_code(item, "ScheduledProcedureStepDescription",
+                                         "ScheduledProtocolCodeSequence", where)
+    return problems
+
+
+def check_folder(folder: Path) -> list[Finding]:
+    """Every problem of every `.wl` file in ``folder``: unreadable files and missing keys."""
+    snapshot = FolderStore(folder).refresh()
+    if snapshot.folder_error:
+        return [Finding(folder, snapshot.folder_error)]
+    findings = [Finding(p.path, p.reason) for p in snapshot.problems]
+    for entry in snapshot.entries:
+        findings += [Finding(entry.path, m) for m in missing_keys(entry.dataset)]
+        findings += [Finding(entry.path, n, serious=False) for n in entry.notes]
+    return sorted(findings, key=lambda f: (str(f.path), not f.serious))

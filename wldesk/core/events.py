@@ -1,0 +1,94 @@
+"""Structured events of the core (associations, queries, file problems, server state).
+
+Subscribers are called on the thread that emits (a pynetdicom association thread, or the
+thread calling the store); they must be quick and thread-safe. The GUI subscribes through one
+bridge object that re-emits them as Qt signals.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+@dataclass(frozen=True)
+class AssociationEvent:
+    kind: str  # requested, accepted, rejected, released, aborted
+    association_id: int
+    calling_aet: str
+    called_aet: str
+    address: str
+    port: int
+    reason: str = ""
+    time: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class QueryEvent:
+    association_id: int
+    calling_aet: str
+    address: str
+    keys: dict[str, str]  # attribute keyword -> value sent (universal keys shown as "")
+    files_considered: int
+    matches: int
+    returned: int
+    duration_ms: float
+    status: int
+    status_text: str
+    unsupported_keys: tuple[str, ...] = ()
+    accession_numbers: tuple[str, ...] = ()
+    time: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class FileProblemEvent:
+    path: Path
+    reason: str
+    resolved: bool = False  # True when a file that had a problem is fine again or gone
+    time: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True)
+class ServerEvent:
+    kind: str  # started, stopped, failed
+    message: str
+    time: datetime = field(default_factory=_now)
+
+
+Event = AssociationEvent | QueryEvent | FileProblemEvent | ServerEvent
+Subscriber = Callable[[Event], None]
+
+
+class EventBus:
+    """Fan-out of core events to subscribers; a failing subscriber never breaks the server."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[Subscriber] = []
+
+    def subscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.append(subscriber)
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        with self._lock:
+            self._subscribers.remove(subscriber)
+
+    def emit(self, event: Event) -> None:
+        with self._lock:
+            subscribers = list(self._subscribers)
+        for subscriber in subscribers:
+            try:
+                subscriber(event)
+            except Exception:
+                log.exception("event subscriber %r failed", subscriber)

@@ -1,0 +1,91 @@
+"""Logging: stderr plus a rotating file in the platformdirs log dir, and core events as log lines."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+from pathlib import Path
+
+from wldesk.core.events import AssociationEvent, Event, FileProblemEvent, QueryEvent, ServerEvent
+
+FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
+log = logging.getLogger("wldesk")
+
+# Query keys whose values are not patient data; every other value is hidden when redacting.
+NOT_PATIENT_DATA = frozenset({
+    "Modality", "ScheduledStationAETitle", "ScheduledStationName", "ScheduledProcedureStepLocation",
+    "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime",
+    "ScheduledProcedureStepEndDate", "ScheduledProcedureStepEndTime", "ScheduledProcedureStepStatus",
+    "QueryRetrieveLevel", "RequestedProcedurePriority", "StudyDate", "StudyTime",
+})
+
+
+def setup_logging(log_file: Path | None, level: int = logging.INFO) -> None:
+    """Log to stderr and, when given, to ``log_file`` (1 MB, 5 rotations)."""
+    root = logging.getLogger()
+    root.setLevel(logging.DEBUG)
+    formatter = logging.Formatter(FORMAT)
+    console = logging.StreamHandler(sys.stderr)
+    console.setLevel(level)
+    console.setFormatter(formatter)
+    root.addHandler(console)
+    if log_file is not None:
+        try:
+            log_file.parent.mkdir(parents=True, exist_ok=True)
+            handler = logging.handlers.RotatingFileHandler(
+                log_file, maxBytes=1_000_000, backupCount=5, encoding="utf-8")
+        except OSError as exc:
+            log.warning("cannot write the log file %s (%s); logging to the console only",
+                        log_file, exc.strerror or exc)
+        else:
+            handler.setLevel(level)
+            handler.setFormatter(formatter)
+            root.addHandler(handler)
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)
+
+
+def format_keys(keys: dict[str, str], redact: bool) -> str:
+    parts = []
+    for name, value in keys.items():
+        shown = "<redacted>" if value and redact and name not in NOT_PATIENT_DATA else value
+        parts.append(f"{name}={shown!r}" if shown else name)
+    return " ".join(parts) or "(no keys)"
+
+
+def describe(event: Event, redact: bool) -> tuple[int, str]:
+    """A log level and one line for an event."""
+    if isinstance(event, AssociationEvent):
+        peer = f"{event.calling_aet or '?'} ({event.address}:{event.port})"
+        if event.kind == "requested":
+            return logging.INFO, f"association #{event.association_id} requested by {peer} " \
+                                 f"for {event.called_aet!r}"
+        reason = f": {event.reason}" if event.reason else ""
+        level = logging.WARNING if event.kind in ("rejected", "aborted") else logging.INFO
+        return level, f"association #{event.association_id} {event.kind} ({peer}){reason}"
+    if isinstance(event, QueryEvent):
+        unsupported = (f"; not used for matching: {', '.join(event.unsupported_keys)}"
+                       if event.unsupported_keys else "")
+        level = logging.INFO if event.status in (0x0000, 0xFE00) else logging.WARNING
+        return level, (
+            f"query #{event.association_id} from {event.calling_aet} ({event.address}): "
+            f"{format_keys(event.keys, redact)} -> {event.files_considered} files, "
+            f"{event.matches} matches, {event.returned} sent, {event.duration_ms:.1f} ms, "
+            f"{event.status_text}{unsupported}")
+    if isinstance(event, FileProblemEvent):
+        if event.resolved:
+            return logging.INFO, f"{event.path}: {event.reason}"
+        return logging.WARNING, f"{event.path}: skipped: {event.reason}"
+    assert isinstance(event, ServerEvent)
+    return (logging.ERROR if event.kind == "failed" else logging.INFO), event.message
+
+
+class EventLogger:
+    """An event subscriber writing one log line per event."""
+
+    def __init__(self, redact: bool) -> None:
+        self.redact = redact
+
+    def __call__(self, event: Event) -> None:
+        level, message = describe(event, self.redact)
+        log.log(level, "%s", message)

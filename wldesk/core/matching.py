@@ -1,0 +1,576 @@
+"""Worklist matching: PS3.4 C.2.2.2 (attribute matching) and C.2.2.3 (multi-valued attributes).
+
+A query identifier is compiled once into a tree of keys; each entry (a parsed `.wl` dataset) is
+then matched against it, which yields the answer dataset (only the requested keys, with only the
+matching sequence items) or ``None``. The policies where the standard leaves a choice are written
+down in docs/conformance.md.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from itertools import product
+from typing import Any
+
+from pydicom.datadict import dictionary_VR, keyword_for_tag
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence
+
+from wldesk.core.model import DATE_TIME_PAIRS, SPS_SEQUENCE, STATION_AET, WORKLIST_ATTRIBUTES
+
+SPECIFIC_CHARACTER_SET = 0x00080005
+QUERY_RETRIEVE_LEVEL = 0x00080052
+WILDCARD_VRS = frozenset({"AE", "CS", "LO", "LT", "PN", "SH", "ST", "UC", "UR", "UT"})
+_TRAILING_ONLY_VRS = frozenset({"ST", "LT", "UT", "UC", "UR"})
+_NUMERIC_VRS = frozenset({"IS", "DS", "US", "SS", "UL", "SL", "FL", "FD", "UV", "SV"})
+
+ValueTest = Callable[[Any], bool]
+
+
+class QueryError(ValueError):
+    """The query cannot be processed (e.g. a date key that is not a date); names the attribute."""
+
+    def __init__(self, message: str, tag: int | None = None) -> None:
+        super().__init__(message)
+        self.tag = tag
+
+
+def describe_tag(tag: int) -> str:
+    keyword = keyword_for_tag(tag)
+    text = f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
+    return f"{keyword} {text}" if keyword else text
+
+
+# --- values --------------------------------------------------------------------------------------
+
+def element_values(elem: DataElement | None) -> list[Any]:
+    """The non-empty values of an element (a multi-valued element gives each of its values)."""
+    if elem is None or elem.value is None:
+        return []
+    raw = elem.value
+    values = list(raw) if isinstance(raw, (list, MultiValue)) else [raw]
+    return [v for v in values if v is not None and str(v).strip(" \0") != ""]
+
+
+def _text(value: Any, vr: str) -> str:
+    text = str(value).replace("\0", "")
+    return text.rstrip(" ") if vr in _TRAILING_ONLY_VRS else text.strip(" ")
+
+
+def _pn_groups(value: Any) -> list[str]:
+    """Normalise a person name: component groups, each with its components trimmed, case-folded."""
+    groups = []
+    for group in str(value).split("="):
+        components = [c.strip(" ") for c in group.split("^")]
+        while components and not components[-1]:
+            components.pop()
+        groups.append("^".join(components).casefold())
+    while len(groups) > 1 and not groups[-1]:
+        groups.pop()
+    return groups
+
+
+def _wildcard_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
+    parts = ("." if ch == "?" else ".*" if ch == "*" else re.escape(ch) for ch in pattern)
+    return re.compile("".join(parts), re.DOTALL | flags)
+
+
+def _is_universal_value(value: Any, vr: str) -> bool:
+    if vr == "PN":
+        return all(c in ("", "*") for g in _pn_groups(value) for c in g.split("^"))
+    return _text(value, vr) in ("", "*")
+
+
+# --- dates and times -----------------------------------------------------------------------------
+
+_DA_RE = re.compile(r"^(\d{4})\.?(\d{2})\.?(\d{2})$")
+_TM_RE = re.compile(r"^(\d{2})(?::?(\d{2})(?::?(\d{2})(?:\.(\d{1,6}))?)?)?$")
+_DT_CORE = r"\d{4}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\d{2}(?:\.\d{1,6})?)?)?)?)?)?(?:[+-]\d{4})?"
+_DT_RE = re.compile(rf"^({_DT_CORE})?(-)?({_DT_CORE})?$")
+_DAY = timedelta(days=1)
+_TICK = timedelta(microseconds=1)
+
+
+def parse_date(text: str) -> date | None:
+    match = _DA_RE.match(text.strip())
+    if not match:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def parse_time(text: str) -> tuple[time, time] | None:
+    """A TM value as the interval it covers: ``10`` is 10:00:00 to 10:59:59.999999."""
+    match = _TM_RE.match(text.strip())
+    if not match:
+        return None
+    hour, minute, second, fraction = match.groups()
+    try:
+        low = time(int(hour), int(minute or 0), int(min(int(second or 0), 59)),
+                   int((fraction or "0").ljust(6, "0")))
+    except ValueError:
+        return None
+    if fraction is not None:
+        span = timedelta(microseconds=10 ** (6 - len(fraction)))
+    else:
+        span = timedelta(seconds=1 if second else 60 if minute else 3600)
+    high = (datetime.combine(date.min, low) + span - _TICK).time()
+    return low, high
+
+
+def parse_datetime(text: str) -> tuple[datetime, datetime] | None:
+    """A DT value as the interval it covers; a UTC offset suffix is ignored."""
+    core = re.sub(r"[+-]\d{4}$", "", text.strip()) if len(text.strip()) > 4 else text.strip()
+    if not re.fullmatch(r"\d{4}(\d{2}){0,5}(\.\d{1,6})?", core):
+        return None
+    digits, _, fraction = core.partition(".")
+    parts = [int(digits[:4])] + [int(digits[i:i + 2]) for i in range(4, len(digits), 2)]
+    fields = parts[1:]
+    year, month, day, hour, minute, second = parts + [1, 1, 0, 0, 0][len(fields):]
+    try:
+        low = datetime(year, month, day, hour, minute, second,
+                       int(fraction.ljust(6, "0")) if fraction else 0)
+    except ValueError:
+        return None
+    if fraction:
+        high = low + timedelta(microseconds=10 ** (6 - len(fraction))) - _TICK
+    elif len(fields) == 0:
+        high = low.replace(year=low.year + 1) - _TICK if low.year < 9999 else datetime.max
+    elif len(fields) == 1:
+        high = (low.replace(day=28) + timedelta(days=4)).replace(day=1) - _TICK
+    else:
+        span = {2: _DAY, 3: timedelta(hours=1), 4: timedelta(minutes=1), 5: timedelta(seconds=1)}
+        high = low + span[len(fields)] - _TICK
+    return low, high
+
+
+Bounds = tuple[Any, Any]  # (low or None, high or None), both inclusive
+
+
+def _range_parts(text: str) -> tuple[str, str | None]:
+    """Split ``a-b`` / ``a-`` / ``-b`` / ``a`` into (a, b) with b None for a single value."""
+    if "-" not in text:
+        return text, None
+    low, _, high = text.partition("-")
+    return low, high
+
+
+def _range_form(text: str) -> tuple[bool, bool, bool]:
+    """(is a range, has a lower bound, has an upper bound) of a DA/TM key value."""
+    low, high = _range_parts(text.strip())
+    return high is not None, bool(low), high is None or bool(high)
+
+
+def _date_bounds(text: str, tag: int) -> Bounds:
+    low_text, high_text = _range_parts(text.strip())
+    def one(part: str) -> date | None:
+        if not part:
+            return None
+        value = parse_date(part)
+        if value is None:
+            raise QueryError(f"{describe_tag(tag)}: {text!r} is not a date or date range "
+                             "(YYYYMMDD, YYYYMMDD-YYYYMMDD)", tag)
+        return value
+    low = one(low_text)
+    high = low if high_text is None else one(high_text)
+    return low, high
+
+
+def _time_bounds(text: str, tag: int) -> Bounds:
+    low_text, high_text = _range_parts(text.strip())
+    def one(part: str) -> tuple[time, time] | None:
+        if not part:
+            return None
+        value = parse_time(part)
+        if value is None:
+            raise QueryError(f"{describe_tag(tag)}: {text!r} is not a time or time range "
+                             "(HHMMSS, HHMM-HHMM)", tag)
+        return value
+    low, high = one(low_text), one(high_text) if high_text is not None else None
+    if high_text is None:
+        return (low[0], low[1]) if low else (None, None)
+    return (low[0] if low else None, high[1] if high else None)
+
+
+def _datetime_bounds(text: str, tag: int) -> Bounds:
+    match = _DT_RE.match(text.strip())
+    if not match or not (match[1] or match[3]):
+        raise QueryError(f"{describe_tag(tag)}: {text!r} is not a date-time or date-time range", tag)
+    low = parse_datetime(match[1]) if match[1] else None
+    high = parse_datetime(match[3]) if match[3] else None
+    if (match[1] and low is None) or (match[3] and high is None):
+        raise QueryError(f"{describe_tag(tag)}: {text!r} is not a date-time or date-time range", tag)
+    if not match[2]:
+        return (low[0], low[1]) if low else (None, None)
+    return (low[0] if low else None, high[1] if high else None)
+
+
+def _in_bounds(point: Any, bounds: Bounds) -> bool:
+    low, high = bounds
+    return (low is None or point >= low) and (high is None or point <= high)
+
+
+def _entity_date(value: Any) -> date | None:
+    return parse_date(str(value))
+
+
+def _entity_time(value: Any) -> time | None:
+    parsed = parse_time(str(value))
+    return parsed[0] if parsed else None
+
+
+def _entity_datetime(value: Any) -> datetime | None:
+    parsed = parse_datetime(str(value))
+    return parsed[0] if parsed else None
+
+
+# --- value tests per VR --------------------------------------------------------------------------
+
+def _value_test(value: Any, vr: str, tag: int) -> ValueTest:
+    """A test of one entity value against one (non-universal) key value."""
+    if vr == "DA":
+        bounds = _date_bounds(str(value), tag)
+        return lambda v: (d := _entity_date(v)) is not None and _in_bounds(d, bounds)
+    if vr == "TM":
+        bounds = _time_bounds(str(value), tag)
+        if bounds[0] is not None and bounds[1] is not None and bounds[0] > bounds[1]:
+            return lambda v: False  # PS3.4: a time range does not cross midnight
+        return lambda v: (t := _entity_time(v)) is not None and _in_bounds(t, bounds)
+    if vr == "DT":
+        bounds = _datetime_bounds(str(value), tag)
+        return lambda v: (d := _entity_datetime(v)) is not None and _in_bounds(d, bounds)
+    if vr == "PN":
+        key_groups = _pn_groups(value)
+        regexes = [_wildcard_regex(g) for g in key_groups]
+        if len(regexes) == 1:  # one group asked: any group of the entity name may match it
+            return lambda v: any(regexes[0].fullmatch(g) for g in _pn_groups(v))
+        def groups_match(v: Any) -> bool:
+            groups = _pn_groups(v)
+            groups += [""] * (len(regexes) - len(groups))
+            return all(not key or rx.fullmatch(g)
+                       for key, rx, g in zip(key_groups, regexes, groups, strict=False))
+        return groups_match
+    if vr in _NUMERIC_VRS:
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise QueryError(f"{describe_tag(tag)}: {value!r} is not a number", tag) from None
+        def numeric(v: Any) -> bool:
+            try:
+                return float(v) == number
+            except (TypeError, ValueError):
+                return False
+        return numeric
+    if isinstance(value, bytes):
+        return lambda v: v == value
+    key = _text(value, vr)
+    if vr == "UI":
+        return lambda v: _text(v, vr) == key
+    if vr in WILDCARD_VRS and ("*" in key or "?" in key):
+        regex = _wildcard_regex(key)
+        return lambda v: regex.fullmatch(_text(v, vr)) is not None
+    return lambda v: _text(v, vr) == key
+
+
+# --- compiled query ------------------------------------------------------------------------------
+
+@dataclass
+class Context:
+    """What the compiler learns about a query while compiling it."""
+
+    unsupported: list[str] = field(default_factory=list)
+
+
+def _empty_element(tag: int, vr: str) -> DataElement:
+    if vr == "SQ":
+        return DataElement(tag, "SQ", Sequence())
+    return DataElement(tag, vr, None)
+
+
+def copy_element(elem: DataElement, tag: int | None = None) -> DataElement:
+    """A detached copy (text stays text, so the answer's character set decides its encoding)."""
+    tag = elem.tag if tag is None else tag
+    if elem.VR == "SQ":
+        return DataElement(tag, "SQ", Sequence([copy_dataset(item) for item in elem.value or ()]))
+    value = elem.value
+    if isinstance(value, MultiValue):
+        value = [str(v) if elem.VR == "PN" else v for v in value]
+    elif elem.VR == "PN" and value is not None:
+        value = str(value)
+    return DataElement(tag, elem.VR, value)
+
+
+def copy_dataset(ds: Dataset) -> Dataset:
+    out = Dataset()
+    for elem in ds:
+        out.add(copy_element(elem))
+    return out
+
+
+class Key:
+    """One key of a query: ``test`` filters entities; ``answer`` builds the returned element(s)."""
+
+    tag: int
+    constrains: bool = False
+
+    def matches(self, entity: Dataset) -> Any:
+        """Return a truthy match result (passed to ``answer``) or a falsy value."""
+        raise NotImplementedError
+
+    def answer(self, entity: Dataset, result: Any, out: Dataset) -> None:
+        raise NotImplementedError
+
+
+@dataclass
+class ElementKey(Key):
+    tag: int
+    vr: str
+    tests: list[ValueTest]  # empty: universal (return key)
+    returned: bool = True
+    private_creator: str | None = None
+
+    def __post_init__(self) -> None:
+        self.constrains = bool(self.tests)
+
+    def entity_element(self, entity: Dataset) -> DataElement | None:
+        if self.private_creator is None:
+            return entity.get(self.tag)
+        group, offset = self.tag >> 16, self.tag & 0xFF
+        for block in range(0x10, 0x100):
+            creator_tag = (group << 16) | block
+            if creator_tag in entity and str(entity[creator_tag].value).strip() == self.private_creator:
+                return entity.get((group << 16) | (block << 8) | offset)
+        return None
+
+    def matches(self, entity: Dataset) -> Any:
+        if not self.tests:
+            return True
+        values = element_values(self.entity_element(entity))
+        return any(test(v) for v in values for test in self.tests)
+
+    def answer(self, entity: Dataset, result: Any, out: Dataset) -> None:
+        if not self.returned:
+            return
+        elem = self.entity_element(entity)
+        if elem is None:
+            out.add(_empty_element(self.tag, self.vr))
+        else:
+            out.add(copy_element(elem, self.tag))
+
+
+@dataclass
+class DateTimeKey(Key):
+    """A DA key and its TM key matched together as one date-time range (PS3.4 C.2.2.2.5)."""
+
+    date_key: ElementKey
+    time_key: ElementKey
+    bounds: list[Bounds]
+
+    def __post_init__(self) -> None:
+        self.tag = self.date_key.tag
+        self.constrains = True
+
+    def matches(self, entity: Dataset) -> Any:
+        dates = [d for d in map(_entity_date, element_values(entity.get(self.date_key.tag))) if d]
+        times = [t for t in map(_entity_time, element_values(entity.get(self.time_key.tag))) if t]
+        points = [datetime.combine(d, t) for d, t in product(dates, times)]
+        return any(_in_bounds(p, b) for p in points for b in self.bounds)
+
+    def answer(self, entity: Dataset, result: Any, out: Dataset) -> None:
+        self.date_key.answer(entity, result, out)
+        self.time_key.answer(entity, result, out)
+
+    @classmethod
+    def combine(cls, date_key: ElementKey, date_values: list[str], time_key: ElementKey,
+                time_values: list[str]) -> DateTimeKey:
+        bounds: list[Bounds] = []
+        for dv, tv in product(date_values, time_values):
+            d_low, d_high = _date_bounds(dv, date_key.tag)
+            t_low, t_high = _time_bounds(tv, time_key.tag)
+            low = datetime.combine(d_low, t_low or time.min) if d_low else None
+            high = datetime.combine(d_high, t_high or time.max) if d_high else None
+            bounds.append((low, high))
+        return cls(date_key=date_key, time_key=time_key, bounds=bounds)
+
+
+@dataclass
+class ItemQuery:
+    """The keys of one dataset level: the top level, or one item of a sequence key."""
+
+    keys: list[Key]
+    whole: bool = False  # return every attribute of a matching item (an empty item was sent)
+
+    @property
+    def constrains(self) -> bool:
+        return any(k.constrains for k in self.keys)
+
+    def match(self, entity: Dataset) -> Dataset | None:
+        results = []
+        for key in self.keys:
+            result = key.matches(entity)
+            if not result:
+                return None
+            results.append(result)
+        if self.whole:
+            return copy_dataset(entity)
+        out = Dataset()
+        for key, result in zip(self.keys, results, strict=True):
+            key.answer(entity, result, out)
+        return out
+
+
+@dataclass
+class SequenceKey(Key):
+    tag: int
+    items: list[ItemQuery]
+    returned: bool = True
+
+    def __post_init__(self) -> None:
+        self.constrains = any(item.constrains for item in self.items)
+
+    def matches(self, entity: Dataset) -> Any:
+        elem = entity.get(self.tag)
+        entity_items = list(elem.value or ()) if elem is not None and elem.VR == "SQ" else []
+        answers = []
+        for entity_item in entity_items:
+            for item_query in self.items:
+                answer = item_query.match(entity_item)
+                if answer is not None:
+                    answers.append(answer)
+                    break
+        if self.constrains and not answers:
+            return None
+        return (answers,)  # a tuple is truthy even when no item matched
+
+    def answer(self, entity: Dataset, result: Any, out: Dataset) -> None:
+        if self.returned:
+            out.add(DataElement(self.tag, "SQ", Sequence(result[0])))
+
+
+def _is_private_creator(tag: int) -> bool:
+    return bool(tag >> 16 & 1) and 0x0010 <= (tag & 0xFFFF) <= 0x00FF
+
+
+def _query_values(elem: DataElement) -> list[Any]:
+    if elem.VR == "UN" and isinstance(elem.value, bytes):
+        return [v for v in elem.value.decode("latin-1").split("\\") if v.strip(" \0")]
+    return element_values(elem)
+
+
+def _compile_item(ds: Dataset, supported_tags: frozenset[int] | None, ctx: Context,
+                  path: str) -> ItemQuery:
+    """Compile one level; ``supported_tags`` None means every attribute here is a matching key."""
+    keys: list[Key] = []
+    element_keys: dict[int, tuple[ElementKey, list[str]]] = {}
+    for elem in ds:
+        tag = int(elem.tag)
+        group, number = tag >> 16, tag & 0xFFFF
+        if (number == 0 or group in (0x0000, 0x0002, 0xFFFE) or tag in
+                (SPECIFIC_CHARACTER_SET, QUERY_RETRIEVE_LEVEL) or _is_private_creator(tag)):
+            continue
+        creator = None
+        if group & 1:
+            creator_elem = ds.get((group << 16) | (number >> 8))
+            creator = str(creator_elem.value).strip() if creator_elem is not None else None
+        supported = supported_tags is None or tag in supported_tags or creator is not None
+        vr = elem.VR
+        if vr == "UN":
+            try:
+                vr = dictionary_VR(tag)
+            except KeyError:
+                vr = "UN"
+        name = f"{path}{describe_tag(tag)}"
+        if vr == "SQ":
+            items = list(elem.value or ()) if elem.VR == "SQ" else []
+            if not supported:
+                if any(len(item) for item in items):
+                    ctx.unsupported.append(name)
+                keys.append(SequenceKey(tag=tag, items=[ItemQuery([], whole=True)]))
+                continue
+            if not items or all(len(item) == 0 for item in items):
+                keys.append(SequenceKey(tag=tag, items=[ItemQuery([], whole=True)]))
+                continue
+            keys.append(SequenceKey(tag=tag, items=[
+                _compile_item(item, None, ctx, f"{name} > ") for item in items]))
+            continue
+        values = _query_values(elem)
+        constraining = [v for v in values if not _is_universal_value(v, vr)]
+        if constraining and not supported:
+            ctx.unsupported.append(name)
+            constraining = []
+        if group & 1 and creator is None:
+            key = ElementKey(tag=tag, vr=vr, tests=[])
+        else:
+            tests = [_value_test(v, vr, tag) for v in constraining]
+            key = ElementKey(tag=tag, vr=vr, tests=tests, private_creator=creator)
+        element_keys[tag] = (key, constraining)
+        keys.append(key)
+    _combine_dates_and_times(keys, element_keys)
+    return ItemQuery(keys)
+
+
+def _combine_dates_and_times(keys: list[Key],
+                             element_keys: dict[int, tuple[ElementKey, list[str]]]) -> None:
+    for date_tag, time_tag in DATE_TIME_PAIRS.items():
+        if date_tag not in element_keys or time_tag not in element_keys:
+            continue
+        (date_key, date_values), (time_key, time_values) = (element_keys[date_tag],
+                                                            element_keys[time_tag])
+        if not date_values or not time_values:
+            continue
+        forms = {_range_form(str(v)) for v in date_values + time_values}
+        if len(forms) != 1:  # PS3.4 C.2.2.2.5.4: only ranges of the same form are combined
+            continue
+        combined = DateTimeKey.combine(date_key, [str(v) for v in date_values], time_key,
+                                       [str(v) for v in time_values])
+        index = keys.index(date_key)
+        keys[index] = combined
+        keys.remove(time_key)
+
+
+def _station_filter(calling_aet: str) -> ElementKey:
+    title = calling_aet.strip()
+    return ElementKey(tag=STATION_AET, vr="AE", tests=[lambda v: _text(v, "AE") == title],
+                      returned=False)
+
+
+def _apply_issuer_filter(root: ItemQuery, calling_aet: str) -> None:
+    """FilterIssuerAet: steps with no explicit station key are limited to the calling AE title."""
+    sps = next((k for k in root.keys if isinstance(k, SequenceKey) and k.tag == SPS_SEQUENCE), None)
+    if sps is None:
+        root.keys.append(SequenceKey(tag=SPS_SEQUENCE, returned=False,
+                                     items=[ItemQuery([_station_filter(calling_aet)])]))
+        return
+    for item in sps.items:
+        station = next((k for k in item.keys if k.tag == STATION_AET), None)
+        if station is None or not station.constrains:
+            item.keys.append(_station_filter(calling_aet))
+    sps.constrains = True
+
+
+@dataclass
+class CompiledQuery:
+    root: ItemQuery
+    unsupported: tuple[str, ...]  # optional keys with a value that were not used for matching
+
+    def match(self, entry: Dataset) -> Dataset | None:
+        return self.root.match(entry)
+
+
+def compile_query(identifier: Dataset, *, issuer_aet: str | None = None) -> CompiledQuery:
+    """Compile a C-FIND identifier. With ``issuer_aet``, apply FilterIssuerAet for that AE title.
+
+    Raises QueryError for a key whose value cannot be interpreted (e.g. a malformed date).
+    """
+    ctx = Context()
+    root = _compile_item(identifier, WORKLIST_ATTRIBUTES, ctx, "")
+    if issuer_aet is not None:
+        _apply_issuer_filter(root, issuer_aet)
+    return CompiledQuery(root=root, unsupported=tuple(ctx.unsupported))

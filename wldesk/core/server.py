@@ -1,0 +1,344 @@
+"""The DICOM side: a pynetdicom AE serving Verification (C-ECHO) and Modality Worklist C-FIND."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pynetdicom import AE, _config, evt
+from pynetdicom.association import Association
+from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import ThreadedAssociationServer
+
+from wldesk.core.charsets import charset_terms, choose, is_default, non_ascii_texts
+from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
+from wldesk.core.matching import (
+    SPECIFIC_CHARACTER_SET,
+    CompiledQuery,
+    QueryError,
+    compile_query,
+    describe_tag,
+    element_values,
+)
+from wldesk.core.model import SPS_SEQUENCE
+from wldesk.core.settings import Settings
+from wldesk.core.store import Entry, FolderStore
+
+log = logging.getLogger(__name__)
+
+# Patient data must not reach pynetdicom's own log output.
+_config.LOG_REQUEST_IDENTIFIERS = False
+_config.LOG_RESPONSE_IDENTIFIERS = False
+
+STATUS_TEXT = {
+    0x0000: "Success",
+    0xFE00: "Cancel",
+    0xA700: "Out of resources",
+    0xA900: "Identifier does not match SOP class",
+    0xC000: "Unable to process",
+    0xC001: "Unable to process: worklist folder unavailable",
+    0xC002: "Refused: calling AE title not allowed",
+}
+
+
+class ServerStartError(RuntimeError):
+    """The server could not start (port in use, address not available, folder missing)."""
+
+
+def status_text(status: int) -> str:
+    return f"{STATUS_TEXT.get(status, 'Failure')} (0x{status:04X})"
+
+
+def _status(code: int, comment: str, tag: int | None = None) -> Dataset:
+    ds = Dataset()
+    ds.Status = code
+    ds.ErrorComment = comment[:64]
+    if tag is not None:
+        ds.OffendingElement = [tag]
+    return ds
+
+
+def host_matches(expected: str, address: str) -> bool:
+    """True when ``address`` (the peer's IP) is ``expected`` (an IP address or a host name)."""
+    try:
+        return ipaddress.ip_address(expected) == ipaddress.ip_address(address)
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(expected, None)
+    except OSError:
+        return False
+    return any(ipaddress.ip_address(info[4][0]) == ipaddress.ip_address(address) for info in infos)
+
+
+def access_refusal(settings: Settings, calling_aet: str, address: str) -> str | None:
+    """Why a modality may not query (None when it may)."""
+    if settings.allow_unknown_modalities:
+        return None
+    known = settings.find_modality(calling_aet)
+    if known is None:
+        return f"calling AE title {calling_aet!r} is not a known modality"
+    if known.host and not host_matches(known.host, address):
+        return f"{calling_aet} is known from {known.host}, but connected from {address}"
+    return None
+
+
+def query_summary(identifier: Dataset) -> dict[str, str]:
+    """The query's keys as keyword -> value text, SPS item keys included, for logs and the GUI."""
+    summary: dict[str, str] = {}
+    def add(ds: Dataset) -> None:
+        for elem in ds:
+            if elem.tag.element == 0 or elem.tag == SPECIFIC_CHARACTER_SET:
+                continue
+            if elem.VR == "SQ":
+                if elem.tag == SPS_SEQUENCE and elem.value:
+                    add(elem.value[0])
+                else:
+                    summary[elem.keyword or describe_tag(elem.tag)] = ""
+                continue
+            summary[elem.keyword or describe_tag(elem.tag)] = "\\".join(
+                str(v) for v in element_values(elem) if not isinstance(v, bytes))
+    add(identifier)
+    return summary
+
+
+def finalize_answer(answer: Dataset, entry: Entry, query_charset: list[str] | None) -> Dataset:
+    """Give an answer the Specific Character Set its text needs.
+
+    Preference: the query's own character set (the modality showed it understands it), then the
+    file's, then UTF-8. An all-ASCII answer carries (0008,0005) only if the query asked for it.
+    """
+    texts = non_ascii_texts(answer)
+    if texts:
+        answer.SpecificCharacterSet = choose(texts, [query_charset or [], entry.charset])
+    elif query_charset is not None:
+        answer.SpecificCharacterSet = (query_charset if not is_default(query_charset)
+                                       else "") or ""
+    return answer
+
+
+@dataclass
+class _Association:
+    number: int
+    calling_aet: str
+    called_aet: str
+    address: str
+    port: int
+    refused: str | None = None
+
+
+class WorklistServer:
+    """The worklist SCP. ``start()`` returns once listening; associations run on their threads."""
+
+    def __init__(self, settings: Settings, bus: EventBus | None = None,
+                 store: FolderStore | None = None) -> None:
+        self.settings = settings
+        self.bus = bus or EventBus()
+        self.store = store or FolderStore(Path(settings.database), report=self.bus.emit)
+        self._server: ThreadedAssociationServer | None = None
+        self._associations: weakref.WeakKeyDictionary[Association, _Association] = \
+            weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._counter = 0
+
+    @property
+    def is_running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        folder = Path(self.settings.database)
+        if not folder.is_dir():
+            raise ServerStartError(f"the worklist folder {folder} does not exist")
+        ae = AE(ae_title=self.settings.ae_title)
+        ae.maximum_associations = 64
+        ae.add_supported_context(Verification)
+        ae.add_supported_context(ModalityWorklistInformationFind)
+        handlers: list[evt.EventHandlerType] = [
+            (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_ACCEPTED, self._on_accepted),
+            (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_RELEASED, self._on_released),
+            (evt.EVT_ABORTED, self._on_aborted),
+            (evt.EVT_C_ECHO, self._on_echo),
+            (evt.EVT_C_FIND, self._on_find),
+        ]
+        address = (self.settings.bind_address, self.settings.port)
+        try:
+            self._server = ae.start_server(address, block=False, evt_handlers=handlers)
+        except OSError as exc:
+            reason = ("the port is already in use" if exc.errno in (98, 10048)
+                      else exc.strerror or str(exc))
+            message = (f"cannot listen on {self.settings.bind_address or '*'}:"
+                       f"{self.settings.port}: {reason}")
+            self.bus.emit(ServerEvent("failed", message))
+            raise ServerStartError(message) from None
+        self.store.refresh()
+        self.bus.emit(ServerEvent("started", f"{self.settings.ae_title} listening on "
+                                             f"{self.settings.bind_address}:{self.port}, "
+                                             f"serving {folder}"))
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            self.bus.emit(ServerEvent("stopped", "server stopped"))
+
+    # --- association events ----------------------------------------------------------------------
+
+    def _info(self, assoc: Association) -> _Association:
+        with self._lock:
+            info = self._associations.get(assoc)
+            if info is None:
+                self._counter += 1
+                info = _Association(
+                    number=self._counter,
+                    calling_aet=str(assoc.requestor.ae_title).strip(),
+                    called_aet=str(assoc.acceptor.ae_title).strip(),
+                    address=str(assoc.requestor.address), port=int(assoc.requestor.port))
+                self._associations[assoc] = info
+            return info
+
+    def _emit_assoc(self, kind: str, info: _Association, reason: str = "") -> None:
+        self.bus.emit(AssociationEvent(kind=kind, association_id=info.number,
+                                       calling_aet=info.calling_aet, called_aet=info.called_aet,
+                                       address=info.address, port=info.port, reason=reason))
+
+    def _on_requested(self, event: evt.Event) -> None:
+        info = self._info(event.assoc)
+        primitive = event.assoc.requestor.primitive
+        if primitive is not None:  # the requestor's titles, before pynetdicom negotiates
+            info.calling_aet = str(primitive.calling_ae_title).strip()
+            info.called_aet = str(primitive.called_ae_title).strip()
+        self._emit_assoc("requested", info)
+        refusal = access_refusal(self.settings, info.calling_aet, info.address)
+        if refusal is not None:
+            info.refused = refusal
+            event.assoc.acse.send_reject(0x01, 0x01, 0x03)  # permanent, service user, calling AE
+
+    def _on_accepted(self, event: evt.Event) -> None:
+        self._emit_assoc("accepted", self._info(event.assoc))
+
+    def _on_rejected(self, event: evt.Event) -> None:
+        info = self._info(event.assoc)
+        self._emit_assoc("rejected", info, info.refused or "association request not acceptable")
+
+    def _on_released(self, event: evt.Event) -> None:
+        self._emit_assoc("released", self._info(event.assoc))
+
+    def _on_aborted(self, event: evt.Event) -> None:
+        self._emit_assoc("aborted", self._info(event.assoc))
+
+    def _on_echo(self, event: evt.Event) -> int:
+        return 0x0000
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def _on_find(self, event: evt.Event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+        started = time.perf_counter()
+        info = self._info(event.assoc)
+        report: dict[str, Any] = {"keys": {}, "files": 0, "matches": 0, "returned": 0,
+                                  "status": 0xC000, "unsupported": (), "accessions": []}
+        try:
+            yield from self._find(event, info, report)
+        except GeneratorExit:
+            report["status_text"] = "aborted by the peer"
+            raise
+        except Exception as exc:
+            log.exception("query from %s failed", info.calling_aet)
+            report["status"] = 0xC000
+            yield _status(0xC000, f"wldesk internal error: {exc}"), None
+        finally:
+            status = report["status"]
+            self.bus.emit(QueryEvent(
+                association_id=info.number, calling_aet=info.calling_aet, address=info.address,
+                keys=report["keys"], files_considered=report["files"], matches=report["matches"],
+                returned=report["returned"], duration_ms=(time.perf_counter() - started) * 1000,
+                status=status, status_text=report.get("status_text") or status_text(status),
+                unsupported_keys=report["unsupported"],
+                accession_numbers=tuple(report["accessions"])))
+
+    def _find(self, event: evt.Event, info: _Association,
+              report: dict[str, Any]) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+        try:
+            identifier: Dataset = event.identifier
+            report["keys"] = query_summary(identifier)
+        except Exception as exc:  # undecodable identifier
+            report["status"] = 0xA900
+            yield _status(0xA900, f"cannot decode the query: {exc}"), None
+            return
+        refusal = access_refusal(self.settings, info.calling_aet, info.address)
+        if refusal is not None:
+            report["status"], report["status_text"] = 0xC002, f"refused: {refusal}"
+            yield _status(0xC002, refusal), None
+            return
+        issuer = info.calling_aet if self.settings.filter_issuer_aet else None
+        try:
+            query = compile_query(identifier, issuer_aet=issuer)
+        except QueryError as exc:
+            report["status"], report["status_text"] = 0xA900, f"invalid query: {exc}"
+            yield _status(0xA900, str(exc), exc.tag), None
+            return
+        report["unsupported"] = query.unsupported
+        snapshot = self.store.refresh()
+        report["files"] = len(snapshot.entries)
+        if snapshot.folder_error is not None:
+            report["status"], report["status_text"] = 0xC001, snapshot.folder_error
+            yield _status(0xC001, "worklist folder unavailable"), None
+            return
+        query_charset = (charset_terms(identifier.SpecificCharacterSet)
+                         if "SpecificCharacterSet" in identifier else None)
+        answers = self._match_all(query, snapshot.entries, query_charset)
+        report["matches"] = len(answers)
+        limit = self.settings.limit_answers
+        if limit and len(answers) > limit:
+            log.info("query from %s: %d matches, LimitAnswers sends the first %d",
+                     info.calling_aet, len(answers), limit)
+            answers = answers[:limit]
+        pending = 0xFF01 if query.unsupported else 0xFF00
+        for answer in answers:
+            if event.is_cancelled:
+                report["status"] = 0xFE00
+                yield 0xFE00, None
+                return
+            report["returned"] += 1
+            if "AccessionNumber" in answer:
+                report["accessions"].append(str(answer.AccessionNumber or ""))
+            yield pending, answer
+        cut = limit and report["matches"] > limit
+        if cut and self.settings.limit_final_status == "cancel":
+            report["status"], report["status_text"] = 0xFE00, "Cancel (0xFE00): LimitAnswers"
+            yield 0xFE00, None
+            return
+        report["status"] = 0x0000
+        if cut:
+            report["status_text"] = f"Success (0x0000), cut to {limit} by LimitAnswers"
+
+    def _match_all(self, query: CompiledQuery, entries: tuple[Entry, ...],
+                   query_charset: list[str] | None) -> list[Dataset]:
+        answers = []
+        for entry in entries:
+            try:
+                answer = query.match(entry.dataset)
+            except Exception:  # one odd file must never fail the whole query
+                log.exception("matching %s failed; the file is skipped", entry.path)
+                continue
+            if answer is not None:
+                answers.append(finalize_answer(answer, entry, query_charset))
+        return answers
