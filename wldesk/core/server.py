@@ -133,7 +133,6 @@ class _Association:
     called_aet: str
     address: str
     port: int
-    refused: str | None = None
 
 
 class WorklistServer:
@@ -229,15 +228,17 @@ class WorklistServer:
         self._emit_assoc("requested", info)
         refusal = access_refusal(self.settings, info.calling_aet, info.address)
         if refusal is not None:
-            info.refused = refusal
-            event.assoc.acse.send_reject(0x01, 0x01, 0x03)  # permanent, service user, calling AE
+            # As pynetdicom does for its own refusals: A-ASSOCIATE-RJ (permanent, service user,
+            # calling AE title not recognised), then end the association once it has been sent.
+            event.assoc.acse.send_reject(0x01, 0x01, 0x03)
+            self._emit_assoc("rejected", info, refusal)
+            event.assoc.kill()
 
     def _on_accepted(self, event: evt.Event) -> None:
         self._emit_assoc("accepted", self._info(event.assoc))
 
-    def _on_rejected(self, event: evt.Event) -> None:
-        info = self._info(event.assoc)
-        self._emit_assoc("rejected", info, info.refused or "association request not acceptable")
+    def _on_rejected(self, event: evt.Event) -> None:  # refusals decided by pynetdicom itself
+        self._emit_assoc("rejected", self._info(event.assoc), "association request not acceptable")
 
     def _on_released(self, event: evt.Event) -> None:
         self._emit_assoc("released", self._info(event.assoc))
