@@ -46,7 +46,6 @@ STATUS_TEXT = {
     0xA900: "Identifier does not match SOP class",
     0xC000: "Unable to process",
     0xC001: "Unable to process: worklist folder unavailable",
-    0xC002: "Refused: calling AE title not allowed",
 }
 
 
@@ -283,11 +282,6 @@ class WorklistServer:
         except Exception as exc:  # undecodable identifier
             report["status"] = 0xA900
             yield _status(0xA900, f"cannot decode the query: {exc}"), None
-            return
-        refusal = access_refusal(self.settings, info.calling_aet, info.address)
-        if refusal is not None:
-            report["status"], report["status_text"] = 0xC002, f"refused: {refusal}"
-            yield _status(0xC002, refusal), None
             return
         issuer = info.calling_aet if self.settings.filter_issuer_aet else None
         try:
