@@ -9,6 +9,7 @@ from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
 from wldesk.core.matching import QueryError, compile_query, parse_datetime, parse_time
+from wldesk.core.node import Node
 
 
 def make_entry(**top: Any) -> Dataset:
@@ -50,7 +51,7 @@ def make_query(steps: list[dict[str, Any]] | None = None, **top: Any) -> Dataset
 
 
 def matches(query: Dataset, entry: Dataset, issuer: str | None = None) -> bool:
-    return compile_query(query, issuer_aet=issuer).match(entry) is not None
+    return compile_query(query, issuer_aet=issuer).match(Node.from_dataset(entry)) is not None
 
 
 def step_query(**step: Any) -> Dataset:
@@ -276,7 +277,7 @@ def test_empty_or_missing_entity_value_fails_every_non_universal_key() -> None:
 def test_multi_valued_entity_matches_if_any_value_matches_and_returns_all() -> None:
     entry = make_entry(steps=[{"ScheduledStationAETitle": ["CT1", "CT2"]}])
     query = step_query(ScheduledStationAETitle="CT2")
-    answer = compile_query(query).match(entry)
+    answer = compile_query(query).match(Node.from_dataset(entry))
     assert answer is not None
     assert list(answer.ScheduledProcedureStepSequence[0].ScheduledStationAETitle) == ["CT1", "CT2"]
     assert not matches(step_query(ScheduledStationAETitle="CT3"), entry)
@@ -287,7 +288,8 @@ def test_multi_valued_entity_matches_if_any_value_matches_and_returns_all() -> N
 def test_sequence_matching_returns_only_matching_items_with_requested_attributes() -> None:
     entry = make_entry(steps=[{"Modality": "CT", "ScheduledProcedureStepID": "S1"},
                               {"Modality": "MR", "ScheduledProcedureStepID": "S2"}])
-    answer = compile_query(step_query(Modality="MR", ScheduledProcedureStepID="")).match(entry)
+    query = step_query(Modality="MR", ScheduledProcedureStepID="")
+    answer = compile_query(query).match(Node.from_dataset(entry))
     assert answer is not None
     items = answer.ScheduledProcedureStepSequence
     assert len(items) == 1
@@ -305,7 +307,7 @@ def test_all_item_keys_must_match_the_same_item() -> None:
 @pytest.mark.parametrize("steps", [[], [{}]])
 def test_zero_items_or_an_empty_item_returns_the_whole_sequence(steps: list[dict[str, Any]]) -> None:
     entry = make_entry(steps=[{"Modality": "CT"}, {"Modality": "MR"}])
-    answer = compile_query(make_query(steps=steps)).match(entry)
+    answer = compile_query(make_query(steps=steps)).match(Node.from_dataset(entry))
     assert answer is not None
     items = answer.ScheduledProcedureStepSequence
     assert [i.Modality for i in items] == ["CT", "MR"]
@@ -314,7 +316,7 @@ def test_zero_items_or_an_empty_item_returns_the_whole_sequence(steps: list[dict
 
 def test_return_only_item_keys_return_every_item() -> None:
     entry = make_entry(steps=[{"Modality": "CT"}, {"Modality": "MR"}])
-    answer = compile_query(step_query(Modality="")).match(entry)
+    answer = compile_query(step_query(Modality="")).match(Node.from_dataset(entry))
     assert answer is not None
     assert [i.Modality for i in answer.ScheduledProcedureStepSequence] == ["CT", "MR"]
 
@@ -326,7 +328,7 @@ def test_items_holding_only_empty_code_fields_do_not_filter() -> None:
     code.CodingSchemeDesignator = ""
     code.CodeMeaning = ""
     query.RequestedProcedureCodeSequence = Sequence([code])
-    answer = compile_query(query).match(make_entry())  # the entry has no code sequence
+    answer = compile_query(query).match(Node.from_dataset(make_entry()))  # the entry has no code sequence
     assert answer is not None
     assert len(answer.RequestedProcedureCodeSequence) == 0
 
@@ -366,7 +368,7 @@ def test_constrained_sequence_fails_when_entity_has_none() -> None:
 def test_answer_has_every_requested_key_and_only_those() -> None:
     query = make_query(PatientName="", PatientID="", PatientBirthDate="", PregnancyStatus=None,
                        steps=[{"Modality": "", "ScheduledProcedureStepDescription": ""}])
-    answer = compile_query(query).match(make_entry())
+    answer = compile_query(query).match(Node.from_dataset(make_entry()))
     assert answer is not None
     assert set(answer.dir()) == {"PatientName", "PatientID", "PatientBirthDate", "PregnancyStatus",
                                  "ScheduledProcedureStepSequence"}
@@ -377,7 +379,7 @@ def test_answer_has_every_requested_key_and_only_those() -> None:
 
 def test_answer_is_detached_from_the_entry() -> None:
     entry = make_entry()
-    answer = compile_query(make_query(steps=[{}], PatientName="")).match(entry)
+    answer = compile_query(make_query(steps=[{}], PatientName="")).match(Node.from_dataset(entry))
     assert answer is not None
     answer.ScheduledProcedureStepSequence[0].Modality = "XA"
     answer.PatientName = "CHANGED"
@@ -392,7 +394,7 @@ def test_query_retrieve_level_and_group_lengths_never_filter_or_appear() -> None
     query.add_new(0x00100000, "UL", 42)
     query.add_new(0x00080000, "UL", 7)
     compiled = compile_query(query)
-    answer = compiled.match(make_entry())
+    answer = compiled.match(Node.from_dataset(make_entry()))
     assert answer is not None
     assert "QueryRetrieveLevel" not in answer
     assert 0x00100000 not in answer
@@ -403,7 +405,7 @@ def test_unsupported_key_with_value_is_returned_not_matched() -> None:
     query = make_query(PatientName="", OperatorsName="SOMEONE")
     compiled = compile_query(query)
     assert compiled.unsupported and "OperatorsName" in compiled.unsupported[0]
-    answer = compiled.match(make_entry(OperatorsName="ANOTHER"))
+    answer = compiled.match(Node.from_dataset(make_entry(OperatorsName="ANOTHER")))
     assert answer is not None
     assert answer.OperatorsName == "ANOTHER"
 
@@ -434,11 +436,11 @@ def test_private_keys_are_matched_through_their_creator() -> None:
     query = make_query(PatientName="")
     query_block = query.private_block(0x8001, "LIAC", create=True)
     query_block.add_new(0x01, "LO", "ONCO^FRANCO")
-    answer = compile_query(query).match(entry)
+    answer = compile_query(query).match(Node.from_dataset(entry))
     assert answer is not None
     assert answer[0x80011001].value == "ONCO^FRANCO"
     query[0x80011001].value = "OTHER"
-    assert compile_query(query).match(entry) is None
+    assert compile_query(query).match(Node.from_dataset(entry)) is None
 
 
 def test_private_block_numbers_may_differ_between_query_and_entry() -> None:
@@ -449,7 +451,7 @@ def test_private_block_numbers_may_differ_between_query_and_entry() -> None:
     query = make_query()
     query.add_new(0x80010010, "LO", "LIAC")
     query.add_new(0x80011001, "LO", "ONCO*")
-    answer = compile_query(query).match(entry)
+    answer = compile_query(query).match(Node.from_dataset(entry))
     assert answer is not None
     assert answer[0x80011001].value == "ONCO^FRANCO"
 
@@ -469,7 +471,7 @@ def test_filter_issuer_aet_limits_open_station_keys_to_the_caller(
     query = make_query(PatientName="", steps=steps)
     assert matches(query, two_station_entry(), issuer="CT2")
     assert not matches(query, make_entry(), issuer="CT2")  # only CT1 scheduled
-    answer = compile_query(query, issuer_aet="CT2").match(two_station_entry())
+    answer = compile_query(query, issuer_aet="CT2").match(Node.from_dataset(two_station_entry()))
     assert answer is not None
     if steps is None:
         assert "ScheduledProcedureStepSequence" not in answer
@@ -488,7 +490,7 @@ def test_filter_issuer_aet_keeps_an_explicit_station_key() -> None:
 def test_filter_issuer_aet_with_several_query_items() -> None:
     query = make_query(steps=[{"ScheduledStationAETitle": "CT1", "ScheduledProcedureStepID": ""},
                               {"Modality": "CT", "ScheduledProcedureStepID": ""}])
-    answer = compile_query(query, issuer_aet="CT2").match(two_station_entry())
+    answer = compile_query(query, issuer_aet="CT2").match(Node.from_dataset(two_station_entry()))
     assert answer is not None
     assert sorted(i.ScheduledProcedureStepID for i in answer.ScheduledProcedureStepSequence) == \
         ["S1", "S2"]

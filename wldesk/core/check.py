@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom.dataset import Dataset
+from pydicom.datadict import tag_for_keyword
 
-from wldesk.core.matching import element_values
+from wldesk.core.node import Node, values_of
 from wldesk.core.store import FolderStore
 
 _TOP_LEVEL_REQUIRED = ("RequestedProcedureID", "StudyInstanceUID", "PatientName", "PatientID")
@@ -30,40 +30,46 @@ class Finding:
         return f"{self.path}: {prefix}{self.message}"
 
 
-def _present(ds: Dataset, keyword: str) -> bool:
-    return keyword in ds and bool(element_values(ds[keyword]))
+def _tag(keyword: str) -> int:
+    tag = tag_for_keyword(keyword)
+    assert tag is not None, keyword
+    return tag
 
 
-def _description_or_code(ds: Dataset, description: str, codes: str, where: str) -> list[str]:
+def _present(ds: Node, keyword: str) -> bool:
+    found = ds.get(_tag(keyword))
+    return found is not None and found[0] != "SQ" and bool(values_of(found[1]))
+
+
+def _description_or_code(ds: Node, description: str, codes: str, where: str) -> list[str]:
     """The 1C pair of a description and a code sequence, checked as wlmscpfs checks it."""
     problems = []
-    if description in ds and not _present(ds, description):
+    if _tag(description) in ds and not _present(ds, description):
         problems.append(f"{where}{description} is present but empty")
-    if codes in ds:
+    if _tag(codes) in ds:
         items = _items(ds, codes)
         if not items:
             problems.append(f"{where}{codes} is present but has no item")
         for number, item in enumerate(items, start=1):
             problems += [f"{where}{codes} item {number}: missing or empty {k}"
                          for k in ("CodeValue", "CodingSchemeDesignator") if not _present(item, k)]
-    elif description not in ds:
+    elif _tag(description) not in ds:
         problems.append(f"{where}missing {description} or {codes}")
     return problems
 
 
-def _items(ds: Dataset, keyword: str) -> list[Dataset]:
-    if keyword not in ds or ds[keyword].VR != "SQ":
-        return []
-    return list(ds[keyword].value or ())
+def _items(ds: Node, keyword: str) -> tuple[Node, ...]:
+    found = ds.get(_tag(keyword))
+    return found[1] if found is not None and found[0] == "SQ" else ()
 
 
-def _references(ds: Dataset, keyword: str) -> list[str]:
+def _references(ds: Node, keyword: str) -> list[str]:
     return [f"{keyword} item {number}: missing or empty {k}"
             for number, item in enumerate(_items(ds, keyword), start=1)
             for k in ("ReferencedSOPClassUID", "ReferencedSOPInstanceUID") if not _present(item, k)]
 
 
-def missing_keys(ds: Dataset) -> list[str]:
+def missing_keys(ds: Node) -> list[str]:
     """Problems that make modalities (and wlmscpfs) drop an entry, in plain words."""
     problems = [f"missing or empty {k}" for k in _TOP_LEVEL_REQUIRED if not _present(ds, k)]
     problems += _description_or_code(ds, "RequestedProcedureDescription",
@@ -91,6 +97,6 @@ def check_folder(folder: Path) -> list[Finding]:
         return [Finding(folder, snapshot.folder_error)]
     findings = [Finding(p.path, p.reason) for p in snapshot.problems]
     for entry in snapshot.entries:
-        findings += [Finding(entry.path, m) for m in missing_keys(entry.dataset)]
+        findings += [Finding(entry.path, m) for m in missing_keys(entry.node)]
         findings += [Finding(entry.path, n, serious=False) for n in entry.notes]
     return sorted(findings, key=lambda f: (str(f.path), not f.serious))

@@ -21,7 +21,17 @@ from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence
 
-from wldesk.core.model import DATE_TIME_PAIRS, SPS_SEQUENCE, STATION_AET, WORKLIST_ATTRIBUTES
+from wldesk.core.model import (
+    ACCESSION_NUMBER,
+    DATE_TIME_PAIRS,
+    MODALITY,
+    PATIENT_ID,
+    SPS_SEQUENCE,
+    SPS_START_DATE,
+    STATION_AET,
+    WORKLIST_ATTRIBUTES,
+)
+from wldesk.core.node import Node, to_element, values_of
 
 SPECIFIC_CHARACTER_SET = 0x00080005
 QUERY_RETRIEVE_LEVEL = 0x00080052
@@ -57,7 +67,8 @@ def element_values(elem: DataElement | None) -> list[Any]:
     return [v for v in values if v is not None and str(v).strip(" \0") != ""]
 
 
-def _text(value: Any, vr: str) -> str:
+def normalize_text(value: Any, vr: str) -> str:
+    """A text value as compared: padding removed, spaces trimmed (trailing only for long texts)."""
     text = str(value).replace("\0", "")
     return text.rstrip(" ") if vr in _TRAILING_ONLY_VRS else text.strip(" ")
 
@@ -83,7 +94,7 @@ def _wildcard_regex(pattern: str, flags: int = 0) -> re.Pattern[str]:
 def _is_universal_value(value: Any, vr: str) -> bool:
     if vr == "PN":
         return all(c in ("", "*") for g in _pn_groups(value) for c in g.split("^"))
-    return _text(value, vr) in ("", "*")
+    return normalize_text(value, vr) in ("", "*")
 
 
 # --- dates and times -----------------------------------------------------------------------------
@@ -270,13 +281,13 @@ def _value_test(value: Any, vr: str, tag: int) -> ValueTest:
         return numeric
     if isinstance(value, bytes):
         return lambda v: v == value
-    key = _text(value, vr)
+    key = normalize_text(value, vr)
     if vr == "UI":
-        return lambda v: _text(v, vr) == key
+        return lambda v: normalize_text(v, vr) == key
     if vr in WILDCARD_VRS and ("*" in key or "?" in key):
         regex = _wildcard_regex(key)
-        return lambda v: regex.fullmatch(_text(v, vr)) is not None
-    return lambda v: _text(v, vr) == key
+        return lambda v: regex.fullmatch(normalize_text(v, vr)) is not None
+    return lambda v: normalize_text(v, vr) == key
 
 
 # --- compiled query ------------------------------------------------------------------------------
@@ -294,37 +305,17 @@ def _empty_element(tag: int, vr: str) -> DataElement:
     return DataElement(tag, vr, None)
 
 
-def copy_element(elem: DataElement, tag: int | None = None) -> DataElement:
-    """A detached copy (text stays text, so the answer's character set decides its encoding)."""
-    tag = elem.tag if tag is None else tag
-    if elem.VR == "SQ":
-        return DataElement(tag, "SQ", Sequence([copy_dataset(item) for item in elem.value or ()]))
-    value = elem.value
-    if isinstance(value, MultiValue):
-        value = [str(v) if elem.VR == "PN" else v for v in value]
-    elif elem.VR == "PN" and value is not None:
-        value = str(value)
-    return DataElement(tag, elem.VR, value)
-
-
-def copy_dataset(ds: Dataset) -> Dataset:
-    out = Dataset()
-    for elem in ds:
-        out.add(copy_element(elem))
-    return out
-
-
 class Key:
     """One key of a query: ``test`` filters entities; ``answer`` builds the returned element(s)."""
 
     tag: int
     constrains: bool = False
 
-    def matches(self, entity: Dataset) -> Any:
+    def matches(self, entity: Node) -> Any:
         """Return a truthy match result (passed to ``answer``) or a falsy value."""
         raise NotImplementedError
 
-    def answer(self, entity: Dataset, result: Any, out: Dataset) -> None:
+    def answer(self, entity: Node, result: Any, out: Dataset) -> None:
         raise NotImplementedError
 
 
@@ -335,34 +326,38 @@ class ElementKey(Key):
     tests: list[ValueTest]  # empty: universal (return key)
     returned: bool = True
     private_creator: str | None = None
+    exact: frozenset[str] | None = None  # the normalized values, when all are plain (no wildcard)
+    date_bounds: list[Bounds] | None = None  # the date ranges, for a DA key
 
     def __post_init__(self) -> None:
         self.constrains = bool(self.tests)
 
-    def entity_element(self, entity: Dataset) -> DataElement | None:
+    def entity_element(self, entity: Node) -> tuple[str, Any] | None:
         if self.private_creator is None:
             return entity.get(self.tag)
         group, offset = self.tag >> 16, self.tag & 0xFF
         for block in range(0x10, 0x100):
-            creator_tag = (group << 16) | block
-            if creator_tag in entity and str(entity[creator_tag].value).strip() == self.private_creator:
+            creator = entity.value((group << 16) | block)
+            if isinstance(creator, str) and creator.strip() == self.private_creator:
                 return entity.get((group << 16) | (block << 8) | offset)
         return None
 
-    def matches(self, entity: Dataset) -> Any:
+    def matches(self, entity: Node) -> Any:
         if not self.tests:
             return True
-        values = element_values(self.entity_element(entity))
-        return any(test(v) for v in values for test in self.tests)
+        found = self.entity_element(entity)
+        if found is None:
+            return False
+        return any(test(v) for v in values_of(found[1]) for test in self.tests)
 
-    def answer(self, entity: Dataset, result: Any, out: Dataset) -> None:
+    def answer(self, entity: Node, result: Any, out: Dataset) -> None:
         if not self.returned:
             return
-        elem = self.entity_element(entity)
-        if elem is None:
+        found = self.entity_element(entity)
+        if found is None:
             out.add(_empty_element(self.tag, self.vr))
         else:
-            out.add(copy_element(elem, self.tag))
+            out.add(to_element(self.tag, *found))
 
 
 @dataclass
@@ -377,13 +372,13 @@ class DateTimeKey(Key):
         self.tag = self.date_key.tag
         self.constrains = True
 
-    def matches(self, entity: Dataset) -> Any:
-        dates = [d for d in map(_entity_date, element_values(entity.get(self.date_key.tag))) if d]
-        times = [t for t in map(_entity_time, element_values(entity.get(self.time_key.tag))) if t]
+    def matches(self, entity: Node) -> Any:
+        dates = [d for d in map(_entity_date, values_of(entity.value(self.date_key.tag, ""))) if d]
+        times = [t for t in map(_entity_time, values_of(entity.value(self.time_key.tag, ""))) if t]
         points = [datetime.combine(d, t) for d, t in product(dates, times)]
         return any(_in_bounds(p, b) for p in points for b in self.bounds)
 
-    def answer(self, entity: Dataset, result: Any, out: Dataset) -> None:
+    def answer(self, entity: Node, result: Any, out: Dataset) -> None:
         self.date_key.answer(entity, result, out)
         self.time_key.answer(entity, result, out)
 
@@ -411,7 +406,7 @@ class ItemQuery:
     def constrains(self) -> bool:
         return any(k.constrains for k in self.keys)
 
-    def match(self, entity: Dataset) -> Dataset | None:
+    def match(self, entity: Node) -> Dataset | None:
         results = []
         for key in self.keys:
             result = key.matches(entity)
@@ -419,7 +414,7 @@ class ItemQuery:
                 return None
             results.append(result)
         if self.whole:
-            return copy_dataset(entity)
+            return entity.to_dataset()
         out = Dataset()
         for key, result in zip(self.keys, results, strict=True):
             key.answer(entity, result, out)
@@ -435,9 +430,9 @@ class SequenceKey(Key):
     def __post_init__(self) -> None:
         self.constrains = any(item.constrains for item in self.items)
 
-    def matches(self, entity: Dataset) -> Any:
-        elem = entity.get(self.tag)
-        entity_items = list(elem.value or ()) if elem is not None and elem.VR == "SQ" else []
+    def matches(self, entity: Node) -> Any:
+        found = entity.get(self.tag)
+        entity_items = found[1] if found is not None and found[0] == "SQ" else ()
         answers = []
         for entity_item in entity_items:
             for item_query in self.items:
@@ -449,7 +444,7 @@ class SequenceKey(Key):
             return None
         return (answers,)  # a tuple is truthy even when no item matched
 
-    def answer(self, entity: Dataset, result: Any, out: Dataset) -> None:
+    def answer(self, entity: Node, result: Any, out: Dataset) -> None:
         if self.returned:
             out.add(DataElement(self.tag, "SQ", Sequence(result[0])))
 
@@ -510,6 +505,12 @@ def _compile_item(ds: Dataset, supported_tags: frozenset[int] | None, ctx: Conte
         else:
             tests = [_value_test(v, vr, tag) for v in constraining]
             key = ElementKey(tag=tag, vr=vr, tests=tests, private_creator=creator)
+            if constraining and creator is None:
+                if vr == "DA":
+                    key.date_bounds = [_date_bounds(str(v), tag) for v in constraining]
+                elif vr in ("AE", "CS", "LO", "SH") and not any(
+                        "*" in str(v) or "?" in str(v) for v in constraining):
+                    key.exact = frozenset(normalize_text(v, vr) for v in constraining)
         element_keys[tag] = (key, constraining)
         keys.append(key)
     _combine_dates_and_times(keys, element_keys)
@@ -537,8 +538,8 @@ def _combine_dates_and_times(keys: list[Key],
 
 def _station_filter(calling_aet: str) -> ElementKey:
     title = calling_aet.strip()
-    return ElementKey(tag=STATION_AET, vr="AE", tests=[lambda v: _text(v, "AE") == title],
-                      returned=False)
+    return ElementKey(tag=STATION_AET, vr="AE", tests=[lambda v: normalize_text(v, "AE") == title],
+                      returned=False, exact=frozenset({title}))
 
 
 def _apply_issuer_filter(root: ItemQuery, calling_aet: str) -> None:
@@ -555,13 +556,63 @@ def _apply_issuer_filter(root: ItemQuery, calling_aet: str) -> None:
     sps.constrains = True
 
 
+@dataclass(frozen=True)
+class StepPrefilter:
+    """Index constraints of one query item of the Scheduled Procedure Step Sequence."""
+
+    modality: frozenset[str] | None = None
+    station: frozenset[str] | None = None
+    dates: list[Bounds] | None = None
+
+
+@dataclass(frozen=True)
+class Prefilter:
+    """What the store's indexes can use to pick candidates; every field None means no constraint.
+
+    It selects a superset of the matching entries; full matching decides.
+    """
+
+    accession: frozenset[str] | None = None
+    patient_id: frozenset[str] | None = None
+    steps: tuple[StepPrefilter, ...] | None = None  # an entry must satisfy one of them
+
+
+def _step_prefilter(item: ItemQuery) -> StepPrefilter | None:
+    found: dict[str, Any] = {}
+    for key in item.keys:
+        if isinstance(key, ElementKey) and key.exact is not None:
+            if key.tag == MODALITY:
+                found["modality"] = key.exact
+            elif key.tag == STATION_AET:
+                found["station"] = key.exact
+        elif isinstance(key, ElementKey) and key.tag == SPS_START_DATE and key.date_bounds:
+            found["dates"] = key.date_bounds
+        elif isinstance(key, DateTimeKey) and key.tag == SPS_START_DATE:
+            found["dates"] = key.date_key.date_bounds
+    return StepPrefilter(**found) if found else None
+
+
 @dataclass
 class CompiledQuery:
     root: ItemQuery
     unsupported: tuple[str, ...]  # optional keys with a value that were not used for matching
 
-    def match(self, entry: Dataset) -> Dataset | None:
+    def match(self, entry: Node) -> Dataset | None:
         return self.root.match(entry)
+
+    def prefilter(self) -> Prefilter:
+        found: dict[str, Any] = {}
+        for key in self.root.keys:
+            if isinstance(key, ElementKey) and key.exact is not None:
+                if key.tag == ACCESSION_NUMBER:
+                    found["accession"] = key.exact
+                elif key.tag == PATIENT_ID:
+                    found["patient_id"] = key.exact
+            elif isinstance(key, SequenceKey) and key.tag == SPS_SEQUENCE and key.constrains:
+                steps = [_step_prefilter(item) for item in key.items]
+                if all(step is not None for step in steps):
+                    found["steps"] = tuple(s for s in steps if s is not None)
+        return Prefilter(**found)
 
 
 def compile_query(identifier: Dataset, *, issuer_aet: str | None = None) -> CompiledQuery:

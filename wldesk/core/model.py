@@ -142,3 +142,9 @@ DATE_TIME_PAIRS: Final = {
     0x00400004: 0x00400005,  # Scheduled Procedure Step End Date / Time
     0x00080020: 0x00080030,  # Study Date / Time
 }
+
+# Keys the store indexes to pick candidate entries before matching.
+ACCESSION_NUMBER: Final = 0x00080050
+PATIENT_ID: Final = 0x00100020
+MODALITY: Final = 0x00080060
+SPS_START_DATE: Final = 0x00400002

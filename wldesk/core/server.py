@@ -187,7 +187,7 @@ class WorklistServer:
                        f"{self.settings.port}: {reason}")
             self.bus.emit(ServerEvent("failed", message))
             raise ServerStartError(message) from None
-        self.store.refresh()
+        self.store.start()
         self.bus.emit(ServerEvent("started", f"{self.settings.ae_title} listening on "
                                              f"{self.settings.bind_address}:{self.port}, "
                                              f"serving {folder}"))
@@ -196,6 +196,7 @@ class WorklistServer:
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
+            self.store.stop()
             self.bus.emit(ServerEvent("stopped", "server stopped"))
 
     # --- association events ----------------------------------------------------------------------
@@ -291,15 +292,15 @@ class WorklistServer:
             yield _status(0xA900, str(exc), exc.tag), None
             return
         report["unsupported"] = query.unsupported
-        snapshot = self.store.refresh()
-        report["files"] = len(snapshot.entries)
-        if snapshot.folder_error is not None:
-            report["status"], report["status_text"] = 0xC001, snapshot.folder_error
+        self.store.sync()
+        report["files"] = len(self.store)
+        if self.store.folder_error is not None:
+            report["status"], report["status_text"] = 0xC001, self.store.folder_error
             yield _status(0xC001, "worklist folder unavailable"), None
             return
         query_charset = (charset_terms(identifier.SpecificCharacterSet)
                          if "SpecificCharacterSet" in identifier else None)
-        answers = self._match_all(query, snapshot.entries, query_charset)
+        answers = self._match_all(query, self.store.candidates(query.prefilter()), query_charset)
         report["matches"] = len(answers)
         limit = self.settings.limit_answers
         if limit and len(answers) > limit:
@@ -325,12 +326,12 @@ class WorklistServer:
         if cut:
             report["status_text"] = f"Success (0x0000), cut to {limit} by LimitAnswers"
 
-    def _match_all(self, query: CompiledQuery, entries: tuple[Entry, ...],
+    def _match_all(self, query: CompiledQuery, entries: list[Entry],
                    query_charset: list[str] | None) -> list[Dataset]:
         answers = []
         for entry in entries:
             try:
-                answer = query.match(entry.dataset)
+                answer = query.match(entry.node)
             except Exception:  # one odd file must never fail the whole query
                 log.exception("matching %s failed; the file is skipped", entry.path)
                 continue

@@ -1,37 +1,71 @@
-"""The folder store: an index of the parsed `.wl` files of one folder, kept fresh.
+"""The folder store: an in-memory index of the parsed `.wl` files of one folder, kept fresh.
 
-Each refresh lists the folder and compares every file's identity (size, modification and change
-times, inode) with the index; only new or changed files are read and parsed. A refresh at the
-start of a query therefore serves every file completely written before the query, and nothing
-deleted or replaced before it. A file that cannot be served is reported once per version.
+Freshness guarantee: a query sees every file completely written before the query started, and
+nothing deleted or replaced before it. Two ways to keep it:
+
+- Watching (the normal case): a watchdog observer reports file events, which only mark names
+  dirty. At the start of a query the store creates and removes a hidden barrier file in the folder
+  and waits until the observer reports it; file events arrive in order, so by then every change
+  made before the query has been reported, and only the dirty names are looked at again (a stat,
+  and a parse when the file's identity changed). A full reconciliation (list + stat, no parsing of
+  unchanged files) runs at start and every ``reconcile_seconds`` as a safety net.
+- Reconciling: when the folder cannot be watched or written (no barrier possible), every query
+  reconciles the whole folder first.
+
+Each file's identity is (size, modification time, change time, inode); only new or changed files
+are read and parsed. A file that cannot be served is reported once per version.
 """
 
 from __future__ import annotations
 
+import itertools
+import logging
 import os
+import stat
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
 from pathlib import Path
+from typing import Any
 
-from pydicom.dataset import Dataset
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
 
-from wldesk.core.charsets import charset_terms
 from wldesk.core.events import FileProblemEvent
+from wldesk.core.matching import Prefilter, normalize_text, parse_date
+from wldesk.core.model import (
+    ACCESSION_NUMBER,
+    MODALITY,
+    PATIENT_ID,
+    SPS_SEQUENCE,
+    SPS_START_DATE,
+    STATION_AET,
+)
+from wldesk.core.node import LayoutCache, Node, values_of
 from wldesk.core.wlfile import WorklistFileError, parse_bytes
 
+log = logging.getLogger(__name__)
+
 Version = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+BARRIER_PREFIX = ".wldesk-sync-"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One servable worklist file."""
 
-    path: Path
-    dataset: Dataset
+    folder: Path
+    name: str
+    node: Node
     charset: list[str]  # its Specific Character Set terms (declared or inferred)
     notes: tuple[str, ...]
     version: Version
+
+    @property
+    def path(self) -> Path:
+        return self.folder / self.name
 
 
 @dataclass(frozen=True)
@@ -58,7 +92,7 @@ def _version(st: os.stat_result) -> Version:
     return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
 
 
-def read_entry(path: Path, version: Version | None = None) -> Entry:
+def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | None = None) -> Entry:
     """Read and parse one file; raise WorklistFileError with a plain reason on any problem.
 
     ``version`` is the file's identity observed before reading (the store's listing), so that
@@ -72,36 +106,346 @@ def read_entry(path: Path, version: Version | None = None) -> Entry:
         raise WorklistFileError(f"cannot read the file ({exc.strerror or exc})") from None
     if st.st_size != len(data):
         raise WorklistFileError("the file changed while it was being read (still being written?)")
-    parsed = parse_bytes(data)
-    ds = parsed.dataset
-    if "SpecificCharacterSet" in ds:
-        charset = charset_terms(ds.SpecificCharacterSet)
-    else:
-        charset = ["ISO_IR 192"] if any("UTF-8" in n for n in parsed.notes) else []
-    return Entry(path=path, dataset=ds, charset=charset, notes=parsed.notes,
-                 version=_version(st) if version is None else version)
+    parsed = parse_bytes(data, cache)
+    return Entry(folder=path.parent, name=path.name, node=parsed.node, charset=parsed.charset,
+                 notes=parsed.notes, version=_version(st) if version is None else version)
+
+
+@dataclass
+class _Keys:
+    """The values of one entry under the prefilter's indexes."""
+
+    accession: set[str] = field(default_factory=set)
+    patient_id: set[str] = field(default_factory=set)
+    modality: set[str] = field(default_factory=set)
+    station: set[str] = field(default_factory=set)
+    dates: set[date] = field(default_factory=set)
+
+
+def _texts(node: Node, tag: int) -> set[str]:
+    return {normalize_text(v, "LO") for v in values_of(node.value(tag, ""))}
+
+
+def _index_keys(node: Node) -> _Keys:
+    keys = _Keys(accession=_texts(node, ACCESSION_NUMBER), patient_id=_texts(node, PATIENT_ID))
+    steps = node.get(SPS_SEQUENCE)
+    for step in steps[1] if steps is not None and steps[0] == "SQ" else ():
+        keys.modality |= _texts(step, MODALITY)
+        keys.station |= _texts(step, STATION_AET)
+        keys.dates |= {d for d in map(parse_date, map(str, values_of(step.value(SPS_START_DATE, ""))))
+                       if d is not None}
+    return keys
+
+
+class _Index:
+    """Value -> names maps for the keys modalities send; maintained as entries come and go."""
+
+    FIELDS = ("accession", "patient_id", "modality", "station", "dates")
+
+    def __init__(self) -> None:
+        self.maps: dict[str, dict[Any, set[str]]] = {f: {} for f in self.FIELDS}
+        self.keys: dict[str, _Keys] = {}
+
+    def add(self, name: str, node: Node) -> None:
+        self.remove(name)
+        keys = self.keys[name] = _index_keys(node)
+        for f in self.FIELDS:
+            for value in getattr(keys, f):
+                self.maps[f].setdefault(value, set()).add(name)
+
+    def remove(self, name: str) -> None:
+        keys = self.keys.pop(name, None)
+        if keys is None:
+            return
+        for f in self.FIELDS:
+            for value in getattr(keys, f):
+                names = self.maps[f][value]
+                names.discard(name)
+                if not names:
+                    del self.maps[f][value]
+
+    def _lookup(self, f: str, values: Iterable[Any]) -> set[str]:
+        found: set[str] = set()
+        for value in values:
+            found |= self.maps[f].get(value, set())
+        return found
+
+    def _dates(self, bounds: list[tuple[date | None, date | None]]) -> set[str]:
+        found: set[str] = set()
+        for day, names in self.maps["dates"].items():
+            if any((lo is None or day >= lo) and (hi is None or day <= hi) for lo, hi in bounds):
+                found |= names
+        return found
+
+    def select(self, prefilter: Prefilter) -> set[str] | None:
+        """Names that may match (a superset of the matches), or None for "all of them"."""
+        selected: set[str] | None = None
+
+        def narrow(names: set[str]) -> None:
+            nonlocal selected
+            selected = names if selected is None else selected & names
+
+        if prefilter.accession is not None:
+            narrow(self._lookup("accession", prefilter.accession))
+        if prefilter.patient_id is not None:
+            narrow(self._lookup("patient_id", prefilter.patient_id))
+        if prefilter.steps:
+            union: set[str] = set()
+            for step in prefilter.steps:
+                step_names: set[str] | None = None
+                for f, values in (("modality", step.modality), ("station", step.station)):
+                    if values is not None:
+                        names = self._lookup(f, values)
+                        step_names = names if step_names is None else step_names & names
+                if step.dates is not None:
+                    names = self._dates(step.dates)
+                    step_names = names if step_names is None else step_names & names
+                assert step_names is not None  # Prefilter only lists steps with a constraint
+                union |= step_names
+            narrow(union)
+        return selected
+
+
+class _Watcher(FileSystemEventHandler):
+    """Receives folder events on the observer's thread; marks names dirty, releases barriers."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+        self.cond = threading.Condition()
+        self.dirty: set[str] = set()
+        self.rescan = False
+        self.seen_barriers: set[str] = set()
+
+    def _note(self, path: str | bytes) -> None:
+        text = os.fsdecode(path)
+        parent, name = os.path.split(text)
+        if os.path.normcase(parent) != os.path.normcase(self.folder):
+            if os.path.normcase(text) == os.path.normcase(self.folder):
+                self.rescan = True  # the folder itself was removed or moved
+            return
+        if name.startswith(BARRIER_PREFIX):
+            self.seen_barriers.add(name)
+            self.cond.notify_all()
+        elif is_worklist_file(name):
+            self.dirty.add(name)
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type in ("opened", "closed_no_write"):
+            return
+        with self.cond:
+            self._note(event.src_path)
+            if event.dest_path:
+                self._note(event.dest_path)
+
+    def take(self) -> tuple[set[str], bool]:
+        with self.cond:
+            dirty, rescan = self.dirty, self.rescan
+            self.dirty, self.rescan = set(), False
+            return dirty, rescan
+
+
+class _LostEvents(logging.Handler):
+    """watchdog reports an inotify queue overflow (events lost) only in its log: listen for it."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.watchers: set[_Watcher] = set()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "overflow" in record.getMessage().lower():
+            for watcher in list(self.watchers):
+                with watcher.cond:
+                    watcher.rescan = True
+
+
+_LOST_EVENTS = _LostEvents()
+logging.getLogger("watchdog.observers.inotify_c").addHandler(_LOST_EVENTS)
 
 
 class FolderStore:
-    """Index of one folder's `.wl` files. ``refresh()`` is thread-safe."""
+    """Index of one folder's `.wl` files. All public methods are thread-safe."""
 
-    def __init__(self, folder: Path, report: Callable[[FileProblemEvent], None] | None = None):
+    def __init__(self, folder: Path, report: Callable[[FileProblemEvent], None] | None = None,
+                 *, watch: bool = True, reconcile_seconds: float = 30.0) -> None:
         self.folder = Path(folder)
         self._report = report or (lambda event: None)
-        self._lock = threading.Lock()
+        self._watch = watch
+        self._reconcile_seconds = reconcile_seconds
+        self._lock = threading.RLock()
+        self._cache = LayoutCache()
         self._entries: dict[str, Entry] = {}
         self._problems: dict[str, FileProblem] = {}
+        self._index = _Index()
         self._folder_error: str | None = None
-        self._snapshot = Snapshot((), ())
+        self._watcher: _Watcher | None = None
+        self._observer: Any = None
+        self._barrier_ok = False
+        self._ready = threading.Event()
+        self._stopping = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._counter = itertools.count()
 
-    def snapshot(self) -> Snapshot:
-        """The last refreshed content, without touching the disk."""
-        return self._snapshot
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Start watching and index the folder in the background (queries wait for it)."""
+        if self._thread is not None:
+            return
+        self._stopping.clear()
+        if self._watch:
+            self._start_observer()
+        self._thread = threading.Thread(target=self._background, name="wldesk-index", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._stop_observer()
+        if self._thread is not None:
+            self._thread.join(5)
+            self._thread = None
+
+    def _stop_observer(self) -> None:
+        if self._watcher is not None:
+            _LOST_EVENTS.watchers.discard(self._watcher)
+        if self._observer is not None:
+            self._observer.stop()
+            self._observer.join(5)
+        self._observer = self._watcher = None
+
+    def _start_observer(self) -> None:
+        watcher = _Watcher(self.folder)
+        observer = Observer()
+        try:
+            observer.schedule(watcher, str(self.folder), recursive=False)
+            observer.start()
+        except (OSError, RuntimeError) as exc:
+            log.warning("cannot watch %s (%s); every query will re-list the folder", self.folder, exc)
+            return
+        self._watcher, self._observer = watcher, observer
+        self._barrier_ok = True
+        _LOST_EVENTS.watchers.add(watcher)
+
+    def _background(self) -> None:
+        started = time.perf_counter()
+        try:
+            snapshot = self.refresh()
+            log.info("indexed %s: %d entries, %d problem files, %.1f s", self.folder,
+                     len(snapshot.entries), len(snapshot.problems), time.perf_counter() - started)
+        except Exception:
+            log.exception("indexing %s failed", self.folder)
+        finally:
+            self._ready.set()
+        while not self._stopping.wait(self._reconcile_seconds):
+            try:
+                self.refresh()
+            except Exception:
+                log.exception("reconciling %s failed", self.folder)
+
+    def wait_ready(self, timeout: float | None = None) -> bool:
+        """Wait for the first indexing of the folder; True when it is done."""
+        if self._thread is None:
+            return True
+        return self._ready.wait(timeout)
+
+    # --- freshness -----------------------------------------------------------------------------
+
+    def _barrier(self, watcher: _Watcher) -> bool:
+        """True once every file event that happened before this call has been received."""
+        name = f"{BARRIER_PREFIX}{os.getpid()}-{next(self._counter)}"
+        path = self.folder / name
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
+            os.close(fd)
+            os.unlink(path)
+        except FileNotFoundError:
+            return False  # the folder is gone: the listing reports it
+        except OSError as exc:
+            log.warning("cannot write the barrier file in %s (%s); every query will re-list "
+                        "the folder", self.folder, exc.strerror or exc)
+            self._barrier_ok = False
+            return False
+        with watcher.cond:
+            if watcher.cond.wait_for(lambda: name in watcher.seen_barriers, timeout=2.0):
+                watcher.seen_barriers.discard(name)
+                return True
+        log.warning("no folder event for %s within 2 s; re-listing the folder", name)
+        return False
+
+    def sync(self) -> None:
+        """Bring the index up to date with every change made before this call."""
+        self.wait_ready()
+        watcher = self._watcher
+        if (watcher is not None and self._barrier_ok and not watcher.rescan
+                and self._folder_error is None and self._barrier(watcher)):
+            dirty, rescan = watcher.take()
+            if not rescan:
+                self._update(dirty)
+                return
+        if watcher is not None:
+            watcher.take()  # the listing below covers every name marked so far
+        self.refresh()
+
+    def _update(self, names: set[str]) -> None:
+        with self._lock:
+            for name in names:
+                try:
+                    st = os.stat(self.folder / name)
+                except OSError:
+                    st = None
+                if st is None or not stat.S_ISREG(st.st_mode):
+                    self._forget(name)
+                    continue
+                known = self._entries.get(name) or self._problems.get(name)
+                if known is None or known.version != _version(st):
+                    self._load(name, _version(st))
 
     def refresh(self) -> Snapshot:
+        """Reconcile the whole folder (list and stat every file, parse the changed ones)."""
         with self._lock:
-            self._snapshot = self._refresh_locked()
-            return self._snapshot
+            listing = self._list()
+            if listing is None:
+                for name in list(self._entries) + list(self._problems):
+                    self._forget(name)
+                return Snapshot((), (), self._folder_error)
+            for name in [n for n in list(self._entries) + list(self._problems) if n not in listing]:
+                self._forget(name)
+            for name in sorted(listing):
+                version = _version(listing[name])
+                known = self._entries.get(name) or self._problems.get(name)
+                if known is None or known.version != version:
+                    self._load(name, version)
+            return self.snapshot()
+
+    # --- reading -------------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """The current content, sorted by file name, without touching the disk."""
+        with self._lock:
+            return Snapshot(tuple(self._entries[n] for n in sorted(self._entries)),
+                            tuple(self._problems[n] for n in sorted(self._problems)),
+                            self._folder_error)
+
+    @property
+    def mode(self) -> str:
+        """'watching' (folder events and a barrier per query) or 'reconciling' (a listing)."""
+        return "watching" if self._watcher is not None and self._barrier_ok else "reconciling"
+
+    @property
+    def folder_error(self) -> str | None:
+        return self._folder_error
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def candidates(self, prefilter: Prefilter | None = None) -> list[Entry]:
+        """The entries that may match ``prefilter`` (all of them without one), in name order."""
+        with self._lock:
+            names = self._index.select(prefilter) if prefilter is not None else None
+            if names is None:
+                return [self._entries[n] for n in sorted(self._entries)]
+            return [self._entries[n] for n in sorted(names)]
+
+    # --- internals (called with the lock held) -------------------------------------------------
 
     def _list(self) -> dict[str, os.stat_result] | None:
         found: dict[str, os.stat_result] = {}
@@ -124,28 +468,14 @@ class FolderStore:
         if self._folder_error is not None:
             self._report(FileProblemEvent(path=self.folder, reason="readable again", resolved=True))
             self._folder_error = None
+            if self._watch and self._thread is not None:  # watch the new folder
+                self._stop_observer()
+                self._start_observer()
         return found
-
-    def _refresh_locked(self) -> Snapshot:
-        listing = self._list()
-        if listing is None:
-            for name in list(self._entries) + list(self._problems):
-                self._forget(name)
-            return Snapshot((), (), self._folder_error)
-        for name in [n for n in list(self._entries) + list(self._problems) if n not in listing]:
-            self._forget(name)
-        for name, st in listing.items():
-            version = _version(st)
-            known = self._entries.get(name) or self._problems.get(name)
-            if known is not None and known.version == version:
-                continue
-            self._load(name, version)
-        entries = tuple(self._entries[n] for n in sorted(self._entries))
-        problems = tuple(self._problems[n] for n in sorted(self._problems))
-        return Snapshot(entries, problems)
 
     def _forget(self, name: str) -> None:
         self._entries.pop(name, None)
+        self._index.remove(name)
         problem = self._problems.pop(name, None)
         if problem is not None:
             self._report(FileProblemEvent(path=problem.path, reason="removed", resolved=True))
@@ -153,12 +483,14 @@ class FolderStore:
     def _load(self, name: str, version: Version) -> None:
         path = self.folder / name
         try:
-            entry = read_entry(path, version)
+            entry = read_entry(path, version, self._cache)
         except WorklistFileError as exc:
             self._entries.pop(name, None)
+            self._index.remove(name)
             self._problems[name] = FileProblem(path=path, reason=str(exc), version=version)
             self._report(FileProblemEvent(path=path, reason=str(exc)))
             return
         self._entries[name] = entry
+        self._index.add(name, entry.node)
         if self._problems.pop(name, None) is not None:
             self._report(FileProblemEvent(path=path, reason="readable again", resolved=True))

@@ -1,0 +1,119 @@
+"""Freshness with folder events: every change made before a sync is in the index after it."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.core.test_server import write_entry
+from wldesk.core.events import FileProblemEvent
+from wldesk.core.store import FolderStore
+
+
+@pytest.fixture
+def watched(tmp_path: Path) -> Iterator[tuple[FolderStore, list[FileProblemEvent]]]:
+    events: list[FileProblemEvent] = []
+    store = FolderStore(tmp_path, report=events.append, reconcile_seconds=3600)
+    store.start()
+    assert store.wait_ready(10)
+    assert store.mode == "watching"
+    yield store, events
+    store.stop()
+
+
+def accessions(store: FolderStore) -> list[str]:
+    store.sync()
+    return sorted(str(e.node.value(0x00080050)) for e in store.candidates())
+
+
+def test_add_change_replace_delete_are_seen_by_the_next_sync(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path) -> None:
+    store, _ = watched
+    assert accessions(store) == []
+    path = write_entry(tmp_path, "a.wl", accession="A1")
+    assert accessions(store) == ["A1"]
+    stat = path.stat()
+    write_entry(tmp_path, "a.wl", accession="A2")  # same size, rewritten in place
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))  # even with the old mtime
+    assert accessions(store) == ["A2"]
+    write_entry(tmp_path, "tmp.part", accession="A3")
+    os.replace(tmp_path / "tmp.part", path)  # atomic replace
+    assert accessions(store) == ["A3"]
+    os.rename(path, tmp_path / "b.wl")
+    assert accessions(store) == ["A3"]
+    assert [e.name for e in store.candidates()] == ["b.wl"]
+    (tmp_path / "b.wl").unlink()
+    assert accessions(store) == []
+
+
+def test_many_files_written_quickly(watched: tuple[FolderStore, list[FileProblemEvent]],
+                                    tmp_path: Path) -> None:
+    store, _ = watched
+    for number in range(200):
+        write_entry(tmp_path, f"{number}.wl", accession=f"A{number:03}")
+    assert accessions(store) == [f"A{n:03}" for n in range(200)]
+
+
+def test_half_written_file_is_skipped_then_served(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path) -> None:
+    store, events = watched
+    full = write_entry(tmp_path, "full.tmp", accession="A1").read_bytes()
+    target = tmp_path / "slow.wl"
+    with open(target, "wb") as fh:
+        fh.write(full[:200])
+        fh.flush()
+        assert accessions(store) == []
+        assert next(e.reason for e in events if not e.resolved).startswith("incomplete file")
+        assert accessions(store) == []  # reported once per version
+        fh.write(full[200:])
+    assert accessions(store) == ["A1"]
+    assert len([e for e in events if not e.resolved]) == 1
+    assert events[-1].resolved
+
+
+def test_queries_wait_for_the_first_indexing(tmp_path: Path) -> None:
+    for number in range(300):
+        write_entry(tmp_path, f"{number}.wl", accession=f"A{number:03}")
+    store = FolderStore(tmp_path)
+    store.start()
+    try:
+        assert len(accessions(store)) == 300  # sync() before the first scan ends still sees all
+    finally:
+        store.stop()
+
+
+def test_folder_removed_and_recreated(watched: tuple[FolderStore, list[FileProblemEvent]],
+                                      tmp_path: Path) -> None:
+    store, _ = watched
+    write_entry(tmp_path, "a.wl", accession="A1")
+    assert accessions(store) == ["A1"]
+    for item in tmp_path.iterdir():
+        item.unlink()
+    tmp_path.rmdir()
+    store.sync()
+    assert store.folder_error is not None
+    tmp_path.mkdir()
+    write_entry(tmp_path, "b.wl", accession="B1")
+    assert accessions(store) == ["B1"]
+    assert (store.folder_error, store.mode) == (None, "watching")
+    write_entry(tmp_path, "c.wl", accession="C1")
+    assert accessions(store) == ["B1", "C1"]
+
+
+def test_lost_events_make_the_next_sync_relist(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path) -> None:
+    store, _ = watched
+    write_entry(tmp_path, "a.wl", accession="A1")
+    assert accessions(store) == ["A1"]
+    # what watchdog logs when the kernel's inotify queue overflowed and events were dropped
+    logging.getLogger("watchdog.observers.inotify_c").warning(
+        "Inotify queue overflowed; filesystem events were lost")
+    watcher = store._watcher
+    assert watcher is not None
+    assert watcher.rescan
+    assert accessions(store) == ["A1"]
+    assert not watcher.take()[1]
