@@ -99,7 +99,8 @@ def test_folder_removed_and_recreated(watched: tuple[FolderStore, list[FileProbl
     tmp_path.mkdir()
     write_entry(tmp_path, "b.wl", accession="B1")
     assert accessions(store) == ["B1"]
-    assert (store.folder_error, store.mode) == (None, "watching")
+    assert store.snapshot().folder_error is None
+    assert store.mode == "watching"
     write_entry(tmp_path, "c.wl", accession="C1")
     assert accessions(store) == ["B1", "C1"]
 
