@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydicom.charset import convert_encodings, encode_string
@@ -22,15 +22,15 @@ def charset_terms(value: Any) -> list[str]:
     return [str(t).strip() for t in terms]
 
 
-def is_default(terms: list[str]) -> bool:
+def is_default(terms: Sequence[str]) -> bool:
     return all(t in ("", "ISO_IR 6", "ISO 2022 IR 6") for t in terms)
 
 
-def can_encode(texts: Iterable[str], terms: list[str]) -> bool:
+def can_encode(texts: Iterable[str], terms: Sequence[str]) -> bool:
     """True when every text can be encoded exactly in the character set ``terms``."""
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        encodings = convert_encodings(terms or None)
+        encodings = convert_encodings(list(terms) or None)
         if caught:  # an unknown defined term: pydicom would fall back to ASCII
             return False
         for text in texts:
@@ -50,9 +50,9 @@ def non_ascii_texts(ds: Dataset) -> list[str]:
     return found
 
 
-def choose(texts: list[str], preferred: Iterable[list[str]]) -> list[str]:
+def choose(texts: list[str], preferred: Iterable[Sequence[str]]) -> list[str]:
     """The first of ``preferred`` that encodes ``texts`` exactly, else UTF-8 (which encodes all)."""
     for terms in preferred:
         if terms and not is_default(terms) and can_encode(texts, terms):
-            return terms
+            return list(terms)
     return [UTF8]

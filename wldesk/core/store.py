@@ -25,7 +25,7 @@ import stat
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -48,7 +48,7 @@ from wldesk.core.wlfile import WorklistFileError, parse_bytes
 
 log = logging.getLogger(__name__)
 
-Version = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+Version = int  # a hash of (size, mtime_ns, ctime_ns, inode): one small object per entry
 BARRIER_PREFIX = ".wldesk-sync-"
 
 
@@ -59,7 +59,7 @@ class Entry:
     folder: Path
     name: str
     node: Node
-    charset: list[str]  # its Specific Character Set terms (declared or inferred)
+    charset: tuple[str, ...]  # its Specific Character Set terms (declared or inferred)
     notes: tuple[str, ...]
     version: Version
 
@@ -89,10 +89,11 @@ def is_worklist_file(name: str) -> bool:
 
 
 def _version(st: os.stat_result) -> Version:
-    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+    return hash((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
 
 
-def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | None = None) -> Entry:
+def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | None = None,
+               folder: Path | None = None) -> Entry:
     """Read and parse one file; raise WorklistFileError with a plain reason on any problem.
 
     ``version`` is the file's identity observed before reading (the store's listing), so that
@@ -107,74 +108,80 @@ def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | 
     if st.st_size != len(data):
         raise WorklistFileError("the file changed while it was being read (still being written?)")
     parsed = parse_bytes(data, cache)
-    return Entry(folder=path.parent, name=path.name, node=parsed.node, charset=parsed.charset,
+    return Entry(folder=folder or path.parent, name=path.name, node=parsed.node, charset=parsed.charset,
                  notes=parsed.notes, version=_version(st) if version is None else version)
 
 
-@dataclass
-class _Keys:
-    """The values of one entry under the prefilter's indexes."""
-
-    accession: set[str] = field(default_factory=set)
-    patient_id: set[str] = field(default_factory=set)
-    modality: set[str] = field(default_factory=set)
-    station: set[str] = field(default_factory=set)
-    dates: set[date] = field(default_factory=set)
+_FIELDS = ("accession", "patient_id", "modality", "station", "dates")
 
 
 def _texts(node: Node, tag: int) -> set[str]:
     return {normalize_text(v, "LO") for v in values_of(node.value(tag, ""))}
 
 
-def _index_keys(node: Node) -> _Keys:
-    keys = _Keys(accession=_texts(node, ACCESSION_NUMBER), patient_id=_texts(node, PATIENT_ID))
+def _index_keys(node: Node) -> dict[str, set[Any]]:
+    """The values of one entry under each of the prefilter's indexes."""
+    keys: dict[str, set[Any]] = {"accession": _texts(node, ACCESSION_NUMBER),
+                                 "patient_id": _texts(node, PATIENT_ID),
+                                 "modality": set(), "station": set(), "dates": set()}
     steps = node.get(SPS_SEQUENCE)
     for step in steps[1] if steps is not None and steps[0] == "SQ" else ():
-        keys.modality |= _texts(step, MODALITY)
-        keys.station |= _texts(step, STATION_AET)
-        keys.dates |= {d for d in map(parse_date, map(str, values_of(step.value(SPS_START_DATE, ""))))
-                       if d is not None}
+        keys["modality"] |= _texts(step, MODALITY)
+        keys["station"] |= _texts(step, STATION_AET)
+        keys["dates"] |= {d for d in map(parse_date, map(str, values_of(step.value(SPS_START_DATE, ""))))
+                          if d is not None}
     return keys
 
 
 class _Index:
-    """Value -> names maps for the keys modalities send; maintained as entries come and go."""
+    """Value -> names maps for the keys modalities send; maintained as entries come and go.
 
-    FIELDS = ("accession", "patient_id", "modality", "station", "dates")
+    A value held by one entry maps to its name alone (a set per unique accession number would
+    cost more than the entry itself).
+    """
 
     def __init__(self) -> None:
-        self.maps: dict[str, dict[Any, set[str]]] = {f: {} for f in self.FIELDS}
-        self.keys: dict[str, _Keys] = {}
+        self.maps: dict[str, dict[Any, str | set[str]]] = {f: {} for f in _FIELDS}
 
     def add(self, name: str, node: Node) -> None:
-        self.remove(name)
-        keys = self.keys[name] = _index_keys(node)
-        for f in self.FIELDS:
-            for value in getattr(keys, f):
-                self.maps[f].setdefault(value, set()).add(name)
+        for f, values in _index_keys(node).items():
+            index = self.maps[f]
+            for value in values:
+                held = index.get(value)
+                if held is None:
+                    index[value] = name
+                elif isinstance(held, str):
+                    index[value] = {held, name}
+                else:
+                    held.add(name)
 
-    def remove(self, name: str) -> None:
-        keys = self.keys.pop(name, None)
-        if keys is None:
-            return
-        for f in self.FIELDS:
-            for value in getattr(keys, f):
-                names = self.maps[f][value]
-                names.discard(name)
-                if not names:
-                    del self.maps[f][value]
+    def remove(self, name: str, node: Node) -> None:
+        for f, values in _index_keys(node).items():
+            index = self.maps[f]
+            for value in values:
+                held = index.get(value)
+                if held == name:
+                    del index[value]
+                elif isinstance(held, set):
+                    held.discard(name)
+                    if len(held) == 1:
+                        index[value] = held.pop()
+
+    @staticmethod
+    def _names(held: str | set[str] | None) -> set[str]:
+        return set() if held is None else {held} if isinstance(held, str) else set(held)
 
     def _lookup(self, f: str, values: Iterable[Any]) -> set[str]:
         found: set[str] = set()
         for value in values:
-            found |= self.maps[f].get(value, set())
+            found |= self._names(self.maps[f].get(value))
         return found
 
     def _dates(self, bounds: list[tuple[date | None, date | None]]) -> set[str]:
         found: set[str] = set()
-        for day, names in self.maps["dates"].items():
+        for day, held in self.maps["dates"].items():
             if any((lo is None or day >= lo) and (hi is None or day <= hi) for lo, hi in bounds):
-                found |= names
+                found |= self._names(held)
         return found
 
     def select(self, prefilter: Prefilter) -> set[str] | None:
@@ -473,9 +480,13 @@ class FolderStore:
                 self._start_observer()
         return found
 
+    def _drop_entry(self, name: str) -> None:
+        old = self._entries.pop(name, None)
+        if old is not None:
+            self._index.remove(name, old.node)
+
     def _forget(self, name: str) -> None:
-        self._entries.pop(name, None)
-        self._index.remove(name)
+        self._drop_entry(name)
         problem = self._problems.pop(name, None)
         if problem is not None:
             self._report(FileProblemEvent(path=problem.path, reason="removed", resolved=True))
@@ -483,13 +494,13 @@ class FolderStore:
     def _load(self, name: str, version: Version) -> None:
         path = self.folder / name
         try:
-            entry = read_entry(path, version, self._cache)
+            entry = read_entry(path, version, self._cache, self.folder)
         except WorklistFileError as exc:
-            self._entries.pop(name, None)
-            self._index.remove(name)
+            self._drop_entry(name)
             self._problems[name] = FileProblem(path=path, reason=str(exc), version=version)
             self._report(FileProblemEvent(path=path, reason=str(exc)))
             return
+        self._drop_entry(name)
         self._entries[name] = entry
         self._index.add(name, entry.node)
         if self._problems.pop(name, None) is not None:

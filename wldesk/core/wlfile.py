@@ -242,7 +242,7 @@ def walk(buf: bytes) -> list[Raw]:
 @dataclass(frozen=True)
 class ParsedFile:
     node: Node
-    charset: list[str]  # Specific Character Set terms, declared or inferred ([] = default)
+    charset: tuple[str, ...]  # Specific Character Set terms, declared or inferred (() = default)
     notes: tuple[str, ...]  # worth telling the user; they do not stop the file being served
 
 
@@ -304,31 +304,37 @@ def _raw_texts(raws: list[Raw]) -> list[bytes]:
     return found
 
 
-def _charset_terms(raws: list[Raw]) -> list[str]:
+@lru_cache(maxsize=256)
+def _terms(raw: bytes) -> tuple[str, ...]:
+    return tuple(t.strip(" \0") for t in raw.decode("latin-1").split("\\"))
+
+
+def _charset_terms(raws: list[Raw]) -> tuple[str, ...]:
     for tag, _, payload in raws:
         if tag == _SPECIFIC_CHARACTER_SET:
-            return [t.strip(" \0") for t in bytes(payload).decode("latin-1").split("\\")]
-    return []
+            return _terms(bytes(payload))
+    return ()
 
 
 _UTF8_GUESS = "no SpecificCharacterSet (0008,0005); its text was read as UTF-8 (ISO_IR 192)"
 _LATIN1_GUESS = "no SpecificCharacterSet (0008,0005); its text was read as Latin-1 (ISO_IR 100)"
 
 
-def _fast_codec(raws: list[Raw], terms: list[str], notes: list[str]) -> tuple[str, list[str]] | None:
+def _fast_codec(raws: list[Raw], terms: tuple[str, ...],
+                notes: list[str]) -> tuple[str, tuple[str, ...]] | None:
     """The codec for the fast decoder and the charset terms, or None when pydicom must decode."""
-    if not terms or terms == [""]:
+    if not terms or terms == ("",):
         texts = _raw_texts(raws)
         if all(t.isascii() for t in texts):
-            return "ascii", []
+            return "ascii", ()
         try:
             for text in texts:
                 text.decode("utf-8")
         except UnicodeDecodeError:
             notes.append(_LATIN1_GUESS)
-            return "latin_1", ["ISO_IR 100"]
+            return "latin_1", ("ISO_IR 100",)
         notes.append(_UTF8_GUESS)
-        return "UTF8", ["ISO_IR 192"]
+        return "UTF8", ("ISO_IR 192",)
     if len(terms) > 1 or any(b"\x1b" in t for t in _raw_texts(raws)):
         return None  # ISO 2022 code extensions
     codec = python_encoding.get(terms[0])
@@ -353,10 +359,10 @@ def _parse_with_pydicom(buf: bytes, raws: list[Raw], cache: LayoutCache) -> Pars
         try:
             for text in _raw_texts(raws):
                 text.decode("utf-8")
-            encoding, terms = "utf_8", ["ISO_IR 192"]
+            encoding, terms = "utf_8", ("ISO_IR 192",)
             notes.append(_UTF8_GUESS)
         except UnicodeDecodeError:
-            terms = ["ISO_IR 100"]
+            terms = ("ISO_IR 100",)
             notes.append(_LATIN1_GUESS)
     try:
         with warnings.catch_warnings(record=True) as caught:
