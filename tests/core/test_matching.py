@@ -499,3 +499,42 @@ def test_filter_issuer_aet_with_several_query_items() -> None:
 def test_filter_issuer_aet_multi_valued_station() -> None:
     entry = make_entry(steps=[{"ScheduledStationAETitle": ["CT1", "CT2"]}])
     assert matches(step_query(Modality=""), entry, issuer="CT2")
+
+
+# --- explanations (the GUI's test query) ---------------------------------------------------------
+
+def explain(query: Dataset, entry: Dataset, issuer: str | None = None) -> str | None:
+    return compile_query(query, issuer_aet=issuer).explain(Node.from_dataset(entry))
+
+
+def test_explain_says_none_for_a_match() -> None:
+    assert explain(step_query(Modality="CT"), make_entry()) is None
+
+
+def test_explain_names_the_failing_key_and_both_values() -> None:
+    assert explain(step_query(ScheduledStationAETitle="CT2"), make_entry()) == "station AET CT1 ≠ CT2"
+    assert explain(make_query(PatientID="P2"), make_entry()) == "patient ID P1 ≠ P2"
+
+
+def test_explain_missing_values() -> None:
+    no_time = make_entry(steps=[{"ScheduledProcedureStepStartTime": None}])
+    reason = explain(step_query(ScheduledProcedureStepStartTime="0800-1200"), no_time)
+    assert reason == "entry has no SPS start time (query: 0800-1200)"
+    entry = make_entry()
+    del entry.ScheduledProcedureStepSequence
+    assert explain(step_query(Modality="CT"), entry) == "entry has no scheduled procedure step"
+
+
+def test_explain_combined_date_time_and_several_steps() -> None:
+    entry = make_entry(steps=[{"ScheduledProcedureStepStartDate": "20261127",
+                               "ScheduledProcedureStepStartTime": "0700"},
+                              {"Modality": "MR", "ScheduledProcedureStepStartTime": "1300"}])
+    reason = explain(step_query(ScheduledProcedureStepStartDate="20261127-20261127",
+                                ScheduledProcedureStepStartTime="0800-1200"), entry)
+    assert reason == ("step 1: scheduled 20261127 0700 is outside 20261127-20261127 0800-1200; "
+                      "step 2: scheduled 20261127 1300 is outside 20261127-20261127 0800-1200")
+
+
+def test_explain_filter_issuer_aet() -> None:
+    reason = explain(step_query(Modality=""), make_entry(), issuer="CT2")
+    assert reason == "scheduled for CT1, not for the calling AE title CT2 (FilterIssuerAet)"

@@ -318,6 +318,27 @@ class Key:
     def answer(self, entity: Node, result: Any, out: Dataset) -> None:
         raise NotImplementedError
 
+    def explain(self, entity: Node) -> str:
+        """Why ``entity`` fails this key, in plain words (only called when it does)."""
+        raise NotImplementedError
+
+
+FRIENDLY_NAMES = {
+    0x00400001: "station AET", 0x00080060: "modality", 0x00400002: "SPS start date",
+    0x00400003: "SPS start time", 0x00100010: "patient name", 0x00100020: "patient ID",
+    0x00080050: "accession number", 0x00401001: "requested procedure ID",
+    0x00400100: "scheduled procedure step", 0x00400009: "SPS ID", 0x00400010: "station name",
+    0x00400006: "performing physician", 0x0020000D: "study instance UID",
+}
+
+
+def friendly_name(tag: int) -> str:
+    return FRIENDLY_NAMES.get(tag) or keyword_for_tag(tag) or describe_tag(tag)
+
+
+def _shown(value: Any) -> str:
+    return "\\".join(str(v) for v in values_of(value))
+
 
 @dataclass
 class ElementKey(Key):
@@ -328,6 +349,7 @@ class ElementKey(Key):
     private_creator: str | None = None
     exact: frozenset[str] | None = None  # the normalized values, when all are plain (no wildcard)
     date_bounds: list[Bounds] | None = None  # the date ranges, for a DA key
+    wanted: str = ""  # the constraint as the query sent it, for explanations
 
     def __post_init__(self) -> None:
         self.constrains = bool(self.tests)
@@ -359,6 +381,16 @@ class ElementKey(Key):
         else:
             out.add(to_element(self.tag, *found))
 
+    def explain(self, entity: Node) -> str:
+        found = self.entity_element(entity)
+        have = _shown(found[1]) if found is not None else ""
+        if not self.returned and self.tag == STATION_AET:
+            where = f"scheduled for {have}" if have else "no station AET"
+            return f"{where}, not for the calling AE title {self.wanted} (FilterIssuerAet)"
+        if not have:
+            return f"entry has no {friendly_name(self.tag)} (query: {self.wanted})"
+        return f"{friendly_name(self.tag)} {have} \N{NOT EQUAL TO} {self.wanted}"
+
 
 @dataclass
 class DateTimeKey(Key):
@@ -381,6 +413,15 @@ class DateTimeKey(Key):
     def answer(self, entity: Node, result: Any, out: Dataset) -> None:
         self.date_key.answer(entity, result, out)
         self.time_key.answer(entity, result, out)
+
+    def explain(self, entity: Node) -> str:
+        date_text = _shown(entity.value(self.date_key.tag, ""))
+        time_text = _shown(entity.value(self.time_key.tag, ""))
+        wanted = f"{self.date_key.wanted} {self.time_key.wanted}"
+        if not date_text or not time_text:
+            missing = self.date_key if not date_text else self.time_key
+            return f"entry has no {friendly_name(missing.tag)} (query: {wanted})"
+        return f"scheduled {date_text} {time_text} is outside {wanted}"
 
     @classmethod
     def combine(cls, date_key: ElementKey, date_values: list[str], time_key: ElementKey,
@@ -420,6 +461,10 @@ class ItemQuery:
             key.answer(entity, result, out)
         return out
 
+    def explain(self, entity: Node) -> str | None:
+        """Why ``entity`` does not match (the first failing key), or None when it matches."""
+        return next((key.explain(entity) for key in self.keys if not key.matches(entity)), None)
+
 
 @dataclass
 class SequenceKey(Key):
@@ -443,6 +488,19 @@ class SequenceKey(Key):
         if self.constrains and not answers:
             return None
         return (answers,)  # a tuple is truthy even when no item matched
+
+    def explain(self, entity: Node) -> str:
+        found = entity.get(self.tag)
+        entity_items = found[1] if found is not None and found[0] == "SQ" else ()
+        if not entity_items:
+            return f"entry has no {friendly_name(self.tag)}"
+        reasons = []
+        for number, item in enumerate(entity_items, start=1):
+            why = [r for r in (q.explain(item) for q in self.items) if r]
+            label = "step" if self.tag == SPS_SEQUENCE else "item"
+            prefix = f"{label} {number}: " if len(entity_items) > 1 else ""
+            reasons.append(prefix + " / ".join(why))
+        return "; ".join(reasons)
 
     def answer(self, entity: Node, result: Any, out: Dataset) -> None:
         if self.returned:
@@ -504,7 +562,8 @@ def _compile_item(ds: Dataset, supported_tags: frozenset[int] | None, ctx: Conte
             key = ElementKey(tag=tag, vr=vr, tests=[])
         else:
             tests = [_value_test(v, vr, tag) for v in constraining]
-            key = ElementKey(tag=tag, vr=vr, tests=tests, private_creator=creator)
+            key = ElementKey(tag=tag, vr=vr, tests=tests, private_creator=creator,
+                             wanted="\\".join(str(v) for v in constraining))
             if constraining and creator is None:
                 if vr == "DA":
                     key.date_bounds = [_date_bounds(str(v), tag) for v in constraining]
@@ -539,7 +598,7 @@ def _combine_dates_and_times(keys: list[Key],
 def _station_filter(calling_aet: str) -> ElementKey:
     title = calling_aet.strip()
     return ElementKey(tag=STATION_AET, vr="AE", tests=[lambda v: normalize_text(v, "AE") == title],
-                      returned=False, exact=frozenset({title}))
+                      returned=False, exact=frozenset({title}), wanted=title)
 
 
 def _apply_issuer_filter(root: ItemQuery, calling_aet: str) -> None:
@@ -599,6 +658,10 @@ class CompiledQuery:
 
     def match(self, entry: Node) -> Dataset | None:
         return self.root.match(entry)
+
+    def explain(self, entry: Node) -> str | None:
+        """Why ``entry`` is not an answer, in plain words; None when it is one."""
+        return self.root.explain(entry)
 
     def prefilter(self) -> Prefilter:
         found: dict[str, Any] = {}
