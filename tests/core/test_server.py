@@ -390,3 +390,12 @@ def test_answers_read_back_by_pydicom_are_complete(running: Running, folder: Pat
     answers, _ = running.find(name_query("DOE^JANE"))
     assert str(answers[0].PatientName) == str(entry.PatientName)
     assert answers[0].ScheduledProcedureStepSequence[0].Modality == "CT"
+
+
+def test_query_without_returnable_keys_still_answers(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl", charset="ISO_IR 100")
+    query = Dataset()
+    query.QueryRetrieveLevel = "WORKLIST"
+    answers, statuses = running.find(query)
+    assert statuses == [0xFF00, 0x0000]
+    assert answers[0].SpecificCharacterSet == "ISO_IR 100"

@@ -114,7 +114,8 @@ def finalize_answer(answer: Dataset, entry: Entry, query_charset: list[str] | No
     """Give an answer the Specific Character Set its text needs.
 
     Preference: the query's own character set (the modality showed it understands it), then the
-    file's, then UTF-8. An all-ASCII answer carries (0008,0005) only if the query asked for it.
+    file's, then UTF-8. An all-ASCII answer carries (0008,0005) only if the query asked for it,
+    or when it would otherwise be empty (a query with no returnable key).
     """
     texts = non_ascii_texts(answer)
     if texts:
@@ -122,6 +123,8 @@ def finalize_answer(answer: Dataset, entry: Entry, query_charset: list[str] | No
     elif query_charset is not None:
         answer.SpecificCharacterSet = (query_charset if not is_default(query_charset)
                                        else "") or ""
+    elif len(answer) == 0:  # no returnable key was asked: an empty identifier cannot be sent
+        answer.SpecificCharacterSet = list(entry.charset) or ""
     return answer
 
 
@@ -259,7 +262,7 @@ class WorklistServer:
         try:
             yield from self._find(event, info, report)
         except GeneratorExit:
-            report["status_text"] = "aborted by the peer"
+            report["status_text"] = "stopped before the end: the association ended"
             raise
         except Exception as exc:
             log.exception("query from %s failed", info.calling_aet)

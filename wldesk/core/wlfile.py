@@ -54,6 +54,8 @@ class WorklistFileError(ValueError):
 
 @lru_cache(maxsize=4096)
 def _implicit_vr(tag: int) -> str:
+    if tag & 0xFFFF == 0:
+        return "UL"  # group length
     if tag >> 16 & 1:
         return "UN"
     try:

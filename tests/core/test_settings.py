@@ -1,0 +1,379 @@
+"""Settings: defaults, validation (every message names the key), atomic persistence, Orthanc import."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from wldesk.core.settings import KnownModality, Settings, SettingsError, load_settings, save_settings
+
+
+@pytest.fixture(autouse=True)
+def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Private XDG folders: the user's own settings and data are never used."""
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        directory = tmp_path / "xdg" / var.lower()
+        directory.mkdir(parents=True)
+        monkeypatch.setenv(var, str(directory))
+    return tmp_path / "xdg"
+
+
+def test_defaults(private_dirs: Path) -> None:
+    settings = Settings()
+    assert settings.ae_title == "WLDESK"
+    assert settings.port == 4242
+    assert settings.bind_address == "0.0.0.0"
+    assert settings.database == str(private_dirs / "xdg_data_home" / "wldesk" / "worklists")
+    assert settings.filter_issuer_aet is False
+    assert settings.limit_answers == 0
+    assert settings.limit_final_status == "success"
+    assert settings.allow_unknown_modalities is True
+    assert settings.modalities == ()
+    assert settings.redact_patient_data is False
+
+
+def test_every_setting_is_described() -> None:
+    for declaration in Settings.declarations():
+        assert declaration.metadata["description"].strip(), declaration.name
+
+
+def test_empty_file_object_gives_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text("{}", encoding="utf-8")
+    assert load_settings(path) == Settings()
+
+
+def full_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        ae_title="CLINIC_WL", port=11112, bind_address="127.0.0.1",
+        database=str(tmp_path / "Arbeitslisten ü"), filter_issuer_aet=True, limit_answers=25,
+        limit_final_status="cancel", allow_unknown_modalities=False,
+        modalities=(KnownModality("CT room 1", "CT1", "192.168.1.20"),
+                    KnownModality("Ultraschall", "US_2", "")),
+        redact_patient_data=True)
+
+
+def test_round_trip(tmp_path: Path) -> None:
+    settings = full_settings(tmp_path)
+    path = tmp_path / "config" / "nested" / "settings.json"  # folders are created
+    save_settings(settings, path)
+    assert load_settings(path) == settings
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data == settings.to_mapping()
+    assert data["modalities"][0] == {"name": "CT room 1", "ae_title": "CT1", "host": "192.168.1.20"}
+    assert path.read_text(encoding="utf-8").endswith("}\n")
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
+
+
+def test_save_replaces_the_whole_file(tmp_path: Path) -> None:
+    path = tmp_path / "cfg" / "settings.json"
+    save_settings(full_settings(tmp_path), path)
+    save_settings(Settings(port=4343), path)
+    assert load_settings(path) == Settings(port=4343)
+    json.loads(path.read_text(encoding="utf-8"))  # complete JSON, no leftovers of the longer file
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
+
+
+def test_failed_save_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = tmp_path / "cfg" / "settings.json"
+    save_settings(Settings(port=1111), path)
+    original = path.read_bytes()
+
+    def failing_replace(src: str | os.PathLike[str], dst: str | os.PathLike[str]) -> None:
+        # the complete new content was in the temporary file before the rename
+        assert json.loads(Path(src).read_text(encoding="utf-8"))["port"] == 2222
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space left"):
+        save_settings(Settings(port=2222), path)
+    monkeypatch.undo()
+
+    assert path.read_bytes() == original
+    assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]  # no temporary file left
+    assert load_settings(path).port == 1111
+
+
+def test_save_into_a_path_that_is_a_folder_fails_cleanly(tmp_path: Path) -> None:
+    target = tmp_path / "cfg" / "settings.json"
+    target.mkdir(parents=True)
+    (target / "keep").write_text("x", encoding="utf-8")
+    with pytest.raises(OSError):
+        save_settings(Settings(), target)
+    assert sorted(p.name for p in target.parent.iterdir()) == ["settings.json"]
+    assert (target / "keep").read_text(encoding="utf-8") == "x"
+
+
+# --- validation ----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("key", "value", "expected"), [
+    ("port", "abc", "an integer"),
+    ("port", 0, "1 to 65535"),
+    ("port", 70000, "1 to 65535"),
+    ("port", -1, "1 to 65535"),
+    ("port", 4242.0, "an integer"),
+    ("port", True, "an integer"),
+    ("port", None, "an integer"),
+    ("ae_title", "A" * 17, "at most 16 characters"),
+    ("ae_title", "CT\\1", "other than \\"),
+    ("ae_title", "", "must not be empty"),
+    ("ae_title", "    ", "must not be empty"),
+    ("ae_title", "CT\n1", "ASCII"),
+    ("ae_title", "ÄRZTE", "ASCII"),
+    ("ae_title", 42, "a string"),
+    ("limit_answers", -1, "0 (unlimited) or a positive number"),
+    ("limit_answers", "10", "an integer"),
+    ("filter_issuer_aet", "yes", "true or false"),
+    ("filter_issuer_aet", 1, "true or false"),
+    ("allow_unknown_modalities", "true", "true or false"),
+    ("redact_patient_data", None, "true or false"),
+    ("bind_address", "my-host", "not an IP address"),
+    ("bind_address", 0, "a string"),
+    ("database", ["a"], "a string"),
+    ("limit_final_status", "abort", "one of 'success', 'cancel'"),
+    ("limit_final_status", "Cancel", "one of 'success', 'cancel'"),
+    ("modalities", "CT1", "a list of modalities"),
+    ("modalities", {"ae_title": "CT1"}, "a list of modalities"),
+])
+def test_wrong_value_names_key_and_expectation(tmp_path: Path, key: str, value: Any,
+                                               expected: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({key: value}), encoding="utf-8")
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    message = str(info.value)
+    assert f"'{key}'" in message, message
+    assert expected in message, message
+    assert str(path) in message, message
+    with pytest.raises(SettingsError, match=f"'{key}'"):
+        Settings().replace(**{key: value})
+
+
+@pytest.mark.parametrize(("modality", "expected"), [
+    ("CT1", "[0]: expected an object"),
+    (["CT1", "host"], "[0]: expected an object"),
+    ({"name": "CT"}, "[0].ae_title: an AE title must not be empty"),
+    ({"ae_title": "CT1", "port": 104}, "[0]: unknown field(s) port"),
+    ({"ae_title": "CT1", "host": 5}, "[0].host: expected a string"),
+    ({"ae_title": 5}, "[0].ae_title: expected a string"),
+    ({"ae_title": "A" * 17}, "[0].ae_title: an AE title has at most 16 characters"),
+    ({"ae_title": "CT1", "host": "not a host"}, "[0].host: not a host name or address"),
+])
+def test_malformed_modality(modality: Any, expected: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.from_mapping({"modalities": [modality]}, source="cfg.json")
+    assert "setting 'modalities'" in str(info.value)
+    assert expected in str(info.value)
+
+
+def test_second_modality_is_named_by_index() -> None:
+    with pytest.raises(SettingsError, match=r"'modalities'\[1\]\.ae_title"):
+        Settings.from_mapping({"modalities": [{"ae_title": "CT1"}, {"ae_title": "A\\B"}]})
+
+
+def test_modality_name_defaults_to_ae_title_and_values_are_trimmed() -> None:
+    settings = Settings.from_mapping({"modalities": [{"ae_title": " CT1 ", "host": " 10.0.0.5 "}]})
+    assert settings.modalities == (KnownModality("CT1", "CT1", "10.0.0.5"),)
+    assert settings.find_modality("CT1 ") == settings.modalities[0]
+    assert settings.find_modality("CT2") is None
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"port": 4242, "prot": 4243, "aetitle": "X"}), encoding="utf-8")
+    with pytest.raises(SettingsError, match="unknown setting"):
+        load_settings(path)
+    with pytest.raises(SettingsError) as info:
+        load_settings(path)
+    assert "aetitle" in str(info.value) and "prot" in str(info.value)
+
+
+def test_valid_values_are_normalised() -> None:
+    settings = Settings().replace(ae_title=" CT1 ", port=65535, limit_answers=0, bind_address="::1")
+    assert settings.ae_title == "CT1"
+    assert settings.port == 65535
+    assert Settings().replace(port=1).port == 1
+    assert Settings().replace(bind_address="").bind_address == ""
+    assert Settings().replace(ae_title="A" * 16).ae_title == "A" * 16
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("", "not valid JSON"),
+    ('{"port": 4242', "not valid JSON"),
+    ("[1, 2]", "expected a JSON object"),
+    ('"port"', "expected a JSON object"),
+])
+def test_unreadable_settings_file(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(SettingsError, match=expected):
+        load_settings(path)
+
+
+def test_settings_file_not_utf8_or_missing(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(b'{"ae_title": "\xc4RZTE"}')
+    with pytest.raises(SettingsError, match="not UTF-8"):
+        load_settings(path)
+    with pytest.raises(SettingsError, match="cannot read"):
+        load_settings(tmp_path / "missing.json")
+
+
+def test_utf8_bom_and_comments_are_accepted(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes('\ufeff{ // the port\n "port": 104, /* AE */ "ae_title": "A//B" }'.encode())
+    settings = load_settings(path)
+    assert settings.port == 104
+    assert settings.ae_title == "A//B"
+
+
+# --- Orthanc configuration -------------------------------------------------------------------------
+
+ORTHANC_CONFIG = """\
+/**
+ * This is a configuration file for Orthanc, in the style of the one it ships:
+ * C and C++ comments are allowed.
+ **/
+
+{
+  /**
+   * General configuration of Orthanc
+   **/
+
+  // The logical name of this instance of Orthanc. This one is
+  // displayed in Orthanc Explorer and at the URI "/system".
+  "Name" : "Clinic Orthanc",
+
+  "StorageDirectory" : "OrthancStorage",   // relative to the working directory
+  "Plugins" : [ "/usr/share/orthanc/plugins" ],
+
+  /**
+   * Configuration of the DICOM server
+   **/
+  "DicomServerEnabled" : true,
+  "DicomAet" : "CLINIC_WL",
+  "DicomCheckCalledAet" : false,
+  "DicomPort" : 4343,
+  "DicomCheckModalityHost" : %(check_host)s,
+
+  "DicomModalities" : {
+    // "sample" : [ "STORESCP", "127.0.0.1", 2000 ],
+    "ct" : [ "CT_SCANNER", "192.168.1.20", 104 ],
+    "us" : {
+      "AET" : "US1",
+      "Host" : "us1.clinic.local",
+      "Port" : 11112,
+      "AllowFind" : true   /* per-modality permission, not used by wldesk */
+    }
+  },
+  "OrthancPeers" : { "peer" : { "Url" : "http://127.0.0.1:8043/" } },  // "//" inside a string
+  "RemoteAccessAllowed" : true,
+  %(allow)s
+  "Worklists" : {
+    "Enable" : true,
+    "Database" : "WorklistsDatabase",   // relative to this file
+    "FilterIssuerAet" : true,
+    "LimitAnswers" : 10
+  }
+}
+"""
+
+
+def write_orthanc(folder: Path, check_host: str = "true", allow: str = "") -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "orthanc.json"
+    path.write_text(ORTHANC_CONFIG % {"check_host": check_host, "allow": allow}, encoding="utf-8")
+    return path
+
+
+def test_orthanc_import(tmp_path: Path) -> None:
+    config = write_orthanc(tmp_path / "etc" / "orthanc")
+    settings = load_settings(config)
+    assert settings.ae_title == "CLINIC_WL"
+    assert settings.port == 4343
+    assert settings.modalities == (KnownModality("ct", "CT_SCANNER", "192.168.1.20"),
+                                   KnownModality("us", "US1", "us1.clinic.local"))
+    assert settings.allow_unknown_modalities is False  # DicomAlwaysAllowFindWorklist absent
+    assert settings.database == str((tmp_path / "etc" / "orthanc" / "WorklistsDatabase").resolve())
+    assert settings.filter_issuer_aet is True
+    assert settings.limit_answers == 10
+    assert settings.limit_final_status == "cancel"
+    assert settings.bind_address == "0.0.0.0"
+    assert settings.redact_patient_data is False
+
+
+def test_orthanc_hosts_dropped_unless_checked(tmp_path: Path) -> None:
+    settings = load_settings(write_orthanc(tmp_path, check_host="false"))
+    assert settings.modalities == (KnownModality("ct", "CT_SCANNER", ""), KnownModality("us", "US1", ""))
+    config = write_orthanc(tmp_path)
+    config.write_text(config.read_text(encoding="utf-8").replace(
+        '"DicomCheckModalityHost" : true,', ""), encoding="utf-8")
+    assert [m.host for m in load_settings(config).modalities] == ["", ""]
+
+
+def test_orthanc_always_allow_find_worklist(tmp_path: Path) -> None:
+    allowed = load_settings(write_orthanc(tmp_path, allow='"DicomAlwaysAllowFindWorklist" : true,'))
+    assert allowed.allow_unknown_modalities is True
+    refused = load_settings(write_orthanc(tmp_path, allow='"DicomAlwaysAllowFindWorklist" : false,'))
+    assert refused.allow_unknown_modalities is False
+
+
+def test_orthanc_absolute_database_and_minimal_file(tmp_path: Path) -> None:
+    config = tmp_path / "minimal.json"
+    database = tmp_path / "elsewhere" / "wl"
+    config.write_text(json.dumps({"Worklists": {"Enable": True, "Database": str(database)}}),
+                      encoding="utf-8")
+    settings = load_settings(config)
+    assert settings.database == str(database)
+    assert settings.ae_title == "WLDESK"
+    assert settings.port == 4242
+    assert settings.limit_answers == 0
+    assert settings.allow_unknown_modalities is False
+
+
+def test_orthanc_dotdot_database_is_resolved(tmp_path: Path) -> None:
+    config = tmp_path / "etc" / "orthanc.json"
+    config.parent.mkdir()
+    config.write_text('{"DicomAet": "X", "Worklists": {"Database": "../data/wl"}}', encoding="utf-8")
+    assert load_settings(config).database == str((tmp_path / "data" / "wl").resolve())
+
+
+@pytest.mark.parametrize(("fragment", "orthanc_key", "expected"), [
+    ('"DicomPort": "abc"', "DicomPort", "an integer"),
+    ('"DicomPort": 0', "DicomPort", "1 to 65535"),
+    ('"DicomAet": "THIS_TITLE_IS_TOO_LONG"', "DicomAet", "at most 16 characters"),
+    ('"DicomAet": 5', "DicomAet", "a string"),
+    ('"DicomAlwaysAllowFindWorklist": "yes"', "DicomAlwaysAllowFindWorklist", "true or false"),
+    ('"Worklists": {"LimitAnswers": -5}', "Worklists.LimitAnswers", "positive number"),
+    ('"Worklists": {"LimitAnswers": "10"}', "Worklists.LimitAnswers", "an integer"),
+    ('"Worklists": {"FilterIssuerAet": "true"}', "Worklists.FilterIssuerAet", "true or false"),
+    ('"Worklists": {"Database": 5}', "Worklists.Database", "a string"),
+    ('"Worklists": []', "Worklists", "object"),
+    ('"DicomModalities": []', "DicomModalities", "object"),
+    ('"DicomModalities": {"ct": ["CT1"]}', "DicomModalities.ct", "[AET, host, port]"),
+    ('"DicomModalities": {"ct": {"Host": "h"}}', "DicomModalities.ct", "[AET, host, port]"),
+    ('"DicomModalities": {"ct": [5, "h", 104]}', "DicomModalities.ct", "strings"),
+    ('"DicomModalities": {"ct": ["A\\\\B", "h", 104]}', "DicomModalities", "AE title"),
+])
+def test_orthanc_wrong_type_names_the_orthanc_key(tmp_path: Path, fragment: str, orthanc_key: str,
+                                                  expected: str) -> None:
+    config = tmp_path / "orthanc.json"
+    config.write_text("{ // Orthanc\n  " + fragment + "\n}\n", encoding="utf-8")
+    with pytest.raises(SettingsError) as info:
+        load_settings(config)
+    message = str(info.value)
+    assert orthanc_key in message, message
+    assert expected in message, message
+    assert str(config) in message, message
+
+
+def test_orthanc_disabled_worklists_still_imported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    config = tmp_path / "orthanc.json"
+    config.write_text('{"DicomAet": "X", "Worklists": {"Enable": false, "Database": "wl"}}',
+                      encoding="utf-8")
+    assert load_settings(config).database == str((tmp_path / "wl").resolve())
+    assert any("Worklists.Enable is false" in r.getMessage() for r in caplog.records)
