@@ -144,6 +144,7 @@ class WorklistServer:
                  store: FolderStore | None = None) -> None:
         self.settings = settings
         self.bus = bus or EventBus()
+        self._owns_store = store is None
         self.store = store or FolderStore(Path(settings.database), report=self.bus.emit)
         self._server: ThreadedAssociationServer | None = None
         self._associations: weakref.WeakKeyDictionary[Association, _Association] = \
@@ -166,7 +167,9 @@ class WorklistServer:
             return
         folder = Path(self.settings.database)
         if not folder.is_dir():
-            raise ServerStartError(f"the worklist folder {folder} does not exist")
+            message = f"the worklist folder {folder} does not exist"
+            self.bus.emit(ServerEvent("failed", message))
+            raise ServerStartError(message)
         ae = AE(ae_title=self.settings.ae_title)
         ae.maximum_associations = 64
         ae.add_supported_context(Verification)
@@ -199,7 +202,8 @@ class WorklistServer:
         server, self._server = self._server, None
         if server is not None:
             server.shutdown()
-            self.store.stop()
+            if self._owns_store:
+                self.store.stop()
             self.bus.emit(ServerEvent("stopped", "server stopped"))
 
     # --- association events ----------------------------------------------------------------------

@@ -63,6 +63,20 @@ def _check_bind(value: str) -> str:
 _HOST_RE = re.compile(r"^[A-Za-z0-9.:_-]*$")
 
 
+def check_host(value: str) -> str:
+    """Validate a modality's host: empty (any host), a host name or an IP address."""
+    host = value.strip()
+    if not _HOST_RE.match(host):
+        raise ValueError(f"not a host name or address: {host!r}")
+    return host
+
+
+def _check_folder(value: str) -> str:
+    if not value.strip():
+        raise ValueError("the worklist folder must be given")
+    return value
+
+
 @dataclass(frozen=True)
 class KnownModality:
     """A modality allowed to query: its AE title and, optionally, the host it must come from."""
@@ -91,8 +105,10 @@ def _modality_from(value: Any, where: str) -> KnownModality:
         texts["ae_title"] = check_ae_title(texts["ae_title"])
     except ValueError as exc:
         raise SettingsError(f"{where}.ae_title: {exc}") from None
-    if not _HOST_RE.match(texts["host"]):
-        raise SettingsError(f"{where}.host: not a host name or address: {texts['host']!r}")
+    try:
+        texts["host"] = check_host(texts["host"])
+    except ValueError as exc:
+        raise SettingsError(f"{where}.host: {exc}") from None
     return KnownModality(name=texts["name"] or texts["ae_title"], ae_title=texts["ae_title"],
                          host=texts["host"])
 
@@ -119,7 +135,7 @@ class Settings:
     bind_address: str = _setting(
         "0.0.0.0", check=_check_bind,
         description="Local address to listen on (0.0.0.0: every IPv4 interface).")
-    database: str = _setting(default_factory=_default_database,
+    database: str = _setting(default_factory=_default_database, check=_check_folder,
                              description="Folder whose .wl files are served.")
     filter_issuer_aet: bool = _setting(
         False, description="Serve a modality only the steps scheduled for its own AE title when "
@@ -136,6 +152,10 @@ class Settings:
         (), description="Known modalities: name, AE title and optional host.")
     redact_patient_data: bool = _setting(
         False, description="Keep patient data (names, IDs, birth dates) out of the logs.")
+    start_at_launch: bool = _setting(
+        True, description="Start the worklist server when the wldesk window opens.")
+    start_at_login: bool = _setting(
+        False, description="Open wldesk (in the tray) when this user logs in.")
 
     @classmethod
     def declarations(cls) -> tuple[dataclasses.Field[Any], ...]:
@@ -184,10 +204,17 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
     if f.name == "modalities":
         if not isinstance(value, (list, tuple)):
             raise SettingsError(f"{where}: expected {_type_name(f)}, got {value!r}")
-        return tuple(
+        modalities = tuple(
             m if isinstance(m, KnownModality) else _modality_from(m, f"{where}[{i}]")
             for i, m in enumerate(value)
         )
+        first: dict[str, int] = {}
+        for i, modality in enumerate(modalities):
+            j = first.setdefault(modality.ae_title, i)
+            if j != i:
+                raise SettingsError(f"{where}[{i}].ae_title: {modality.ae_title!r} is already the "
+                                    f"AE title of modality {j}")
+        return modalities
     expected = {"str": str, "int": int, "bool": bool}[str(f.type)]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise SettingsError(f"{where}: expected {_type_name(f)}, got {value!r}")
@@ -293,8 +320,7 @@ def settings_from_orthanc(data: Mapping[str, Any], config_path: Path) -> Setting
     return Settings(**values)
 
 
-def load_settings(path: Path) -> Settings:
-    """Read a wldesk settings file or an Orthanc configuration file; raise SettingsError."""
+def _read_json(path: Path) -> Any:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -308,6 +334,16 @@ def load_settings(path: Path) -> Settings:
                             f"{exc.msg})") from None
     if not isinstance(data, dict):
         raise SettingsError(f"{path}: expected a JSON object at the top level")
+    return data
+
+
+def is_orthanc_config_file(path: Path) -> bool:
+    return is_orthanc_config(_read_json(path))
+
+
+def load_settings(path: Path) -> Settings:
+    """Read a wldesk settings file or an Orthanc configuration file; raise SettingsError."""
+    data = _read_json(path)
     if is_orthanc_config(data):
         return settings_from_orthanc(data, path)
     return Settings.from_mapping(data, source=str(path))

@@ -291,6 +291,7 @@ class FolderStore:
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._counter = itertools.count()
+        self._generation = 0
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -433,6 +434,19 @@ class FolderStore:
                             self._folder_error)
 
     @property
+    def generation(self) -> int:
+        """Grows whenever an entry or a problem is added, changed or removed."""
+        return self._generation
+
+    def has_pending(self) -> bool:
+        """True when changes may be waiting for ``sync()`` (always, when not watching)."""
+        watcher = self._watcher
+        if watcher is None or not self._barrier_ok:
+            return True
+        with watcher.cond:
+            return bool(watcher.dirty) or watcher.rescan
+
+    @property
     def mode(self) -> str:
         """'watching' (folder events and a barrier per query) or 'reconciling' (a listing)."""
         return "watching" if self._watcher is not None and self._barrier_ok else "reconciling"
@@ -486,12 +500,14 @@ class FolderStore:
             self._index.remove(name, old.node)
 
     def _forget(self, name: str) -> None:
+        self._generation += 1
         self._drop_entry(name)
         problem = self._problems.pop(name, None)
         if problem is not None:
             self._report(FileProblemEvent(path=problem.path, reason="removed", resolved=True))
 
     def _load(self, name: str, version: Version) -> None:
+        self._generation += 1
         path = self.folder / name
         try:
             entry = read_entry(path, version, self._cache, self.folder)
