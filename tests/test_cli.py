@@ -200,10 +200,40 @@ def test_version(env: Env) -> None:
     assert result.stdout.strip() == f"wldesk {__version__}"
 
 
-def test_no_command_prints_help(env: Env) -> None:
-    result = run_wldesk(env)
-    assert result.returncode == 2
-    assert "serve" in result.stdout and "check" in result.stdout
+def test_no_command_starts_the_window_which_serves_and_quits_on_sigterm(env: Env,
+                                                                      worklists: Path) -> None:
+    port = free_port()
+    env.settings_file.parent.mkdir(parents=True)
+    env.settings_file.write_text(json.dumps({"database": str(worklists), "port": port,
+                                             "bind_address": LOCALHOST}), encoding="utf-8")
+    env.vars["QT_QPA_PLATFORM"] = "offscreen"
+    stderr_path = env.base / "gui.stderr"
+    with open(stderr_path, "wb") as err:
+        proc = subprocess.Popen([sys.executable, "-m", "wldesk", "--minimized"], cwd=REPO_ROOT,
+                                env=env.vars, stdin=subprocess.DEVNULL,
+                                stdout=subprocess.DEVNULL, stderr=err)
+    try:
+        deadline = time.monotonic() + STARTUP_TIMEOUT
+        while not echo(port):
+            assert proc.poll() is None and time.monotonic() < deadline, \
+                stderr_path.read_text(encoding="utf-8", errors="replace")
+            time.sleep(POLL)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(STOP_TIMEOUT) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(STOP_TIMEOUT)
+    assert not tcp_open(port)
+    log_text = env.log_file.read_text(encoding="utf-8")
+    assert "received SIGTERM, quitting" in log_text
+    assert "server stopped" in log_text
+
+
+def test_help_lists_the_commands(env: Env) -> None:
+    result = run_wldesk(env, "--help")
+    assert result.returncode == 0
+    assert "serve" in result.stdout and "check" in result.stdout and "--minimized" in result.stdout
 
 
 def test_check_good_folder(env: Env, worklists: Path) -> None:

@@ -17,7 +17,7 @@ from wldesk.core.check import check_folder
 from wldesk.core.events import EventBus
 from wldesk.core.logs import EventLogger, setup_logging
 from wldesk.core.server import ServerStartError, WorklistServer
-from wldesk.core.settings import Settings, SettingsError, load_settings
+from wldesk.core.settings import Settings, SettingsError, is_orthanc_config_file, load_settings
 
 log = logging.getLogger("wldesk")
 
@@ -30,10 +30,15 @@ def _parser() -> argparse.ArgumentParser:
         epilog=f"settings: {paths.default_settings_path()}; logs: {paths.log_dir()}; "
                f"default worklist folder: {paths.default_worklist_dir()}")
     parser.add_argument("--version", action="version", version=f"wldesk {__version__}")
+    parser.add_argument("--config", type=Path, metavar="FILE",
+                        help="settings file for the window: wldesk JSON, or an Orthanc "
+                             "configuration file (changes are then saved to wldesk's own file)")
+    parser.add_argument("--minimized", action="store_true",
+                        help="start in the tray without showing the window")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     serve = sub.add_parser("serve", help="run the worklist server in the foreground (no GUI)")
-    serve.add_argument("--config", type=Path, metavar="FILE",
+    serve.add_argument("--config", type=Path, metavar="FILE", dest="serve_config",
                        help="settings file: wldesk JSON, or an Orthanc configuration file")
     serve.add_argument("--database", metavar="DIR", help="folder whose .wl files are served")
     serve.add_argument("--port", type=int, help="TCP port (default 4242)")
@@ -48,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
                                          "modalities need; exit code 1 when any has a problem")
     check.add_argument("folder", nargs="?", type=Path, metavar="DIR",
                        help="folder to check (default: the configured worklist folder)")
-    check.add_argument("--config", type=Path, metavar="FILE", help="settings file")
+    check.add_argument("--config", type=Path, metavar="FILE", dest="check_config",
+                       help="settings file")
     return parser
 
 
@@ -60,7 +66,7 @@ def load_effective_settings(config: Path | None, overrides: dict[str, Any]) -> S
 
 
 def _serve(args: argparse.Namespace) -> int:
-    settings = load_effective_settings(args.config, {
+    settings = load_effective_settings(args.serve_config or args.config, {
         "database": args.database, "port": args.port, "ae_title": args.aet,
         "bind_address": args.bind, "filter_issuer_aet": args.filter_issuer_aet,
         "limit_answers": args.limit_answers})
@@ -93,7 +99,8 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    folder = args.folder or Path(load_effective_settings(args.config, {}).database)
+    folder = args.folder or Path(
+        load_effective_settings(args.check_config or args.config, {}).database)
     if not folder.is_dir():
         print(f"wldesk: error: {folder} is not a folder", file=sys.stderr)
         return EXIT_USAGE
@@ -113,8 +120,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "check":
             return _check(args)
+        return _gui(args)
     except SettingsError as exc:
         print(f"wldesk: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    parser.print_help()
-    return EXIT_USAGE
+
+
+def _gui(args: argparse.Namespace) -> int:
+    from wldesk.gui.app import run_gui  # Qt is loaded only for the window
+
+    settings = load_effective_settings(args.config, {})
+    own_file = args.config is None or not is_orthanc_config_file(args.config)
+    settings_path = args.config if args.config is not None and own_file \
+        else paths.default_settings_path()
+    return run_gui(settings, settings_path, args.minimized)

@@ -265,9 +265,13 @@ class WorklistServer:
         report: dict[str, Any] = {"keys": {}, "files": 0, "matches": 0, "returned": 0,
                                   "status": 0xC000, "unsupported": (), "accessions": []}
         try:
-            yield from self._find(event, info, report)
-        except GeneratorExit:
-            report["status_text"] = "stopped before the end: the association ended"
+            for item in self._find(event, info, report):
+                status = item[0]
+                report["final_sent"] = not (isinstance(status, int) and status in (0xFF00, 0xFF01))
+                yield item
+        except GeneratorExit:  # pynetdicom stopped asking: after a final status, or an abort
+            if not report.get("final_sent"):
+                report["status_text"] = "stopped before the end: the association ended"
             raise
         except Exception as exc:
             log.exception("query from %s failed", info.calling_aet)

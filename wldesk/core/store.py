@@ -292,6 +292,8 @@ class FolderStore:
         self._thread: threading.Thread | None = None
         self._counter = itertools.count()
         self._generation = 0
+        self._writer = threading.Lock()  # one refresh or update at a time
+        self._snapshot: tuple[int, Snapshot] | None = None
 
     # --- lifecycle ---------------------------------------------------------------------------
 
@@ -394,44 +396,68 @@ class FolderStore:
         self.refresh()
 
     def _update(self, names: set[str]) -> None:
-        with self._lock:
-            for name in names:
+        with self._writer:
+            to_read: list[tuple[str, Version]] = []
+            for name in sorted(names):
                 try:
                     st = os.stat(self.folder / name)
                 except OSError:
                     st = None
-                if st is None or not stat.S_ISREG(st.st_mode):
-                    self._forget(name)
-                    continue
-                known = self._entries.get(name) or self._problems.get(name)
-                if known is None or known.version != _version(st):
-                    self._load(name, _version(st))
+                with self._lock:
+                    if st is None or not stat.S_ISREG(st.st_mode):
+                        self._forget(name)
+                        continue
+                    known = self._entries.get(name) or self._problems.get(name)
+                    if known is None or known.version != _version(st):
+                        to_read.append((name, _version(st)))
+            self._read_and_apply(to_read)
 
     def refresh(self) -> Snapshot:
-        """Reconcile the whole folder (list and stat every file, parse the changed ones)."""
-        with self._lock:
+        """Reconcile the whole folder (list and stat every file, parse the changed ones).
+
+        Files are parsed outside the data lock, so readers (queries, the GUI) never wait for
+        parsing; refreshes and updates are serialized among themselves.
+        """
+        with self._writer:
             listing = self._list()
-            if listing is None:
-                for name in list(self._entries) + list(self._problems):
+            with self._lock:
+                if listing is None:
+                    for name in list(self._entries) + list(self._problems):
+                        self._forget(name)
+                    return self.snapshot()
+                for name in [n for n in list(self._entries) + list(self._problems)
+                             if n not in listing]:
                     self._forget(name)
-                return Snapshot((), (), self._folder_error)
-            for name in [n for n in list(self._entries) + list(self._problems) if n not in listing]:
-                self._forget(name)
-            for name in sorted(listing):
-                version = _version(listing[name])
-                known = self._entries.get(name) or self._problems.get(name)
-                if known is None or known.version != version:
-                    self._load(name, version)
+                to_read = []
+                for name in sorted(listing):
+                    version = _version(listing[name])
+                    known = self._entries.get(name) or self._problems.get(name)
+                    if known is None or known.version != version:
+                        to_read.append((name, version))
+            self._read_and_apply(to_read)
             return self.snapshot()
+
+    def _read_and_apply(self, to_read: list[tuple[str, Version]], chunk: int = 256) -> None:
+        for start in range(0, len(to_read), chunk):
+            results = [(name, self._read(name, version))
+                       for name, version in to_read[start:start + chunk]]
+            with self._lock:
+                for name, result in results:
+                    self._apply(name, result)
 
     # --- reading -------------------------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
         """The current content, sorted by file name, without touching the disk."""
         with self._lock:
-            return Snapshot(tuple(self._entries[n] for n in sorted(self._entries)),
-                            tuple(self._problems[n] for n in sorted(self._problems)),
-                            self._folder_error)
+            cached = self._snapshot
+            if cached is not None and cached[0] == self._generation:
+                return cached[1]
+            snapshot = Snapshot(tuple(self._entries[n] for n in sorted(self._entries)),
+                                tuple(self._problems[n] for n in sorted(self._problems)),
+                                self._folder_error)
+            self._snapshot = (self._generation, snapshot)
+            return snapshot
 
     @property
     def generation(self) -> int:
@@ -484,11 +510,13 @@ class FolderStore:
             error = f"cannot read the worklist folder {self.folder} ({exc.strerror or exc})"
             if error != self._folder_error:
                 self._report(FileProblemEvent(path=self.folder, reason=error))
+                self._generation += 1
             self._folder_error = error
             return None
         if self._folder_error is not None:
             self._report(FileProblemEvent(path=self.folder, reason="readable again", resolved=True))
             self._folder_error = None
+            self._generation += 1
             if self._watch and self._thread is not None:  # watch the new folder
                 self._stop_observer()
                 self._start_observer()
@@ -506,18 +534,21 @@ class FolderStore:
         if problem is not None:
             self._report(FileProblemEvent(path=problem.path, reason="removed", resolved=True))
 
-    def _load(self, name: str, version: Version) -> None:
-        self._generation += 1
+    def _read(self, name: str, version: Version) -> Entry | FileProblem:
         path = self.folder / name
         try:
-            entry = read_entry(path, version, self._cache, self.folder)
+            return read_entry(path, version, self._cache, self.folder)
         except WorklistFileError as exc:
-            self._drop_entry(name)
-            self._problems[name] = FileProblem(path=path, reason=str(exc), version=version)
-            self._report(FileProblemEvent(path=path, reason=str(exc)))
-            return
+            return FileProblem(path=path, reason=str(exc), version=version)
+
+    def _apply(self, name: str, result: Entry | FileProblem) -> None:
+        self._generation += 1
         self._drop_entry(name)
-        self._entries[name] = entry
-        self._index.add(name, entry.node)
+        if isinstance(result, FileProblem):
+            self._problems[name] = result
+            self._report(FileProblemEvent(path=result.path, reason=result.reason))
+            return
+        self._entries[name] = result
+        self._index.add(name, result.node)
         if self._problems.pop(name, None) is not None:
-            self._report(FileProblemEvent(path=path, reason="readable again", resolved=True))
+            self._report(FileProblemEvent(path=result.path, reason="readable again", resolved=True))

@@ -1,0 +1,166 @@
+"""The application shell: start/stop through the UI, the tray menu, single instance, quitting."""
+
+from __future__ import annotations
+
+import socket
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pynetdicom import AE
+from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from pytestqt.qtbot import QtBot
+
+from tests.core.test_server import write_entry
+from tests.peers import free_port
+from wldesk.core.settings import Settings
+from wldesk.gui.app import WldeskApp, ask_running_instance
+from wldesk.gui.controller import ServerController
+from wldesk.gui.mainwindow import MainWindow
+from wldesk.gui.tray import TrayIcon
+
+
+def echo(port: int) -> bool:
+    ae = AE(ae_title="PROBE")
+    ae.add_requested_context(Verification)
+    assoc = ae.associate("127.0.0.1", port, ae_title="WLDESK")
+    if not assoc.is_established:
+        return False
+    ok = assoc.send_c_echo().Status == 0
+    assoc.release()
+    return bool(ok)
+
+
+@pytest.fixture
+def window(qtbot: QtBot, controller: ServerController) -> MainWindow:
+    made = MainWindow(controller)
+    qtbot.addWidget(made)
+    made.hide_on_close = False
+    return made
+
+
+def test_start_and_stop_from_the_header(qtbot: QtBot, window: MainWindow,
+                                        controller: ServerController) -> None:
+    header = window.header
+    assert header.button.text() == "Start server"
+    header.button.click()
+    qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
+    assert header.button.text() == "Stop server"
+    assert "running" in header.state_label.text()
+    assert echo(controller.settings.port)
+    header.button.click()
+    qtbot.waitUntil(lambda: controller.state == "stopped", timeout=10000)
+    assert not echo_possible(controller.settings.port)
+
+
+def echo_possible(port: int) -> bool:
+    with socket.socket() as probe:
+        return probe.connect_ex(("127.0.0.1", port)) == 0
+
+
+def test_header_counts_entries_and_problems(qtbot: QtBot, window: MainWindow,
+                                            worklist_folder: Path) -> None:
+    write_entry(worklist_folder, "a.wl")
+    (worklist_folder / "bad.wl").write_bytes(b"not dicom")
+    qtbot.waitUntil(lambda: "1</b> entries" in window.header.details.text(), timeout=5000)
+    assert "1</b> problem files" in window.header.details.text()
+
+
+def test_port_in_use_shows_the_error(qtbot: QtBot, window: MainWindow,
+                                     controller: ServerController) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", controller.settings.port))
+        blocker.listen()
+        controller.start()
+        qtbot.waitUntil(lambda: controller.state == "error", timeout=10000)
+    assert "in use" in window.header.state_label.text()
+    assert window.header.button.text() == "Start server"
+
+
+def test_tray_menu_follows_the_state(qtbot: QtBot, controller: ServerController,
+                                     window: MainWindow) -> None:
+    shown: list[bool] = []
+    quit_calls: list[bool] = []
+    tray = TrayIcon(controller, lambda: shown.append(True), lambda: quit_calls.append(True))
+    tray.rebuild_menu()
+    actions = tray.actions_by_text()
+    assert list(actions) == ["Open wldesk", "Start server", "Open worklist folder", "Quit"]
+    assert "stopped" in tray.toolTip() and str(controller.settings.port) in tray.toolTip()
+    actions["Start server"].trigger()
+    qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
+    tray.rebuild_menu()
+    actions = tray.actions_by_text()
+    assert "Stop server" in actions
+    assert "running" in tray.toolTip()
+    actions["Open wldesk"].trigger()
+    assert shown == [True]
+    actions["Stop server"].trigger()
+    qtbot.waitUntil(lambda: controller.state == "stopped", timeout=10000)
+    tray.rebuild_menu()
+    tray.actions_by_text()["Quit"].trigger()
+    assert quit_calls == [True]
+
+
+def test_tray_icon_changes_with_the_state(qtbot: QtBot, controller: ServerController) -> None:
+    tray = TrayIcon(controller, lambda: None, lambda: None)
+    stopped = tray.icon().cacheKey()
+    controller.start()
+    qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
+    assert tray.icon().cacheKey() != stopped
+
+
+def test_close_hides_to_tray_and_quit_stops(qtbot: QtBot, controller: ServerController) -> None:
+    made = MainWindow(controller)
+    qtbot.addWidget(made)
+    made.show()
+    made.close()
+    assert made.isHidden()  # hidden, not gone: the server keeps serving
+    made.bring_forward()
+    assert made.isVisible()
+    made.quitting = True
+    made.close()
+    assert made.isHidden()
+
+
+@pytest.fixture
+def app_settings(tmp_path: Path, worklist_folder: Path) -> Settings:
+    return Settings(database=str(worklist_folder), port=free_port(), bind_address="127.0.0.1")
+
+
+@pytest.fixture
+def instance_name() -> str:
+    return f"wldesk-test-{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+def running_app(qtbot: QtBot, app_settings: Settings, tmp_path: Path,
+                instance_name: str) -> Iterator[WldeskApp]:
+    app = WldeskApp(app_settings, tmp_path / "settings.json", instance_name=instance_name)
+    qtbot.addWidget(app.window)
+    yield app
+    app.quit()
+
+
+def test_app_starts_the_server_at_launch(qtbot: QtBot, running_app: WldeskApp) -> None:
+    qtbot.waitUntil(lambda: running_app.controller.state == "running", timeout=10000)
+    assert running_app.window.isVisible()
+    assert echo(running_app.controller.settings.port)
+
+
+def test_second_launch_brings_the_window_forward(qtbot: QtBot, running_app: WldeskApp,
+                                                 instance_name: str) -> None:
+    running_app.window.hide()
+    assert ask_running_instance(instance_name)
+    qtbot.waitUntil(running_app.window.isVisible, timeout=5000)
+    assert not ask_running_instance(f"{instance_name}-nobody")
+
+
+def test_quit_stops_the_server(qtbot: QtBot, app_settings: Settings, tmp_path: Path,
+                               instance_name: str) -> None:
+    app = WldeskApp(app_settings, tmp_path / "settings.json", instance_name=instance_name,
+                    minimized=True)
+    qtbot.addWidget(app.window)
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    app.quit()
+    assert not echo_possible(app_settings.port)

@@ -1,0 +1,1 @@
+"""The PySide6 tray application: a thin shell over wldesk.core."""

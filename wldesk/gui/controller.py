@@ -1,0 +1,180 @@
+"""Owns the settings, the folder store and the worklist server for the GUI.
+
+Starting and stopping run on worker threads, so the window never freezes; the resulting state
+comes back through the bridge's ``server`` signal (ServerEvent), like every other core event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import threading
+from pathlib import Path
+
+from PySide6.QtCore import QObject, QTimer, Signal
+
+from wldesk.core import autostart, paths
+from wldesk.core.events import EventBus, ServerEvent
+from wldesk.core.logs import EventLogger
+from wldesk.core.server import ServerStartError, WorklistServer
+from wldesk.core.settings import Settings, save_settings
+from wldesk.core.store import FolderStore, Snapshot
+from wldesk.gui.bridge import EventBridge
+
+log = logging.getLogger(__name__)
+
+# Settings the running server reads at start: changing them needs a restart.
+RESTART_SETTINGS = ("ae_title", "port", "bind_address", "database", "filter_issuer_aet",
+                    "limit_answers", "limit_final_status", "allow_unknown_modalities",
+                    "modalities")
+
+
+class ServerController(QObject):
+    state_changed = Signal(str, str)  # state (stopped, starting, running, stopping, error), message
+    store_changed = Signal()  # the folder's entries or problems changed
+    settings_changed = Signal(object)  # Settings
+
+    def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
+                 parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.settings_path = settings_path
+        self.bus = bus or EventBus()
+        self.bridge = EventBridge(self.bus, self)
+        self.bridge.server.connect(self._on_server_event)
+        self._logger = EventLogger(settings.redact_patient_data)
+        self.bus.subscribe(self._logger)
+        self.state = "stopped"
+        self.message = "not started"
+        self.server: WorklistServer | None = None
+        self.store = self._make_store()
+        self._syncing = False
+        self._restart_pending = False
+        self._closed = False
+        self._seen_generation = -1
+        self._poll = QTimer(self)
+        self._poll.setInterval(1000)
+        self._poll.timeout.connect(self._sync_store)
+        self._poll.start()
+
+    # --- store ---------------------------------------------------------------------------------
+
+    def _make_store(self) -> FolderStore:
+        store = FolderStore(Path(self.settings.database), report=self.bus.emit)
+        if Path(self.settings.database).is_dir():
+            store.start()
+        return store
+
+    def set_poll_interval(self, milliseconds: int) -> None:
+        """How often the store is brought up to date for the views (default 1 s)."""
+        self._poll.setInterval(milliseconds)
+
+    def snapshot(self) -> Snapshot:
+        return self.store.snapshot()
+
+    def _sync_store(self) -> None:
+        """Bring the store up to date off the GUI thread; tell the views when it changed."""
+        if self._syncing:
+            return
+        if self.store.generation != self._seen_generation:
+            self._seen_generation = self.store.generation
+            self.store_changed.emit()
+        if not self.store.has_pending():
+            return
+        self._syncing = True
+        store = self.store
+
+        def work() -> None:
+            try:
+                store.sync()
+            except Exception:
+                log.exception("updating the worklist index failed")
+            finally:
+                self._syncing = False
+
+        threading.Thread(target=work, name="wldesk-gui-sync", daemon=True).start()
+
+    # --- server --------------------------------------------------------------------------------
+
+    def _set_state(self, state: str, message: str) -> None:
+        self.state, self.message = state, message
+        self.state_changed.emit(state, message)
+
+    def start(self) -> None:
+        if self.state in ("starting", "running", "stopping"):
+            return
+        folder = Path(self.settings.database)
+        if folder == paths.default_worklist_dir():
+            folder.mkdir(parents=True, exist_ok=True)
+        if folder.is_dir():
+            self.store.start()
+        self._set_state("starting", "starting")
+        server = WorklistServer(self.settings, self.bus, self.store)
+        self.server = server
+
+        def work() -> None:
+            with contextlib.suppress(ServerStartError):  # it emitted a "failed" event with why
+                server.start()
+
+        threading.Thread(target=work, name="wldesk-gui-start", daemon=True).start()
+
+    def stop(self) -> None:
+        server = self.server
+        if server is None or self.state not in ("running", "starting"):
+            return
+        self._set_state("stopping", "stopping")
+        threading.Thread(target=server.stop, name="wldesk-gui-stop", daemon=True).start()
+
+    def stop_and_wait(self) -> None:
+        """Stop synchronously (used when quitting); safe to call more than once."""
+        if self._closed:
+            return
+        self._closed = True
+        self._poll.stop()
+        if self.server is not None:
+            self.server.stop()
+        self.store.stop()
+        self.bridge.close()
+
+    def _on_server_event(self, event: ServerEvent) -> None:
+        state = {"started": "running", "stopped": "stopped", "failed": "error"}[event.kind]
+        if state != "running":
+            self.server = None
+        self._set_state(state, event.message)
+        if state == "stopped" and self._restart_pending:
+            self._restart_pending = False
+            self.start()
+
+    # --- settings ------------------------------------------------------------------------------
+
+    def needs_restart(self, new: Settings) -> bool:
+        """True when the running server would have to restart to use ``new``."""
+        return self.state in ("starting", "running") and any(
+            getattr(new, name) != getattr(self.settings, name) for name in RESTART_SETTINGS)
+
+    def apply_settings(self, new: Settings) -> None:
+        """Save ``new`` (atomically) and use it: raises OSError when it cannot be saved."""
+        login_was = autostart.is_enabled()
+        if new.start_at_login != login_was:
+            autostart.set_enabled(new.start_at_login)
+        try:
+            save_settings(new, self.settings_path)
+        except OSError:
+            if new.start_at_login != login_was:
+                autostart.set_enabled(login_was)
+            raise
+        old, self.settings = self.settings, new
+        self._logger.redact = new.redact_patient_data
+        if new.database != old.database:
+            self.store.stop()
+            self.store = self._make_store()
+            self._seen_generation = -1
+        self.settings_changed.emit(new)
+
+    def restart(self) -> None:
+        """Stop the server (if running) and start it again with the current settings."""
+        if self.server is None or self.state != "running":
+            self.start()
+            return
+        self._restart_pending = True
+        self.stop()

@@ -1,0 +1,678 @@
+"""The Settings tab: a form over every declared setting, validated while the user types.
+
+Nothing about a setting is declared here twice: the form is built from ``Settings.declarations()``
+(the editor from the field's type and choices, the label and tooltip from its description), and
+every value is validated by ``Settings.replace``, whose message (naming the key) is shown in red
+under the field. Save stays disabled while any field is invalid.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QUrl
+from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QFrame,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wldesk.core.settings import KnownModality, Settings, SettingsError, check_ae_title
+from wldesk.gui.controller import ServerController
+
+ERROR_COLOR = "#b00020"
+RESTART_TEXT = "These changes take effect when the server restarts"
+
+# How the form is arranged; a setting missing here still gets an editor, in "Other".
+_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("Worklist", ("database", "filter_issuer_aet", "limit_answers", "limit_final_status")),
+    ("Network", ("ae_title", "port", "bind_address")),
+    ("Modalities", ("allow_unknown_modalities", "modalities")),
+    ("wldesk", ("start_at_launch", "start_at_login", "redact_patient_data")),
+)
+# Spin box ranges; the settings' own checks still decide what is valid.
+_INT_RANGES = {"port": (1, 65535)}
+_DEFAULT_INT_RANGE = (0, 2**31 - 1)
+_ZERO_TEXT = {"limit_answers": "unlimited"}
+_CHOICE_TEXT = {"success": "Success", "cancel": "Cancel (0xFE00)"}
+
+Field = dataclasses.Field[Any]
+
+
+def field_label(declaration: Field) -> str:
+    """A short label from a setting's description: without a trailing "(...)" or ": details"."""
+    text = str(declaration.metadata["description"]).strip().rstrip(".")
+    text = re.sub(r"\s*\([^()]*\)$", "", text)
+    return text.split(": ", 1)[0]
+
+
+def field_tooltip(declaration: Field) -> str:
+    return str(declaration.metadata["description"]).strip()
+
+
+def _error_label(name: str) -> QLabel:
+    label = QLabel()
+    label.setObjectName(f"{name}_error")
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {ERROR_COLOR};")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
+
+
+# --- known modalities -------------------------------------------------------------------------
+
+@cache
+def _row_checker() -> Settings:
+    return Settings(database="")  # only used to run the settings' own checks on one modality
+
+
+def _host_problem(host: str) -> str | None:
+    """The settings' verdict on a modality host, without the key it would name."""
+    try:
+        _row_checker().replace(modalities=[{"name": "", "ae_title": "CHECK", "host": host}])
+    except SettingsError as exc:
+        return str(exc).split(": ", 1)[-1]
+    return None
+
+
+class ModalitiesModel(QAbstractTableModel):
+    """The known modalities as an editable table: name, AE title, host.
+
+    Cells keep what the user typed; problems (an invalid AE title or host, an AE title used by
+    two rows) are shown in the cell's tooltip and colour and listed by :meth:`problems`.
+    """
+
+    COLUMNS = ("Name", "AE title", "Host")
+    NAME, AE_TITLE, HOST = range(3)
+
+    def __init__(self, modalities: Iterable[KnownModality] = (), parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[list[str]] = [[m.name, m.ae_title, m.host] for m in modalities]
+        self._problems: dict[tuple[int, int], str] = {}
+        self._recheck()
+
+    # --- Python API ----------------------------------------------------------------------------
+
+    def set_modalities(self, modalities: Iterable[KnownModality]) -> None:
+        self.beginResetModel()
+        self._rows = [[m.name, m.ae_title, m.host] for m in modalities]
+        self._recheck()
+        self.endResetModel()
+
+    def rows(self) -> list[tuple[str, str, str]]:
+        return [(name, ae_title, host) for name, ae_title, host in self._rows]
+
+    def mappings(self) -> list[dict[str, str]]:
+        """The rows as the settings take them (validated there)."""
+        return [{"name": name, "ae_title": ae_title, "host": host}
+                for name, ae_title, host in self._rows]
+
+    def add_row(self, name: str = "", ae_title: str = "", host: str = "") -> int:
+        row = len(self._rows)
+        self.insertRows(row, 1)
+        self._rows[row] = [name, ae_title, host]
+        self._recheck()
+        self._refresh_all()
+        return row
+
+    def cell_problem(self, row: int, column: int) -> str | None:
+        return self._problems.get((row, column))
+
+    def problems(self) -> list[str]:
+        """One line per problem, in row order, naming the row and the column."""
+        return [f"Row {row + 1}, {self.COLUMNS[column]}: {message}"
+                for (row, column), message in sorted(self._problems.items())]
+
+    def _recheck(self) -> None:
+        problems: dict[tuple[int, int], str] = {}
+        first_row: dict[str, int] = {}
+        for row, (_name, ae_title, host) in enumerate(self._rows):
+            try:
+                title = check_ae_title(ae_title.strip())
+            except ValueError as exc:
+                problems[row, self.AE_TITLE] = str(exc)
+            else:
+                if title in first_row:
+                    problems[row, self.AE_TITLE] = (
+                        f"{title!r} is already the AE title of row {first_row[title] + 1}")
+                else:
+                    first_row[title] = row
+            host_problem = _host_problem(host.strip())
+            if host_problem is not None:
+                problems[row, self.HOST] = host_problem
+        self._problems = problems
+
+    def _refresh_all(self) -> None:
+        """A cell's problem can change with another cell's value (duplicates): refresh them all."""
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 0),
+                                  self.index(len(self._rows) - 1, len(self.COLUMNS) - 1))
+
+    # --- Qt API --------------------------------------------------------------------------------
+
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.COLUMNS)
+
+    def data(self, index: QModelIndex | QPersistentModelIndex,
+             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not self.checkIndex(index):
+            return None
+        row, column = index.row(), index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return self._rows[row][column]
+        problem = self._problems.get((row, column))
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return problem
+        if role == Qt.ItemDataRole.ForegroundRole and problem is not None:
+            return QColor(ERROR_COLOR)
+        return None
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if role != Qt.ItemDataRole.DisplayRole:
+            return None
+        if orientation == Qt.Orientation.Horizontal:
+            return self.COLUMNS[section] if 0 <= section < len(self.COLUMNS) else None
+        return str(section + 1)
+
+    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
+
+    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any,
+                role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or not index.isValid() or not self.checkIndex(index):
+            return False
+        text = "" if value is None else str(value)
+        if self._rows[index.row()][index.column()] == text:
+            return True
+        self._rows[index.row()][index.column()] = text
+        self._recheck()
+        self._refresh_all()  # covers ``index``
+        return True
+
+    def insertRows(self, row: int, count: int,
+                   parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:  # noqa: B008
+        if parent.isValid() or count < 1 or not 0 <= row <= len(self._rows):
+            return False
+        self.beginInsertRows(QModelIndex(), row, row + count - 1)
+        self._rows[row:row] = [["", "", ""] for _ in range(count)]
+        self._recheck()
+        self.endInsertRows()
+        self._refresh_all()
+        return True
+
+    def removeRows(self, row: int, count: int,
+                   parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:  # noqa: B008
+        if parent.isValid() or count < 1 or row < 0 or row + count > len(self._rows):
+            return False
+        self.beginRemoveRows(QModelIndex(), row, row + count - 1)
+        del self._rows[row:row + count]
+        self._recheck()
+        self.endRemoveRows()
+        self._refresh_all()
+        return True
+
+
+# --- editors of single settings ---------------------------------------------------------------
+
+class _Editor:
+    """Reads and writes one setting in its widget(s); ``widget`` goes into the form."""
+
+    widget: QWidget
+
+    def value(self) -> Any:
+        raise NotImplementedError
+
+    def set_value(self, value: Any) -> None:
+        raise NotImplementedError
+
+    def focus_widget(self) -> QWidget:
+        return self.widget
+
+
+class _TextEditor(_Editor):
+    def __init__(self, changed: Callable[[], None]) -> None:
+        self.edit = QLineEdit()
+        self.edit.textChanged.connect(changed)
+        self.widget = self.edit
+
+    def value(self) -> Any:
+        return self.edit.text().strip()
+
+    def set_value(self, value: Any) -> None:
+        self.edit.setText(str(value))
+
+    def focus_widget(self) -> QWidget:
+        return self.edit
+
+
+class _FolderEditor(_TextEditor):
+    """A folder path with Browse… (a folder dialog) and Open (the system's file manager)."""
+
+    def __init__(self, changed: Callable[[], None]) -> None:
+        super().__init__(changed)
+        self.browse = QPushButton("Browse…")
+        self.open = QPushButton("Open")
+        self.open.setToolTip("Open this folder in the file manager")
+        self.browse.clicked.connect(self._browse)
+        self.open.clicked.connect(self._open)
+        self.edit.textChanged.connect(self._update_open)
+        self.widget = QWidget()
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.browse)
+        row.addWidget(self.open)
+        self._update_open()
+
+    def _update_open(self) -> None:
+        text = self.edit.text().strip()
+        self.open.setEnabled(bool(text) and Path(text).is_dir())
+
+    def _browse(self) -> None:
+        chosen = QFileDialog.getExistingDirectory(self.widget, "Worklist folder", self.edit.text().strip())
+        if chosen:
+            self.edit.setText(str(Path(chosen)))
+
+    def _open(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(self.edit.text().strip()))
+
+
+class _IntEditor(_Editor):
+    def __init__(self, name: str, changed: Callable[[], None]) -> None:
+        self.spin = QSpinBox()
+        low, high = _INT_RANGES.get(name, _DEFAULT_INT_RANGE)
+        self.spin.setRange(low, high)
+        if low == 0 and name in _ZERO_TEXT:
+            self.spin.setSpecialValueText(_ZERO_TEXT[name])
+        # QSpinBox.textChanged says nothing while the typed text is no valid value, and its line
+        # edit's textChanged nothing on setValue: listen to both
+        self.spin.textChanged.connect(changed)
+        self.spin.lineEdit().textChanged.connect(changed)
+        self.widget = self.spin
+
+    def value(self) -> Any:
+        """The number typed, even out of range (the settings say why it is wrong), or the text."""
+        if self.spin.hasAcceptableInput():
+            return self.spin.value()
+        text = self.spin.cleanText().strip()
+        try:
+            return int(text)
+        except ValueError:
+            return text
+
+    def set_value(self, value: Any) -> None:
+        self.spin.setValue(int(value))
+
+
+class _BoolEditor(_Editor):
+    def __init__(self, text: str, changed: Callable[[], None]) -> None:
+        self.check = QCheckBox(text)
+        self.check.toggled.connect(changed)
+        self.widget = self.check
+
+    def value(self) -> Any:
+        return self.check.isChecked()
+
+    def set_value(self, value: Any) -> None:
+        self.check.setChecked(bool(value))
+
+
+class _ChoiceEditor(_Editor):
+    def __init__(self, choices: Iterable[str], changed: Callable[[], None]) -> None:
+        self.combo = QComboBox()
+        for choice in choices:
+            self.combo.addItem(_CHOICE_TEXT.get(choice, choice.capitalize()), choice)
+        self.combo.currentIndexChanged.connect(changed)
+        self.widget = self.combo
+
+    def value(self) -> Any:
+        return self.combo.currentData()
+
+    def set_value(self, value: Any) -> None:
+        self.combo.setCurrentIndex(self.combo.findData(value))
+
+
+class _ModalitiesEditor(_Editor):
+    def __init__(self, changed: Callable[[], None]) -> None:
+        self.model = ModalitiesModel()
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.DoubleClicked
+                                  | QAbstractItemView.EditTrigger.EditKeyPressed
+                                  | QAbstractItemView.EditTrigger.AnyKeyPressed
+                                  | QAbstractItemView.EditTrigger.SelectedClicked)
+        self.view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+        self.view.setMinimumHeight(140)
+        self.add = QPushButton("Add")
+        self.remove = QPushButton("Remove")
+        self.add.clicked.connect(self._add)
+        self.remove.clicked.connect(self._remove)
+        selection = self.view.selectionModel()
+        selection.selectionChanged.connect(self._update_remove)
+        selection.currentChanged.connect(self._update_remove)
+        for signal in (self.model.dataChanged, self.model.rowsInserted, self.model.rowsRemoved,
+                       self.model.modelReset):
+            signal.connect(changed)
+        self.model.modelReset.connect(self._update_remove)
+        self.model.rowsRemoved.connect(self._update_remove)
+        self.widget = QWidget()
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.view, 1)
+        buttons = QVBoxLayout()
+        buttons.addWidget(self.add)
+        buttons.addWidget(self.remove)
+        buttons.addStretch(1)
+        row.addLayout(buttons)
+        self._update_remove()
+
+    def _selected_rows(self) -> list[int]:
+        rows = {index.row() for index in self.view.selectionModel().selectedRows()}
+        current = self.view.currentIndex()
+        if not rows and current.isValid():
+            rows.add(current.row())
+        return sorted(rows)
+
+    def _update_remove(self) -> None:
+        self.remove.setEnabled(bool(self._selected_rows()))
+
+    def _add(self) -> None:
+        row = self.model.add_row()
+        index = self.model.index(row, ModalitiesModel.NAME)
+        self.view.setCurrentIndex(index)
+        self.view.edit(index)
+
+    def _remove(self) -> None:
+        for row in reversed(self._selected_rows()):
+            self.model.removeRows(row, 1)
+
+    def value(self) -> Any:
+        return self.model.mappings()
+
+    def set_value(self, value: Any) -> None:
+        self.model.set_modalities(value)
+
+    def focus_widget(self) -> QWidget:
+        return self.view
+
+
+# --- the tab ----------------------------------------------------------------------------------
+
+class SettingsTab(QWidget):
+    """Edit, validate, save and revert the settings; offer a restart when the server needs one."""
+
+    def __init__(self, controller: ServerController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self._loading = False
+        self._candidate: Settings | None = None
+        self._editors: dict[str, _Editor] = {}
+        self._errors: dict[str, QLabel] = {}
+
+        self.restart_bar = QFrame()
+        self.restart_bar.setObjectName("restart_bar")
+        self.restart_bar.setFrameShape(QFrame.Shape.StyledPanel)
+        self.restart_bar.setStyleSheet("#restart_bar { background: #fff4ce; } "
+                                       "#restart_bar QLabel { color: #3b2f00; }")
+        self.restart_label = QLabel(RESTART_TEXT)
+        self.restart_button = QPushButton("Restart now")
+        self.restart_button.clicked.connect(self._restart)
+        bar = QHBoxLayout(self.restart_bar)
+        bar.addWidget(self.restart_label, 1)
+        bar.addWidget(self.restart_button)
+        self.restart_bar.hide()
+
+        body = QWidget()
+        body_layout = QVBoxLayout(body)
+        declarations = {f.name: f for f in Settings.declarations()}
+        placed = {name for _title, names in _GROUPS for name in names}
+        groups = [*_GROUPS, ("Other", tuple(n for n in declarations if n not in placed))]
+        for title, names in groups:
+            present = [declarations[n] for n in names if n in declarations]
+            if present:
+                body_layout.addWidget(self._group(title, present))
+        body_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(body)
+
+        self.form_error = _error_label("form")  # a problem that no single field explains
+        self.save_error = _error_label("save")
+        self.save_button = QPushButton("Save")
+        self.revert_button = QPushButton("Revert")
+        self.revert_button.setToolTip("Discard the changes and show the settings in use")
+        self.save_button.clicked.connect(self.save)
+        self.revert_button.clicked.connect(self.revert)
+        buttons = QHBoxLayout()
+        buttons.addStretch(1)
+        buttons.addWidget(self.revert_button)
+        buttons.addWidget(self.save_button)
+
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.restart_bar)
+        layout.addWidget(scroll, 1)
+        layout.addWidget(self.form_error)
+        layout.addWidget(self.save_error)
+        layout.addLayout(buttons)
+
+        controller.settings_changed.connect(self.load)
+        controller.state_changed.connect(self._on_state)
+        self.load(controller.settings)
+
+    # --- building ------------------------------------------------------------------------------
+
+    def _editor_for(self, declaration: Field) -> _Editor:
+        name, kind = declaration.name, str(declaration.type)
+        changed = self._revalidate
+        if name == "modalities":
+            return _ModalitiesEditor(changed)
+        if name == "database":
+            return _FolderEditor(changed)
+        if declaration.metadata["choices"]:
+            return _ChoiceEditor(declaration.metadata["choices"], changed)
+        if kind == "bool":
+            return _BoolEditor(field_label(declaration), changed)
+        if kind == "int":
+            return _IntEditor(name, changed)
+        if kind == "str":
+            return _TextEditor(changed)
+        raise TypeError(f"the Settings tab has no editor for setting {name!r} of type {kind}")
+
+    def _group(self, title: str, declarations: list[Field]) -> QGroupBox:
+        box = QGroupBox(title)
+        form = QFormLayout(box)
+        form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
+        for declaration in declarations:
+            name, tooltip = declaration.name, field_tooltip(declaration)
+            editor = self._editor_for(declaration)
+            editor.focus_widget().setObjectName(name)
+            editor.focus_widget().setToolTip(tooltip)
+            editor.focus_widget().setAccessibleDescription(tooltip)
+            error = _error_label(name)
+            self._editors[name], self._errors[name] = editor, error
+            cell = QWidget()
+            column = QVBoxLayout(cell)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.addWidget(editor.widget)
+            column.addWidget(error)
+            if isinstance(editor, _BoolEditor):
+                form.addRow(cell)
+                continue
+            label = QLabel(field_label(declaration))
+            label.setToolTip(tooltip)
+            label.setBuddy(editor.focus_widget())
+            if isinstance(editor, _ModalitiesEditor):
+                form.addRow(label)
+                form.addRow(cell)
+            else:
+                form.addRow(label, cell)
+        return box
+
+    # --- access for the window and tests -------------------------------------------------------
+
+    def field_names(self) -> list[str]:
+        return list(self._editors)
+
+    def editor(self, name: str) -> QWidget:
+        """The widget that holds setting ``name`` (a line edit, spin box, check box, combo box or table)."""
+        return self._editors[name].focus_widget()
+
+    def line_edit(self, name: str) -> QLineEdit:
+        widget = self.editor(name)
+        assert isinstance(widget, QLineEdit), name
+        return widget
+
+    def spin_box(self, name: str) -> QSpinBox:
+        widget = self.editor(name)
+        assert isinstance(widget, QSpinBox), name
+        return widget
+
+    def check_box(self, name: str) -> QCheckBox:
+        widget = self.editor(name)
+        assert isinstance(widget, QCheckBox), name
+        return widget
+
+    def combo_box(self, name: str) -> QComboBox:
+        widget = self.editor(name)
+        assert isinstance(widget, QComboBox), name
+        return widget
+
+    @property
+    def modalities_model(self) -> ModalitiesModel:
+        editor = self._editors["modalities"]
+        assert isinstance(editor, _ModalitiesEditor)
+        return editor.model
+
+    @property
+    def modalities_view(self) -> QTableView:
+        editor = self._editors["modalities"]
+        assert isinstance(editor, _ModalitiesEditor)
+        return editor.view
+
+    def button(self, name: str) -> QPushButton:
+        """``browse`` and ``open`` (worklist folder), ``add`` and ``remove`` (modalities)."""
+        editor = self._editors["database" if name in ("browse", "open") else "modalities"]
+        found = getattr(editor, name)
+        assert isinstance(found, QPushButton), name
+        return found
+
+    def error_label(self, name: str) -> QLabel:
+        return self._errors[name]
+
+    def error_text(self, name: str) -> str:
+        """The problem shown for setting ``name``, or "" when it is valid."""
+        label = self._errors[name]
+        return "" if label.isHidden() else label.text()
+
+    def candidate(self) -> Settings | None:
+        """The settings as the form shows them, or None while any field is invalid."""
+        return self._candidate
+
+    # --- behaviour -----------------------------------------------------------------------------
+
+    def load(self, settings: Settings) -> None:
+        """Show ``settings`` in the form (discarding edits and the last save error)."""
+        self.save_error.hide()
+        self._loading = True
+        try:
+            for name, editor in self._editors.items():
+                editor.set_value(getattr(settings, name))
+        finally:
+            self._loading = False
+        self._revalidate()
+
+    def _revalidate(self) -> None:
+        if self._loading:
+            return
+        base = self.controller.settings
+        values = {name: editor.value() for name, editor in self._editors.items()}
+        errors: dict[str, str] = {}
+        for name, value in values.items():
+            if name == "modalities" and self.modalities_model.problems():
+                errors[name] = "\n".join(self.modalities_model.problems())
+                continue
+            try:
+                base.replace(**{name: value})
+            except SettingsError as exc:
+                errors[name] = str(exc)
+        for name, label in self._errors.items():
+            label.setText(errors.get(name, ""))
+            label.setHidden(name not in errors)
+        candidate: Settings | None = None
+        form_error = ""
+        if not errors:
+            try:
+                candidate = base.replace(**values)
+            except SettingsError as exc:
+                form_error = str(exc)
+        self.form_error.setText(form_error)
+        self.form_error.setHidden(not form_error)
+        self._candidate = candidate
+        if "limit_answers" in values and "limit_final_status" in self._editors:
+            # the final status only matters when answers are limited
+            self._editors["limit_final_status"].widget.setEnabled(values["limit_answers"] != 0)
+        self.save_button.setEnabled(candidate is not None and candidate != base)
+        self.revert_button.setEnabled(candidate != base)
+
+    def save(self) -> bool:
+        """Save and apply the form's settings; False (with the reason shown) when that failed."""
+        new = self._candidate
+        if new is None:
+            return False
+        restart = self.controller.needs_restart(new)
+        try:
+            self.controller.apply_settings(new)
+        except OSError as exc:
+            self._show_save_error(exc)
+            return False
+        if restart:
+            self.restart_bar.show()
+        self.load(self.controller.settings)  # as the settings normalized them
+        return True
+
+    def _show_save_error(self, exc: OSError) -> None:
+        reason = exc.strerror or str(exc)
+        if exc.filename:
+            reason += f": {exc.filename}"
+        self.save_error.setText(f"The settings were not saved ({reason}).")
+        self.save_error.show()
+
+    def revert(self) -> None:
+        self.load(self.controller.settings)
+
+    def _restart(self) -> None:
+        self.restart_bar.hide()
+        self.controller.restart()
+
+    def _on_state(self, state: str, _message: str) -> None:
+        if state != "running":
+            self.restart_bar.hide()  # the server starts next with the saved settings

@@ -1,0 +1,603 @@
+"""The Worklist tab: every entry of the folder in a sortable, filterable table, and the problem files.
+
+The models follow the folder store live: on each ``store_changed`` they are brought up to date
+from a new snapshot with the smallest change (rows removed, inserted or changed, matched by file
+name), so the selection, the sort order and the scroll position survive the update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Generic, TypeVar
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QPersistentModelIndex,
+    QSortFilterProxyModel,
+    Qt,
+    QTimer,
+    Signal,
+)
+from PySide6.QtGui import QIcon
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QApplication,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QSplitter,
+    QStyle,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from wldesk.core.check import missing_keys
+from wldesk.core.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, SPS_SEQUENCE, STATION_AET
+from wldesk.core.node import Node, values_of
+from wldesk.core.store import Entry, FileProblem, Snapshot
+from wldesk.gui.controller import ServerController
+
+Index = QModelIndex | QPersistentModelIndex
+
+PATIENT_NAME = 0x00100010
+SPS_START_TIME = 0x00400003
+SPS_START_DATE = 0x00400002
+SPS_DESCRIPTION = 0x00400007
+REQUESTED_PROCEDURE_DESCRIPTION = 0x00321060
+
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the value columns sort by (dates chronologically)
+RAW_ROLE = Qt.ItemDataRole.UserRole + 2  # the value as the file holds it (e.g. "DOE^JOHN")
+PATH_ROLE = Qt.ItemDataRole.UserRole + 3  # the file's pathlib.Path (any column)
+
+
+# --- values as text ------------------------------------------------------------------------------
+
+def _texts(node: Node, tag: int) -> list[str]:
+    """The non-empty text values of ``tag`` (none for a sequence or binary value)."""
+    found = node.get(tag)
+    if found is None or found[0] == "SQ":
+        return []
+    return [str(v).strip() for v in values_of(found[1]) if not isinstance(v, bytes)]
+
+
+def _steps(node: Node) -> tuple[Node, ...]:
+    found = node.get(SPS_SEQUENCE)
+    return found[1] if found is not None and found[0] == "SQ" else ()
+
+
+def _unique(values: Sequence[str]) -> list[str]:
+    return list(dict.fromkeys(v for v in values if v))
+
+
+def readable_name(raw: str) -> str:
+    """``DOE^JOHN^^DR^JR`` -> ``DOE, DR JOHN, JR``; each non-empty component group, " = " between."""
+    shown = []
+    for group in raw.split("="):
+        parts = [p.strip() for p in group.split("^")] + [""] * 5
+        family, given, middle, prefix, suffix = parts[:5]
+        first = " ".join(p for p in (prefix, given, middle) if p)
+        text = f"{family}, {first}" if family and first else family or first
+        if suffix:
+            text = f"{text}, {suffix}" if text else suffix
+        if text:
+            shown.append(text)
+    return " = ".join(shown)
+
+
+def scheduled_text(date: str, time: str) -> str:
+    """``20261127`` + ``103000`` -> ``2026-11-27 10:30`` (what cannot be read is kept as it is)."""
+    date, time = date.strip(), time.strip()
+    day = f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 and date.isdigit() else date
+    digits = time.replace(":", "").split(".")[0]
+    if digits.isdigit() and len(digits) >= 2:
+        clock = f"{digits[:2]}:{(digits[2:4] or '00').ljust(2, '0')}"
+    else:
+        clock = time
+    return f"{day} {clock}".strip()
+
+
+@dataclass(frozen=True, slots=True)
+class EntryRow:
+    """The table's texts for one entry, computed once per version of its file."""
+
+    entry: Entry
+    cells: tuple[str, ...]
+    raw_patient: str
+    when: str  # the earliest step's "YYYY-MM-DD HH:MM": sorts chronologically as text
+
+    @property
+    def key(self) -> str:
+        return self.entry.name
+
+    @property
+    def source(self) -> object:
+        return self.entry
+
+    @classmethod
+    def of(cls, entry: Entry) -> EntryRow:
+        node = entry.node
+        raw_names = _texts(node, PATIENT_NAME)
+        steps = _steps(node)
+        modalities: list[str] = []
+        stations: list[str] = []
+        times: list[str] = []
+        descriptions: list[str] = []
+        for step in steps:
+            modalities += _texts(step, MODALITY)
+            stations += _texts(step, STATION_AET)
+            dates = _texts(step, SPS_START_DATE)
+            if dates:
+                times.append(scheduled_text(dates[0], next(iter(_texts(step, SPS_START_TIME)), "")))
+            descriptions += _texts(step, SPS_DESCRIPTION)
+        if not _unique(descriptions):
+            descriptions = _texts(node, REQUESTED_PROCEDURE_DESCRIPTION)
+        cells = (
+            "; ".join(readable_name(n) for n in raw_names),
+            ", ".join(_unique(_texts(node, PATIENT_ID))),
+            ", ".join(_unique(_texts(node, ACCESSION_NUMBER))),
+            ", ".join(_unique(modalities)),
+            ", ".join(_unique(stations)),
+            ", ".join(_unique(times)),
+            ", ".join(_unique(descriptions)),
+            entry.name,
+        )
+        return cls(entry=entry, cells=cells, raw_patient="\\".join(raw_names),
+                   when=min(times, default=""))
+
+
+@dataclass(frozen=True, slots=True)
+class ProblemRow:
+    problem: FileProblem
+
+    @property
+    def key(self) -> str:
+        return self.problem.path.name
+
+    @property
+    def source(self) -> object:
+        return self.problem
+
+
+# --- models --------------------------------------------------------------------------------------
+
+RowT = TypeVar("RowT", EntryRow, ProblemRow)
+ItemT = TypeVar("ItemT", Entry, FileProblem)
+
+
+class _KeyedTableModel(QAbstractTableModel, Generic[RowT, ItemT]):
+    """Rows identified by file name, updated by the smallest diff against a new list.
+
+    The model sorts itself (``sort``, which the proxy forwards): Python sorts 100,000 rows in a
+    fraction of a second, where a proxy comparing them through ``data()`` takes many seconds.
+    Rows stay in the current sort order: new rows are inserted where they belong, a re-sort is a
+    layout change that keeps the selection.
+    """
+
+    COLUMNS: tuple[str, ...] = ()
+    BULK_GROUPS = 256  # more separate insertion points than this: append, then re-sort once
+
+    def __init__(self, make: Callable[[ItemT], RowT], key: Callable[[ItemT], str],
+                 parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._make: Callable[[ItemT], RowT] = make
+        self._key: Callable[[ItemT], str] = key
+        self._rows: list[RowT] = []
+        self._sort_column = -1  # -1: file name order
+        self._sort_order = Qt.SortOrder.AscendingOrder
+
+    def rowCount(self, parent: Index | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index | None = None) -> int:
+        return 0 if parent is not None and parent.isValid() else len(self.COLUMNS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation,
+                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+                and 0 <= section < len(self.COLUMNS)):
+            return self.COLUMNS[section]
+        return None
+
+    def row(self, row: int) -> RowT:
+        return self._rows[row]
+
+    # --- sorting -------------------------------------------------------------------------------
+
+    def sort_key(self, row: RowT, column: int) -> str:
+        """The text ``column`` sorts by (subclasses: dates as sortable text, any case)."""
+        raise NotImplementedError
+
+    def _order_key(self) -> Callable[[RowT], tuple[str, str]]:
+        column = self._sort_column
+        if not 0 <= column < len(self.COLUMNS):
+            return lambda row: ("", row.key)
+        return lambda row: (self.sort_key(row, column), row.key)  # the name breaks ties
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        self._sort_column, self._sort_order = column, order
+        self._resort()
+
+    def _resort(self) -> None:
+        ordered = sorted(self._rows, key=self._order_key(),
+                         reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        if all(a is b for a, b in zip(ordered, self._rows, strict=True)):
+            return
+        self.layoutAboutToBeChanged.emit()
+        position = {id(row): number for number, row in enumerate(ordered)}
+        old = self.persistentIndexList()
+        new = [self.index(position[id(self._rows[index.row()])], index.column()) for index in old]
+        self._rows = ordered
+        self.changePersistentIndexList(old, new)
+        self.layoutChanged.emit()
+
+    def _insertion_point(self, key: tuple[str, str]) -> int:
+        """Where a row with ``key`` goes in the (sorted) rows."""
+        order_key, rows = self._order_key(), self._rows
+        descending = self._sort_order == Qt.SortOrder.DescendingOrder
+        low, high = 0, len(rows)
+        while low < high:
+            middle = (low + high) // 2
+            other = order_key(rows[middle])
+            if (other > key) if descending else (other < key):
+                low = middle + 1
+            else:
+                high = middle
+        return low
+
+    # --- updates -------------------------------------------------------------------------------
+
+    def _sync(self, items: Sequence[ItemT]) -> None:
+        """Make the rows those of ``items``: remove, change and insert as few rows as possible."""
+        wanted = {self._key(item): item for item in items}
+        rows = self._rows
+        gone = [number for number, row in enumerate(rows) if row.key not in wanted]
+        for first, last in reversed(_runs(gone)):
+            self.beginRemoveRows(QModelIndex(), first, last)
+            del rows[first:last + 1]
+            self.endRemoveRows()
+        changed = []
+        for number, row in enumerate(rows):
+            item = wanted[row.key]
+            if row.source is not item:
+                rows[number] = self._make(item)
+                changed.append(number)
+        last_column = len(self.COLUMNS) - 1
+        for first, last in _runs(changed):
+            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
+        if changed:
+            self._resort()  # a changed row may sort elsewhere now
+        present = {row.key for row in rows}
+        order_key = self._order_key()
+        new = sorted((self._make(item) for key, item in wanted.items() if key not in present),
+                     key=order_key, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
+        if not new:
+            return
+        groups: list[tuple[int, list[RowT]]] = []
+        for row in new:
+            point = self._insertion_point(order_key(row))
+            if groups and groups[-1][0] == point:
+                groups[-1][1].append(row)
+            else:
+                groups.append((point, [row]))
+        bulk = len(groups) > self.BULK_GROUPS
+        if bulk:
+            groups = [(len(rows), new)]
+        for point, run in reversed(groups):  # from the end: earlier points stay valid
+            self.beginInsertRows(QModelIndex(), point, point + len(run) - 1)
+            rows[point:point] = run
+            self.endInsertRows()
+        if bulk:
+            self._resort()
+
+
+def _runs(numbers: list[int]) -> list[tuple[int, int]]:
+    """Ascending ``numbers`` as (first, last) runs of consecutive numbers."""
+    runs: list[tuple[int, int]] = []
+    for number in numbers:
+        if runs and runs[-1][1] == number - 1:
+            runs[-1] = (runs[-1][0], number)
+        else:
+            runs.append((number, number))
+    return runs
+
+
+def _warning_icon() -> QIcon:
+    style = QApplication.style()
+    return style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning) if style else QIcon()
+
+
+class WorklistModel(_KeyedTableModel[EntryRow, Entry]):
+    """One row per entry (file), in the order of ``sort`` (file names until sorted)."""
+
+    COLUMNS = ("Patient", "Patient ID", "Accession", "Modality", "Station AET", "Scheduled",
+               "Description", "File")
+    PATIENT, PATIENT_ID, ACCESSION, MODALITY, STATION, SCHEDULED, DESCRIPTION, FILE = range(8)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(EntryRow.of, lambda entry: entry.name, parent)
+        self._missing: dict[str, tuple[Entry, tuple[str, ...]]] = {}  # computed when first shown
+        self._icon: QIcon | None = None
+
+    def sort_key(self, row: EntryRow, column: int) -> str:
+        return row.when if column == self.SCHEDULED else row.cells[column].casefold()
+
+    def set_entries(self, entries: Sequence[Entry]) -> None:
+        self._sync(entries)
+        if len(self._missing) > len(self._rows):
+            names = {row.key for row in self._rows}
+            self._missing = {k: v for k, v in self._missing.items() if k in names}
+
+    def entry(self, row: int) -> Entry:
+        return self._rows[row].entry
+
+    def missing(self, row: int) -> tuple[str, ...]:
+        """The keys modalities need that the row's entry lacks (check.missing_keys), in words."""
+        entry = self._rows[row].entry
+        cached = self._missing.get(entry.name)
+        if cached is None or cached[0] is not entry:
+            cached = self._missing[entry.name] = (entry, tuple(missing_keys(entry.node)))
+        return cached[1]
+
+    def search_text(self, row: int) -> str:
+        """Every column's text and the raw patient name, lower case, for the filter."""
+        item = self._rows[row]
+        return "\t".join((*item.cells, item.raw_patient)).casefold()
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        item, column = self._rows[index.row()], index.column()
+        if not 0 <= column < len(self.COLUMNS):
+            return None
+        if role == Qt.ItemDataRole.DisplayRole:
+            return item.cells[column]
+        if role == SORT_ROLE:
+            return self.sort_key(item, column)
+        if role == RAW_ROLE:
+            return item.raw_patient if column == self.PATIENT else item.cells[column]
+        if role == PATH_ROLE:
+            return item.entry.path
+        if column == self.PATIENT and role == Qt.ItemDataRole.DecorationRole:
+            if not self.missing(index.row()):
+                return None
+            if self._icon is None:
+                self._icon = _warning_icon()
+            return self._icon
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if column == self.PATIENT:
+                lines = [f"Patient name as stored: {item.raw_patient or '(empty)'}"]
+                missing = self.missing(index.row())
+                if missing:
+                    lines.append("Many modalities drop this entry:")
+                    lines += [f"• {m}" for m in missing]
+                if item.entry.notes:
+                    lines.append("Notes:")
+                    lines += [f"• {n}" for n in item.entry.notes]
+                return "\n".join(lines)
+            if column == self.FILE:
+                return str(item.entry.path)
+            return item.cells[column] or None
+        return None
+
+
+class ProblemsModel(_KeyedTableModel[ProblemRow, FileProblem]):
+    """The files that cannot be served, with the reason."""
+
+    COLUMNS = ("File", "Reason")
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(ProblemRow, lambda problem: problem.path.name, parent)
+
+    def sort_key(self, row: ProblemRow, column: int) -> str:
+        return (row.problem.path.name if column == 0 else row.problem.reason).casefold()
+
+    def set_problems(self, problems: Sequence[FileProblem]) -> None:
+        self._sync(problems)
+
+    def problem(self, row: int) -> FileProblem:
+        return self._rows[row].problem
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        problem, column = self._rows[index.row()].problem, index.column()
+        if not 0 <= column < len(self.COLUMNS):
+            return None
+        text = problem.path.name if column == 0 else problem.reason
+        if role in (Qt.ItemDataRole.DisplayRole, RAW_ROLE):
+            return text
+        if role == SORT_ROLE:
+            return text.casefold()
+        if role == PATH_ROLE:
+            return problem.path
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return str(problem.path) if column == 0 else text
+        if role == Qt.ItemDataRole.DecorationRole and column == 0:
+            return _warning_icon()
+        return None
+
+
+def _refilter(proxy: QSortFilterProxyModel, change: Callable[[], None]) -> None:
+    """Apply ``change`` to the proxy's filter and re-filter its rows (Qt >= 6.10 wants the change
+    between begin/endFilterChange; before that, invalidateRowsFilter, now deprecated, does it)."""
+    if hasattr(proxy, "endFilterChange"):
+        proxy.beginFilterChange()
+        change()
+        proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+    else:
+        change()
+        proxy.invalidateRowsFilter()
+
+
+class WorklistFilter(QSortFilterProxyModel):
+    """Keeps the rows where any column (or the raw patient name) contains the text, any case.
+
+    Sorting is the source model's (``sort`` is forwarded): the proxy keeps its order.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._needle = ""
+        self.setSortRole(SORT_ROLE)
+        self.setDynamicSortFilter(True)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        model = self.sourceModel()
+        if isinstance(model, _KeyedTableModel):
+            model.sort(column, order)
+        else:
+            super().sort(column, order)
+
+    @property
+    def text(self) -> str:
+        return self._needle
+
+    def set_text(self, text: str) -> None:
+        needle = text.strip().casefold()
+        if needle == self._needle:
+            return
+        def change() -> None:
+            self._needle = needle
+
+        _refilter(self, change)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        if not self._needle:
+            return True
+        model = self.sourceModel()
+        if isinstance(model, WorklistModel):
+            return self._needle in model.search_text(source_row)
+        return any(self._needle in str(model.data(model.index(source_row, c, source_parent)) or "")
+                   .casefold() for c in range(model.columnCount(source_parent)))
+
+
+# --- the tab -------------------------------------------------------------------------------------
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count} {one if count == 1 else many}"
+
+
+def summary_text(snapshot: Snapshot, shown: int | None = None) -> str:
+    """``12 entries, 2 problem files`` (and how many the filter shows, when one is set)."""
+    text = (f"{_plural(len(snapshot.entries), 'entry', 'entries')}, "
+            f"{_plural(len(snapshot.problems), 'problem file', 'problem files')}")
+    if shown is not None:
+        text += f" ({shown} shown)"
+    if snapshot.folder_error:
+        text += f" — {snapshot.folder_error}"
+    return text
+
+
+def _table(model: QSortFilterProxyModel) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.setSortingEnabled(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    view.setAlternatingRowColors(True)
+    view.setWordWrap(False)
+    view.verticalHeader().setVisible(False)
+    header = view.horizontalHeader()
+    header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+    header.setStretchLastSection(True)
+    return view
+
+
+class WorklistTab(QWidget):
+    """The entries of the worklist folder as the server serves them, and the files it cannot."""
+
+    open_entry = Signal(object)  # pathlib.Path of the double-clicked entry's file
+
+    def __init__(self, controller: ServerController, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.controller = controller
+        self.model = WorklistModel(self)
+        self.proxy = WorklistFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.problems_model = ProblemsModel(self)
+        self.problems_proxy = WorklistFilter(self)
+        self.problems_proxy.setSourceModel(self.problems_model)
+        self._snapshot = Snapshot((), ())
+        self._sized = False
+        self._retry = QTimer(self)
+        self._retry.setSingleShot(True)
+        self._retry.setInterval(250)
+        self._retry.timeout.connect(self.refresh)
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter: name, ID, accession, modality, station, date, file…")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._filter_changed)
+        self.summary = QLabel()
+        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        top = QHBoxLayout()
+        top.addWidget(self.filter_edit, 1)
+        top.addWidget(self.summary)
+
+        self.table = _table(self.proxy)
+        self.table.sortByColumn(WorklistModel.SCHEDULED, Qt.SortOrder.AscendingOrder)
+        self.table.doubleClicked.connect(self._double_clicked)
+        self.table.setToolTip("Double-click an entry to see every element of its file.")
+
+        self.problems_box = QWidget()
+        box = QVBoxLayout(self.problems_box)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.addWidget(QLabel("Files that cannot be served (modalities do not see them):"))
+        self.problems_table = _table(self.problems_proxy)
+        self.problems_table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        box.addWidget(self.problems_table)
+
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(self.table)
+        splitter.addWidget(self.problems_box)
+        splitter.setStretchFactor(0, 4)
+        splitter.setStretchFactor(1, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(splitter, 1)
+
+        controller.store_changed.connect(self.refresh)
+        controller.settings_changed.connect(self.refresh)
+        self.proxy.rowsInserted.connect(self._update_summary)
+        self.proxy.rowsRemoved.connect(self._update_summary)
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Bring both tables up to date with the store (rows matched by file name)."""
+        if not self.controller.store.wait_ready(0):
+            # The first indexing holds the store's lock: a snapshot now would freeze the window.
+            self.summary.setText("Reading the worklist folder…")
+            self._retry.start()
+            return
+        snapshot = self.controller.snapshot()
+        self._snapshot = snapshot
+        self.model.set_entries(snapshot.entries)
+        self.problems_model.set_problems(snapshot.problems)
+        self.problems_box.setVisible(bool(snapshot.problems))
+        if not self._sized and snapshot.entries:
+            self._sized = True
+            self.table.resizeColumnsToContents()
+            self.problems_table.resizeColumnsToContents()
+        self._update_summary()
+
+    def _update_summary(self) -> None:
+        shown = self.proxy.rowCount() if self.proxy.text else None
+        self.summary.setText(summary_text(self._snapshot, shown))
+
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.set_text(text)
+        self._update_summary()
+
+    def selected_paths(self) -> list[Path]:
+        rows = sorted({self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()})
+        return [self.model.entry(r).path for r in rows]
+
+    def _double_clicked(self, index: QModelIndex) -> None:
+        source = self.proxy.mapToSource(index)
+        if source.isValid():
+            self.open_entry.emit(self.model.entry(source.row()).path)
