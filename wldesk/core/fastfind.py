@@ -21,12 +21,15 @@ What this relies on in pynetdicom 3.0 (all public names): ``Event.request`` / ``
 ``Association.dul.send_pdu``; ``dimse_primitives.C_FIND``; ``dimse_messages.C_FIND_RSP`` with
 ``primitive_to_message``/``encode_msg``; ``dsutils.encode``; ``pdu_primitives.P_DATA``; and that the
 C-FIND handler runs on the association's own thread (so our P-DATA primitives are queued in order
-with pynetdicom's). Differences from stock: no ``EVT_DIMSE_SENT`` notification (and so no
+with pynetdicom's); ``dul.to_provider_queue`` (documented on ``DULServiceProvider``) is read for
+its length, to keep at most ``MAX_QUEUED`` primitives waiting so that a C-CANCEL still stops a
+long answer. Differences from stock: no ``EVT_DIMSE_SENT`` notification (and so no
 pynetdicom debug log line) for the pending responses sent here.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Generator, Iterable, Iterator
 from io import BytesIO
 from typing import cast
@@ -42,6 +45,7 @@ FindResult = tuple[int | Dataset, Dataset | None]
 FindHandler = Callable[[evt.Event], Iterable[FindResult]]
 
 PENDING = frozenset({0xFF00, 0xFF01})
+MAX_QUEUED = 64  # P-DATA primitives waiting for the DUL thread (``dul.to_provider_queue``)
 
 # PS3.8 Annex E.2, message control header: bit 0 command (1) / data set (0), bit 1 last fragment.
 _DATA = b"\x00"
@@ -96,6 +100,10 @@ def fast_pending(handler: FindHandler) -> Callable[[evt.Event], Iterator[FindRes
                 if command is None:
                     command = commands[status] = command_fragments(request, status, context_id,
                                                                    max_pdu)
+                # Back-pressure: let the DUL thread send what is queued, so that a C-CANCEL is
+                # seen (the handler checks between answers) while answers are still going out.
+                while assoc.dul.to_provider_queue.qsize() > MAX_QUEUED and assoc.is_established:
+                    time.sleep(0.0005)
                 for value in (*command, *data_fragments(data, max_pdu)):
                     pdata = P_DATA()
                     pdata.presentation_data_value_list.append((context_id, value))

@@ -21,6 +21,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from wldesk.core.charsets import charset_terms, choose, is_default, non_ascii_texts
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
+from wldesk.core.fastfind import fast_pending
 from wldesk.core.matching import (
     SPECIFIC_CHARACTER_SET,
     CompiledQuery,
@@ -32,6 +33,7 @@ from wldesk.core.matching import (
 from wldesk.core.model import SPS_SEQUENCE
 from wldesk.core.settings import Settings
 from wldesk.core.store import Entry, FolderStore
+from wldesk.core.transport import start_server
 
 log = logging.getLogger(__name__)
 
@@ -182,11 +184,11 @@ class WorklistServer:
             (evt.EVT_RELEASED, self._on_released),
             (evt.EVT_ABORTED, self._on_aborted),
             (evt.EVT_C_ECHO, self._on_echo),
-            (evt.EVT_C_FIND, self._on_find),
+            (evt.EVT_C_FIND, fast_pending(self._on_find)),
         ]
         address = (self.settings.bind_address, self.settings.port)
         try:
-            self._server = ae.start_server(address, block=False, evt_handlers=handlers)
+            self._server = start_server(ae, address, handlers)
         except OSError as exc:
             reason = ("the port is already in use" if exc.errno in (98, 10048)
                       else exc.strerror or str(exc))

@@ -11,8 +11,15 @@ Two 40 ms stalls per C-FIND come from TCP's delayed-ACK interplay (see PERFORMAN
    before every receive. Windows has a per-socket setting that does stick; see
    :func:`set_ack_frequency`.
 
-Everything goes through pynetdicom's public extension points: ``AE.make_server(server_class=...)``
-and the overridable ``AssociationServer.get_request()``.
+The server is built through pynetdicom's public extension points, ``AE.make_server(server_class=...)``
+and the overridable ``AssociationServer.get_request()``. Two things are not public API:
+
+* :func:`start_server` appends the server to ``ae._servers``, exactly as ``AE.start_server`` does:
+  ``AE.shutdown()`` stops the servers listed there and ``AssociationServer.shutdown()`` removes
+  itself from it (ValueError if absent), and pynetdicom offers no other way to register one.
+* With TLS on Linux, the server's ``ssl.SSLContext`` gets ``sslsocket_class =
+  QuickAckSSLSocket`` (a documented, per-instance override in Python's ``ssl`` module) unless the
+  context already has a custom class, which is then left alone (no TCP_QUICKACK under TLS).
 """
 
 from __future__ import annotations
@@ -81,13 +88,14 @@ def set_ack_frequency(sock: socket.socket) -> None:
 
     Windows has no TCP_QUICKACK socket option before Python 3.14. Its per-socket equivalent is the
     ``SIO_TCP_SET_ACK_FREQUENCY`` Winsock ioctl (``mstcpip.h``, Windows 7 / Server 2008 R2 and
-    later): the input is the number of segments received before an ACK is sent regardless of the
-    delayed-ACK timer. The default is 2 (ACK every other segment, otherwise after the delayed-ACK
-    timer, 40-200 ms); 1 turns delayed ACKs off for this socket. Unlike Linux's TCP_QUICKACK the
-    setting persists, so it is issued once per accepted socket. It is the per-socket form of the
-    system-wide ``TcpAckFrequency`` registry value. Python's ``socket.ioctl`` only accepts three
-    other codes, so ``WSAIoctl`` is called through ctypes. Failure is harmless (only latency) and
-    is logged at debug level.
+    later), the per-socket form of the system-wide ``TcpAckFrequency`` registry value: how many
+    segments may arrive before an ACK is sent without waiting for the delayed-ACK timer (by
+    default 2, with a timer of up to 200 ms). The input is a 32-bit integer; 1 acknowledges every
+    segment at once, i.e. no delayed ACKs on this socket (the value CPython 3.14 passes for
+    ``setsockopt(IPPROTO_TCP, TCP_QUICKACK, 1)``). Unlike Linux's TCP_QUICKACK the setting stays
+    in effect, so it is issued once per accepted socket. ``socket.ioctl`` accepts only three other
+    codes, so ``WSAIoctl`` is called through ctypes. Failure costs only latency and is logged at
+    debug level.
 
     References: Microsoft, "Winsock IOCTLs" and the ``mstcpip.h`` header of the Windows SDK
     (``#define SIO_TCP_SET_ACK_FREQUENCY _WSAIOW(IOC_VENDOR,23)``); Microsoft support article
@@ -96,8 +104,8 @@ def set_ack_frequency(sock: socket.socket) -> None:
     dotnet/runtime#798 (set once, it stays in effect).
     """
     if sys.platform == "win32":
-        import ctypes  # noqa: PLC0415 - Windows only
-        from ctypes import wintypes  # noqa: PLC0415
+        import ctypes  # Windows only
+        from ctypes import wintypes
 
         try:
             ws2_32 = ctypes.WinDLL("ws2_32", use_last_error=True)
