@@ -7,10 +7,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydicom.charset import convert_encodings, encode_string
-from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 
-TEXT_VRS = frozenset({"SH", "LO", "ST", "LT", "UC", "UT", "PN"})
 UTF8 = "ISO_IR 192"
 
 
@@ -38,16 +36,6 @@ def can_encode(texts: Iterable[str], terms: Sequence[str]) -> bool:
             if caught:
                 return False
     return True
-
-
-def non_ascii_texts(ds: Dataset) -> list[str]:
-    """Every text value of ``ds`` (sequences included) that is not plain ASCII."""
-    found: list[str] = []
-    for elem in ds.iterall():
-        if elem.VR in TEXT_VRS and elem.value is not None:
-            values = elem.value if isinstance(elem.value, (list, MultiValue)) else [elem.value]
-            found.extend(str(v) for v in values if not str(v).isascii())
-    return found
 
 
 def choose(texts: list[str], preferred: Iterable[Sequence[str]]) -> list[str]:

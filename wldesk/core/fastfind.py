@@ -41,8 +41,19 @@ from pynetdicom.dimse_primitives import C_FIND
 from pynetdicom.dsutils import encode
 from pynetdicom.pdu_primitives import P_DATA
 
-FindResult = tuple[int | Dataset, Dataset | None]
-FindHandler = Callable[[evt.Event], Iterable[FindResult]]
+
+class PreEncoded:
+    """A pending identifier the handler already encoded for the context's transfer syntax."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+
+
+FindResult = tuple[int | Dataset, Dataset | None]  # what pynetdicom takes
+HandlerResult = tuple[int | Dataset, Dataset | PreEncoded | None]  # what a wrapped handler yields
+FindHandler = Callable[[evt.Event], Iterable[HandlerResult]]
 
 PENDING = frozenset({0xFF00, 0xFF01})
 MAX_QUEUED = 64  # P-DATA primitives waiting for the DUL thread (``dul.to_provider_queue``)
@@ -87,12 +98,17 @@ def fast_pending(handler: FindHandler) -> Callable[[evt.Event], Iterator[FindRes
         try:
             for status, identifier in results:
                 if not (isinstance(status, int) and status in PENDING and identifier is not None):
+                    if isinstance(identifier, PreEncoded):
+                        raise TypeError("only pending answers may be pre-encoded")
                     yield status, identifier
                     continue
-                data = encode(identifier, syntax.is_implicit_VR, syntax.is_little_endian,
-                              syntax.is_deflated)
+                if isinstance(identifier, PreEncoded):
+                    data: bytes | None = identifier.data
+                else:
+                    data = encode(identifier, syntax.is_implicit_VR, syntax.is_little_endian,
+                                  syntax.is_deflated)
                 if not data:  # let pynetdicom report it (0xC312)
-                    yield status, identifier
+                    yield status, None if isinstance(identifier, PreEncoded) else identifier
                     continue
                 if not assoc.is_established:  # aborted or released meanwhile
                     return

@@ -19,8 +19,8 @@ from pydicom.datadict import dictionary_VR, keyword_for_tag
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
-from pydicom.sequence import Sequence
 
+from wldesk.core.answer import Answer
 from wldesk.core.model import (
     ACCESSION_NUMBER,
     DATE_TIME_PAIRS,
@@ -31,7 +31,7 @@ from wldesk.core.model import (
     STATION_AET,
     WORKLIST_ATTRIBUTES,
 )
-from wldesk.core.node import Node, to_element, values_of
+from wldesk.core.node import Node, values_of
 
 SPECIFIC_CHARACTER_SET = 0x00080005
 QUERY_RETRIEVE_LEVEL = 0x00080052
@@ -299,12 +299,6 @@ class Context:
     unsupported: list[str] = field(default_factory=list)
 
 
-def _empty_element(tag: int, vr: str) -> DataElement:
-    if vr == "SQ":
-        return DataElement(tag, "SQ", Sequence())
-    return DataElement(tag, vr, None)
-
-
 class Key:
     """One key of a query: ``test`` filters entities; ``answer`` builds the returned element(s)."""
 
@@ -315,7 +309,7 @@ class Key:
         """Return a truthy match result (passed to ``answer``) or a falsy value."""
         raise NotImplementedError
 
-    def answer(self, entity: Node, result: Any, out: Dataset) -> None:
+    def answer(self, entity: Node, result: Any, out: Answer) -> None:
         raise NotImplementedError
 
     def explain(self, entity: Node) -> str:
@@ -372,14 +366,16 @@ class ElementKey(Key):
             return False
         return any(test(v) for v in values_of(found[1]) for test in self.tests)
 
-    def answer(self, entity: Node, result: Any, out: Dataset) -> None:
+    def answer(self, entity: Node, result: Any, out: Answer) -> None:
         if not self.returned:
             return
         found = self.entity_element(entity)
         if found is None:
-            out.add(_empty_element(self.tag, self.vr))
+            out.add(self.tag, self.vr, [] if self.vr == "SQ" else None)
+        elif found[0] == "SQ":
+            out.add(self.tag, "SQ", [Answer.from_node(item) for item in found[1]])
         else:
-            out.add(to_element(self.tag, *found))
+            out.add(self.tag, found[0], found[1])
 
     def explain(self, entity: Node) -> str:
         found = self.entity_element(entity)
@@ -410,7 +406,7 @@ class DateTimeKey(Key):
         points = [datetime.combine(d, t) for d, t in product(dates, times)]
         return any(_in_bounds(p, b) for p in points for b in self.bounds)
 
-    def answer(self, entity: Node, result: Any, out: Dataset) -> None:
+    def answer(self, entity: Node, result: Any, out: Answer) -> None:
         self.date_key.answer(entity, result, out)
         self.time_key.answer(entity, result, out)
 
@@ -447,7 +443,7 @@ class ItemQuery:
     def constrains(self) -> bool:
         return any(k.constrains for k in self.keys)
 
-    def match(self, entity: Node) -> Dataset | None:
+    def match(self, entity: Node) -> Answer | None:
         results = []
         for key in self.keys:
             result = key.matches(entity)
@@ -455,8 +451,8 @@ class ItemQuery:
                 return None
             results.append(result)
         if self.whole:
-            return entity.to_dataset()
-        out = Dataset()
+            return Answer.from_node(entity)
+        out = Answer()
         for key, result in zip(self.keys, results, strict=True):
             key.answer(entity, result, out)
         return out
@@ -502,9 +498,9 @@ class SequenceKey(Key):
             reasons.append(prefix + " / ".join(why))
         return "; ".join(reasons)
 
-    def answer(self, entity: Node, result: Any, out: Dataset) -> None:
+    def answer(self, entity: Node, result: Any, out: Answer) -> None:
         if self.returned:
-            out.add(DataElement(self.tag, "SQ", Sequence(result[0])))
+            out.add(self.tag, "SQ", result[0])
 
 
 def _is_private_creator(tag: int) -> bool:
@@ -657,6 +653,12 @@ class CompiledQuery:
     unsupported: tuple[str, ...]  # optional keys with a value that were not used for matching
 
     def match(self, entry: Node) -> Dataset | None:
+        """The answer as a pydicom dataset (see ``answer`` for the fast form), or None."""
+        found = self.root.match(entry)
+        return None if found is None else found.to_dataset()
+
+    def answer(self, entry: Node) -> Answer | None:
+        """The answer ``entry`` gives to this query, or None when it does not match."""
         return self.root.match(entry)
 
     def explain(self, entry: Node) -> str | None:

@@ -14,14 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, _config, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from wldesk.core.charsets import charset_terms, choose, is_default, non_ascii_texts
+from wldesk.core.answer import Answer, CannotEncode, finalize
+from wldesk.core.charsets import charset_terms
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
-from wldesk.core.fastfind import fast_pending
+from wldesk.core.fastfind import HandlerResult, PreEncoded, fast_pending
 from wldesk.core.matching import (
     SPECIFIC_CHARACTER_SET,
     CompiledQuery,
@@ -30,7 +32,7 @@ from wldesk.core.matching import (
     describe_tag,
     element_values,
 )
-from wldesk.core.model import SPS_SEQUENCE
+from wldesk.core.model import ACCESSION_NUMBER, SPS_SEQUENCE
 from wldesk.core.settings import Settings
 from wldesk.core.store import Entry, FolderStore
 from wldesk.core.transport import start_server
@@ -110,24 +112,6 @@ def query_summary(identifier: Dataset) -> dict[str, str]:
                 str(v) for v in element_values(elem) if not isinstance(v, bytes))
     add(identifier)
     return summary
-
-
-def finalize_answer(answer: Dataset, entry: Entry, query_charset: list[str] | None) -> Dataset:
-    """Give an answer the Specific Character Set its text needs.
-
-    Preference: the query's own character set (the modality showed it understands it), then the
-    file's, then UTF-8. An all-ASCII answer carries (0008,0005) only if the query asked for it,
-    or when it would otherwise be empty (a query with no returnable key).
-    """
-    texts = non_ascii_texts(answer)
-    if texts:
-        answer.SpecificCharacterSet = choose(texts, [query_charset or [], entry.charset])
-    elif query_charset is not None:
-        answer.SpecificCharacterSet = (query_charset if not is_default(query_charset)
-                                       else "") or ""
-    elif len(answer) == 0:  # no returnable key was asked: an empty identifier cannot be sent
-        answer.SpecificCharacterSet = list(entry.charset) or ""
-    return answer
 
 
 @dataclass
@@ -261,7 +245,7 @@ class WorklistServer:
 
     # --- queries ---------------------------------------------------------------------------------
 
-    def _on_find(self, event: evt.Event) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+    def _on_find(self, event: evt.Event) -> Iterator[HandlerResult]:
         started = time.perf_counter()
         info = self._info(event.assoc)
         report: dict[str, Any] = {"keys": {}, "files": 0, "matches": 0, "returned": 0,
@@ -290,7 +274,7 @@ class WorklistServer:
                 accession_numbers=tuple(report["accessions"])))
 
     def _find(self, event: evt.Event, info: _Association,
-              report: dict[str, Any]) -> Iterator[tuple[int | Dataset, Dataset | None]]:
+              report: dict[str, Any]) -> Iterator[HandlerResult]:
         try:
             identifier: Dataset = event.identifier
             report["keys"] = query_summary(identifier)
@@ -322,15 +306,18 @@ class WorklistServer:
                      info.calling_aet, len(answers), limit)
             answers = answers[:limit]
         pending = 0xFF01 if query.unsupported else 0xFF00
+        syntax = event.context.transfer_syntax
+        implicit = syntax == ImplicitVRLittleEndian
+        fast = implicit or syntax == ExplicitVRLittleEndian
         for answer in answers:
             if event.is_cancelled:
                 report["status"] = 0xFE00
                 yield 0xFE00, None
                 return
             report["returned"] += 1
-            if "AccessionNumber" in answer:
-                report["accessions"].append(str(answer.AccessionNumber or ""))
-            yield pending, answer
+            if ACCESSION_NUMBER in answer:
+                report["accessions"].append(str(answer.value(ACCESSION_NUMBER) or ""))
+            yield pending, _identifier(answer, implicit) if fast else answer.to_dataset()
         cut = limit and report["matches"] > limit
         if cut and self.settings.limit_final_status == "cancel":
             report["status"], report["status_text"] = 0xFE00, "Cancel (0xFE00): LimitAnswers"
@@ -341,14 +328,22 @@ class WorklistServer:
             report["status_text"] = f"Success (0x0000), cut to {limit} by LimitAnswers"
 
     def _match_all(self, query: CompiledQuery, entries: list[Entry],
-                   query_charset: list[str] | None) -> list[Dataset]:
+                   query_charset: list[str] | None) -> list[Answer]:
         answers = []
         for entry in entries:
             try:
-                answer = query.match(entry.node)
+                answer = query.answer(entry.node)
             except Exception:  # one odd file must never fail the whole query
                 log.exception("matching %s failed; the file is skipped", entry.path)
                 continue
             if answer is not None:
-                answers.append(finalize_answer(answer, entry, query_charset))
+                answers.append(finalize(answer, entry.charset, query_charset))
         return answers
+
+
+def _identifier(answer: Answer, implicit: bool) -> PreEncoded | Dataset:
+    """The answer encoded here, or as a pydicom dataset when only pydicom can encode it."""
+    try:
+        return PreEncoded(answer.encode(implicit))
+    except CannotEncode:
+        return answer.to_dataset()
