@@ -14,6 +14,7 @@ from typing import Any
 from wldesk import __version__
 from wldesk.core import paths
 from wldesk.core.check import check_folder
+from wldesk.core.dumpfmt import dump_command, load_command
 from wldesk.core.events import EventBus
 from wldesk.core.logs import EventLogger, setup_logging
 from wldesk.core.server import ServerStartError, WorklistServer
@@ -55,6 +56,16 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder to check (default: the configured worklist folder)")
     check.add_argument("--config", type=Path, metavar="FILE", dest="check_config",
                        help="settings file")
+
+    dump = sub.add_parser("dump", help="print a .wl file as DCMTK dump text (what dump2dcm and "
+                                       "'wldesk load' read), in the file's character set")
+    dump.add_argument("file", type=Path, metavar="FILE", help="the .wl file")
+    dump.add_argument("--json", action="store_true", help="print the DICOM JSON model instead")
+
+    load = sub.add_parser("load", help="write a .wl file from a dump text (dcmdump/dump2dcm "
+                                       "format) or a DICOM JSON file")
+    load.add_argument("text", type=Path, metavar="TEXT", help="the dump or JSON text")
+    load.add_argument("out", type=Path, metavar="OUT.wl", help="the .wl file to write")
     return parser
 
 
@@ -120,6 +131,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _serve(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "dump":
+            return dump_command(args.file, json=args.json)
+        if args.command == "load":
+            return load_command(args.text, args.out)
         return _gui(args)
     except SettingsError as exc:
         print(f"wldesk: error: {exc}", file=sys.stderr)

@@ -34,7 +34,7 @@ read them back; :func:`dump_text` gives the same lines as a ``str`` for display 
 What the dump format cannot carry (:func:`dump_limitations` lists it for a dataset): trailing
 spaces of a value (insignificant in DICOM), a lone CR or LF (written as ``\\n``, read back as
 CR LF), a backslash followed by ``n`` inside a value that needs brackets, and lines longer than
-4096 bytes unless dump2dcm is given ``+l``.
+4094 bytes unless dump2dcm is given ``+l``.
 """
 
 from __future__ import annotations
@@ -101,6 +101,7 @@ _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN
 _INTERNAL_VRS = ("na", "ox", "xs", "up")  # dcmdump's pseudo VRs: the dictionary's VR is used
 _TAG = re.compile(r"\(([0-9A-Fa-f]{1,4}),([0-9A-Fa-f]{1,4})\)")
 _VALUE_COLUMN = 40
+_DUMP2DCM_LINE_LIMIT = 4095  # dump2dcm (+l 4096 by default) reads lines of up to 4094 bytes
 _SYNTAX_NAMES = {"1.2.840.10008.1.2": "Little Endian Implicit",
                  "1.2.840.10008.1.2.1": "Little Endian Explicit",
                  "1.2.840.10008.1.2.2": "Big Endian Explicit",
@@ -313,6 +314,8 @@ def _parse_line(number: int, text: str) -> _Line | None:
         raise DumpError(f"line {number}: no tag (gggg,eeee) found")
     tag = int(match.group(1), 16) << 16 | int(match.group(2), 16)
     rest = line[close + 1:].lstrip()
+    if tag == _PIXEL_DATA or rest[:2] == "pi":
+        raise DumpError(f"line {number}: pixel data is not supported in worklist entries")
     vr: str | None = None
     if len(rest) >= 2 and "A" <= rest[0] <= "Z" and "A" <= rest[1] <= "Z":
         vr, rest = rest[:2], rest[2:]
@@ -320,14 +323,13 @@ def _parse_line(number: int, text: str) -> _Line | None:
             raise DumpError(f"line {number}: unknown value representation {vr!r}")
     elif rest[:2] in _INTERNAL_VRS:
         rest = rest[2:]
-    elif rest[:2] == "pi" or tag == _PIXEL_DATA:
-        raise DumpError(f"line {number}: pixel data is not supported in worklist entries")
     rest = rest.lstrip()
     value: str | None = None
     if rest.startswith("["):
         end = rest.rfind("]")
         if end < 0:
-            raise DumpError(f"line {number}: the value opened with [ has no closing ]")
+            raise DumpError(f"line {number}: the value opened with [ has no closing ] (a line "
+                            "break inside a value is written \\n)")
         value = rest[1:end].replace("\\n", "\r\n") or None
     elif rest.startswith("("):
         if vr == "AT":
@@ -443,7 +445,7 @@ class _Decoder:
             self.encodings = None if caught else encodings
 
     def text(self, line: _Line, vr: str, value: str) -> str:
-        if vr not in TEXT_VRS or value.isascii():
+        if vr not in TEXT_VRS or (value.isascii() and not (self.from_bytes and "\x1b" in value)):
             return value
         self.non_ascii = True
         if not self.from_bytes:
@@ -740,8 +742,8 @@ def _syntax_name(uid: Any) -> str:
 
 
 def _write_dump(ds: Dataset, *, meta: bool, as_bytes: bool) -> _Writer:
-    terms = [t for t in charset_terms(ds.get("SpecificCharacterSet")) if t]
-    encodings = list(terms) if terms and not is_default(terms) else ["ISO_IR 192"]
+    terms = charset_terms(ds.get("SpecificCharacterSet"))
+    encodings = terms if any(terms) and not is_default(terms) else ["ISO_IR 192"]
     writer = _Writer(as_bytes, encodings)
     file_meta = getattr(ds, "file_meta", None) if meta else None
     syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
@@ -749,16 +751,22 @@ def _write_dump(ds: Dataset, *, meta: bool, as_bytes: bool) -> _Writer:
         writer.lines += [writer.plain(""), writer.plain("# Dicom-File-Format"), writer.plain(""),
                          writer.plain("# Dicom-Meta-Information-Header"),
                          writer.plain(f"# Used TransferSyntax: {_syntax_name(ExplicitVRLittleEndian)}")]
+        writer.encodings = ["ISO_IR 6"]  # the file meta is always in the default repertoire
         for elem in file_meta:
             writer.element(elem, 0, "")
+        writer.encodings = encodings
         writer.lines.append(writer.plain(""))
     writer.lines.append(writer.plain("# Dicom-Data-Set"))
     if syntax:
         writer.lines.append(writer.plain(f"# Used TransferSyntax: {_syntax_name(syntax)}"))
     for elem in ds:
         writer.element(elem, 0, "")
+    longest = max((len(line if isinstance(line, bytes) else line.encode("utf-8"))
+                   for line in writer.lines), default=0)
+    if longest >= _DUMP2DCM_LINE_LIMIT:
+        writer.limitations.append(f"a line is {longest} bytes long: dump2dcm needs "
+                                  f"+l {longest + 2} to read it (its default allows 4094 characters)")
     return writer
-
 
 
 def dump_text(ds: Dataset, *, meta: bool = True) -> str:

@@ -68,9 +68,12 @@ from wldesk.core.node import Node
 from wldesk.core.wlfile import TEXT_VRS, Raw, WorklistFileError, walk
 
 __all__ = [
+    "ARCHIVE_FOLDER",
     "DEFAULT_CHARSET",
     "IMPLEMENTATION_CLASS_UID",
     "IMPLEMENTATION_VERSION_NAME",
+    "KNOWN_VRS",
+    "TEMPLATE_FORMAT",
     "WORKLIST_SOP_CLASS_UID",
     "ConflictError",
     "Document",
@@ -201,7 +204,8 @@ class Document:
     @property
     def charset(self) -> list[str]:
         """The Specific Character Set terms of the dataset ([] = default repertoire, ASCII)."""
-        return [t for t in charset_terms(self.dataset.get("SpecificCharacterSet")) if t]
+        terms = charset_terms(self.dataset.get("SpecificCharacterSet"))
+        return terms if any(terms) else []
 
     def changed_on_disk(self) -> bool:
         """True when the file at ``path`` is no longer the one loaded (or last saved) here:
@@ -375,7 +379,8 @@ def encoding_problems(ds: Dataset, texts: Sequence[tuple[str, str]] | None = Non
     """Text that ``ds``'s Specific Character Set cannot carry: one message per value, naming the
     attribute and the first character that does not fit. ``texts`` restricts the check to some
     (where, text) pairs; by default every text value of ``ds`` is checked."""
-    terms = [t for t in charset_terms(ds.get("SpecificCharacterSet")) if t] or [""]
+    terms = charset_terms(ds.get("SpecificCharacterSet"))
+    terms = terms if any(terms) else [""]
     if texts is None:
         texts = [pair for elem in ds for pair in _texts(elem)]
     if not can_encode([], terms):
@@ -478,11 +483,16 @@ def _write(ds: Dataset, enforce_file_format: bool) -> bytes:
     return data
 
 
+def _terms(ds: Dataset) -> list[str]:
+    terms = charset_terms(ds.get("SpecificCharacterSet"))
+    return terms if any(terms) else []
+
+
 def encode_document(doc: Document) -> bytes:
     """The bytes :func:`save_document` would write; raises :class:`EditError` on text the
     character set cannot carry, or anything else that cannot be encoded."""
     current = doc.dataset
-    terms = [t for t in charset_terms(current.get("SpecificCharacterSet")) if t]
+    terms = _terms(current)
     if doc.original_bytes is None:
         problems = encoding_problems(current)
         if problems:
@@ -492,11 +502,13 @@ def encode_document(doc: Document) -> bytes:
             out.add(elem)
         out.file_meta = _complete_meta(getattr(current, "file_meta", None))
         return _write(out, enforce_file_format=True)
-    raw, _ = _read_raw(doc.original_bytes)
+    raw = _read_raw(doc.original_bytes)
     old, _ = _decode(doc.original_bytes)
-    old_terms = [t for t in charset_terms(old.get("SpecificCharacterSet")) if t]
+    old_terms = _terms(old)
     encoded: list[tuple[str, str]] = []
-    _merge(raw, old, current, reencode_text=terms != old_terms, prefix="", encoded=encoded)
+    with warnings.catch_warnings():  # decoding the original again: its notes are known already
+        warnings.simplefilter("ignore")
+        _merge(raw, old, current, reencode_text=terms != old_terms, prefix="", encoded=encoded)
     problems = encoding_problems(current, encoded)
     if problems:
         raise EditError("; ".join(problems))
@@ -506,15 +518,14 @@ def encode_document(doc: Document) -> bytes:
     return _write(raw, enforce_file_format=False)
 
 
-def _read_raw(data: bytes) -> tuple[Dataset, list[str]]:
+def _read_raw(data: bytes) -> Dataset:
     """The file's dataset with its elements left undecoded (to write their original bytes)."""
-    notes: list[str] = []
-    encoding = _guess_encoding(walk(data), notes)
+    encoding = _guess_encoding(walk(data), [])
     ds = pydicom.dcmread(io.BytesIO(data), force=True)
     if encoding is not None:
         implicit, little = ds.original_encoding
         ds.set_original_encoding(implicit, little, encoding)
-    return ds, notes
+    return ds
 
 
 def save_document(doc: Document, path: Path | str | None = None, *, force: bool = False) -> Path:
@@ -714,7 +725,7 @@ def set_element_text(ds: Dataset, key: int | str | BaseTag, text: str, vr: str |
 # Validation
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")  # not TAB LF FF CR ESC
-_TEXT_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1a\x1c-\x1f\x7f]")  # in one-line strings: ESC only
+_TEXT_CONTROL = re.compile(r"[\x00-\x1a\x1c-\x1f\x7f]")  # in one-line strings: ESC only
 _DA = "a date is YYYYMMDD, e.g. 20261127"
 _TM = "a time is HHMMSS, HHMM or HH (24-hour clock, optional fraction .ffffff), e.g. 143000 or 1430"
 _DT = ("a date and time is YYYYMMDDHHMMSS (later parts optional, optional fraction .ffffff and "
@@ -1078,7 +1089,7 @@ def new_entry(*, template: Dataset | None = None,
     elif not ds.get("SpecificCharacterSet"):
         ds.SpecificCharacterSet = DEFAULT_CHARSET
     sequence = ds.get("ScheduledProcedureStepSequence")
-    if sequence is None or sequence.VR != "SQ" or not sequence.value:
+    if not isinstance(sequence, DicomSequence) or not sequence:
         ds.ScheduledProcedureStepSequence = DicomSequence([Dataset()])
     sps = ds.ScheduledProcedureStepSequence[0]
     for target, values in ((ds, top), (sps, step)):

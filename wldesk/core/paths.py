@@ -27,3 +27,8 @@ def default_settings_path() -> Path:
 
 def default_worklist_dir() -> Path:
     return data_dir() / "worklists"
+
+
+def templates_dir() -> Path:
+    """Where the editor keeps entry templates."""
+    return data_dir() / "templates"

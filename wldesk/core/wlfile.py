@@ -211,8 +211,9 @@ def _locate_dataset(buf: bytes) -> tuple[int, str]:
 
 def _check_first_element(buf: bytes, explicit: bool) -> None:
     """A file without the DICM marker must at least start like a dataset (not a text file)."""
-    not_dicom = WorklistFileError("not a DICOM file: no DICM marker, and the bytes do not start "
-                                  "a DICOM dataset (a dcmdump text saved as .wl? use dump2dcm)")
+    not_dicom = WorklistFileError(
+        "not a DICOM file: no DICM marker, and the bytes do not start a DICOM dataset "
+        "(a dcmdump text saved as .wl? convert it with 'wldesk load')")
     if len(buf) < 8:
         raise not_dicom
     group, number = struct.unpack_from("<HH", buf)
