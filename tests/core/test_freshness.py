@@ -118,3 +118,15 @@ def test_lost_events_make_the_next_sync_relist(
     assert watcher.rescan
     assert accessions(store) == ["A1"]
     assert not watcher.take()[1]
+
+
+def test_watched_changes_need_no_full_listing(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path) -> None:
+    store, _ = watched
+    scans = store.full_scans
+    for number in range(3):
+        write_entry(tmp_path, f"{number}.wl", accession=f"A{number}")
+        assert len(accessions(store)) == number + 1
+    (tmp_path / "0.wl").unlink()
+    assert accessions(store) == ["A1", "A2"]
+    assert store.full_scans == scans

@@ -159,6 +159,9 @@ class WorklistServer:
             raise ServerStartError(message)
         ae = AE(ae_title=self.settings.ae_title)
         ae.maximum_associations = 64
+        # pynetdicom aborts an association idle for network_timeout; while a very large answer
+        # is being sent the peer says nothing, so 60 s (the default) cut 100,000-answer queries.
+        ae.network_timeout = 300
         ae.add_supported_context(Verification)
         ae.add_supported_context(ModalityWorklistInformationFind)
         handlers: list[evt.EventHandlerType] = [
