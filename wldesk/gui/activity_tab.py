@@ -8,7 +8,7 @@ With ``redact_patient_data`` on, query values that are patient data show as ``<r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -45,6 +45,7 @@ from wldesk.core.fileio import atomic_write_bytes
 from wldesk.core.logs import NOT_PATIENT_DATA
 from wldesk.core.settings import Settings
 from wldesk.gui.controller import ServerController
+from wldesk.gui.qtutil import refilter
 
 Index = QModelIndex | QPersistentModelIndex
 ActivityEvent = QueryEvent | AssociationEvent
@@ -303,18 +304,6 @@ class ActivityModel(QAbstractTableModel):
         return None
 
 
-def _refilter(proxy: QSortFilterProxyModel, change: Callable[[], None]) -> None:
-    """Apply ``change`` to the proxy's filter and re-filter its rows (Qt >= 6.10 wants the change
-    between begin/endFilterChange; before that, invalidateRowsFilter, now deprecated, does it)."""
-    if hasattr(proxy, "endFilterChange"):
-        proxy.beginFilterChange()
-        change()
-        proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-    else:
-        change()
-        proxy.invalidateRowsFilter()
-
-
 class ActivityFilter(QSortFilterProxyModel):
     """Filters by calling AE title and status category; hides routine association events unless
     ``show_associations`` (rejected and aborted associations always show)."""
@@ -333,7 +322,7 @@ class ActivityFilter(QSortFilterProxyModel):
             self.calling_aet, self.status = calling_aet, status
             self.show_associations = show_associations
 
-        _refilter(self, change)
+        refilter(self, change)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()

@@ -41,6 +41,7 @@ from wldesk.core.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, SPS_SEQUEN
 from wldesk.core.node import Node, values_of
 from wldesk.core.store import Entry, FileProblem, Snapshot
 from wldesk.gui.controller import ServerController
+from wldesk.gui.qtutil import refilter
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -422,18 +423,6 @@ class ProblemsModel(_KeyedTableModel[ProblemRow, FileProblem]):
         return None
 
 
-def _refilter(proxy: QSortFilterProxyModel, change: Callable[[], None]) -> None:
-    """Apply ``change`` to the proxy's filter and re-filter its rows (Qt >= 6.10 wants the change
-    between begin/endFilterChange; before that, invalidateRowsFilter, now deprecated, does it)."""
-    if hasattr(proxy, "endFilterChange"):
-        proxy.beginFilterChange()
-        change()
-        proxy.endFilterChange(QSortFilterProxyModel.Direction.Rows)
-    else:
-        change()
-        proxy.invalidateRowsFilter()
-
-
 class WorklistFilter(QSortFilterProxyModel):
     """Keeps the rows where any column (or the raw patient name) contains the text, any case.
 
@@ -464,7 +453,7 @@ class WorklistFilter(QSortFilterProxyModel):
         def change() -> None:
             self._needle = needle
 
-        _refilter(self, change)
+        refilter(self, change)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         if not self._needle:
