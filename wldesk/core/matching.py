@@ -179,35 +179,38 @@ def _range_form(text: str) -> tuple[bool, bool, bool]:
     return high is not None, bool(low), high is None or bool(high)
 
 
-def _date_bounds(text: str, tag: int) -> Bounds:
+def _interval_bounds(text: str, tag: int, parse: Callable[[str], tuple[Any, Any] | None],
+                     expected: str) -> Bounds:
+    """Bounds of a single value (the interval it covers) or of a range ``a-b``, ``a-``, ``-b``."""
     low_text, high_text = _range_parts(text.strip())
-    def one(part: str) -> date | None:
+
+    def one(part: str) -> tuple[Any, Any] | None:
         if not part:
             return None
-        value = parse_date(part)
+        value = parse(part)
         if value is None:
-            raise QueryError(f"{describe_tag(tag)}: {text!r} is not a date or date range "
-                             "(YYYYMMDD, YYYYMMDD-YYYYMMDD)", tag)
+            raise QueryError(f"{describe_tag(tag)}: {text!r} is not {expected}", tag)
         return value
+
     low = one(low_text)
-    high = low if high_text is None else one(high_text)
-    return low, high
+    if high_text is None:
+        return (low[0], low[1]) if low else (None, None)
+    high = one(high_text)
+    return (low[0] if low else None, high[1] if high else None)
+
+
+def _date_interval(text: str) -> tuple[date, date] | None:
+    day = parse_date(text)
+    return None if day is None else (day, day)
+
+
+def _date_bounds(text: str, tag: int) -> Bounds:
+    return _interval_bounds(text, tag, _date_interval,
+                            "a date or date range (YYYYMMDD, YYYYMMDD-YYYYMMDD)")
 
 
 def _time_bounds(text: str, tag: int) -> Bounds:
-    low_text, high_text = _range_parts(text.strip())
-    def one(part: str) -> tuple[time, time] | None:
-        if not part:
-            return None
-        value = parse_time(part)
-        if value is None:
-            raise QueryError(f"{describe_tag(tag)}: {text!r} is not a time or time range "
-                             "(HHMMSS, HHMM-HHMM)", tag)
-        return value
-    low, high = one(low_text), one(high_text) if high_text is not None else None
-    if high_text is None:
-        return (low[0], low[1]) if low else (None, None)
-    return (low[0] if low else None, high[1] if high else None)
+    return _interval_bounds(text, tag, parse_time, "a time or time range (HHMMSS, HHMM-HHMM)")
 
 
 def _datetime_bounds(text: str, tag: int) -> Bounds:
