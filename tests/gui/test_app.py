@@ -164,3 +164,24 @@ def test_quit_stops_the_server(qtbot: QtBot, app_settings: Settings, tmp_path: P
     qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
     app.quit()
     assert not echo_possible(app_settings.port)
+
+
+def test_quit_asks_open_editors_about_unsaved_changes(
+        qtbot: QtBot, running_app: WldeskApp, worklist_folder: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from PySide6.QtWidgets import QMessageBox
+
+    answers = [QMessageBox.StandardButton.Cancel]
+    monkeypatch.setattr(QMessageBox, "question", lambda *_args: answers[0])
+    path = write_entry(worklist_folder, "a.wl")
+    qtbot.waitUntil(lambda: running_app.controller.state == "running", timeout=10000)
+    editor = running_app.window.open_entry(path)
+    assert editor is not None
+    assert editor.model.setData(editor.model.find("PatientID"), "CHANGED")
+    running_app.quit()  # Cancel: nothing is lost, wldesk keeps running
+    assert editor.isVisible()
+    assert echo(running_app.controller.settings.port)
+    answers[0] = QMessageBox.StandardButton.Discard
+    running_app.quit()
+    assert not editor.isVisible()
+    assert not echo_possible(running_app.controller.settings.port)

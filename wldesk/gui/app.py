@@ -65,7 +65,10 @@ class WldeskApp(QObject):
         self.window.bring_forward()
 
     def quit(self) -> None:
-        """Stop the server cleanly, then leave the event loop."""
+        """Stop the server cleanly, then leave the event loop (unless an editor keeps changes)."""
+        if not self.window.close_editors():
+            self.window.bring_forward()
+            return
         self.window.quitting = True
         self.controller.stop_and_wait()
         self.tray.hide()

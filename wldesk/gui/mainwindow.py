@@ -1,12 +1,14 @@
-"""The main window: a status header over the Worklist, Activity, Test query and Settings tabs."""
+"""The main window: a status header over the Worklist, Activity, Test query and Settings tabs;
+it opens entries in editors (several at once) and the new-entry form."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QCloseEvent
+from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
@@ -19,9 +21,11 @@ from PySide6.QtWidgets import (
 
 from wldesk import __version__
 from wldesk.core import paths
+from wldesk.core.editing import EditError
 from wldesk.gui.activity_tab import ActivityTab
 from wldesk.gui.controller import ServerController
-from wldesk.gui.entry_view import EntryView
+from wldesk.gui.editor import EditorWindow
+from wldesk.gui.new_entry import NewEntryDialog
 from wldesk.gui.resources import icon
 from wldesk.gui.settings_tab import SettingsTab
 from wldesk.gui.testquery_tab import TestQueryTab
@@ -108,10 +112,18 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs)
         self.setCentralWidget(central)
         self.worklist.open_entry.connect(self.open_entry)
+        self.editors: list[EditorWindow] = []
+        new_button = QPushButton("New entry…")
+        new_button.setToolTip("Schedule a procedure: a new worklist entry in the folder")
+        new_button.clicked.connect(self.new_entry)
+        self.tabs.setCornerWidget(new_button, Qt.Corner.TopRightCorner)
         self._build_menus()
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        file_menu.addAction("&New entry…", QKeySequence.StandardKey.New, self.new_entry)
+        file_menu.addAction("&Open…", QKeySequence.StandardKey.Open, self.open_file)
+        file_menu.addSeparator()
         file_menu.addAction("Open worklist folder",
                             lambda: open_folder(self.controller.settings.database))
         file_menu.addAction("Open log folder", lambda: open_folder(str(paths.log_dir())))
@@ -124,8 +136,55 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About wldesk", self._about)
 
-    def open_entry(self, path: Path) -> None:
-        EntryView(Path(path), self).show()
+    def open_entry(self, path: Path) -> EditorWindow | None:
+        """Open ``path`` in an editor (the one already showing it, if any)."""
+        path = Path(path)
+        for editor in self.editors:
+            if editor.document.path is not None and editor.document.path.resolve() == path.resolve():
+                editor.show()
+                editor.raise_()
+                editor.activateWindow()
+                return editor
+        settings = self.controller.settings
+        try:
+            editor = EditorWindow.open_file(path, folder=Path(settings.database),
+                                            modalities=settings.modalities,
+                                            open_path=self.open_entry, parent=self)
+        except EditError as exc:
+            QMessageBox.warning(self, "Cannot open the entry", str(exc))
+            return None
+        self.editors.append(editor)
+        editor.destroyed.connect(lambda _obj=None, e=editor: self._editor_closed(e))
+        editor.show()
+        return editor
+
+    def _editor_closed(self, editor: EditorWindow) -> None:
+        if editor in self.editors:
+            self.editors.remove(editor)
+
+    def open_file(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Open worklist entry",
+                                              self.controller.settings.database,
+                                              "Worklist files (*.wl);;All files (*)")
+        if name:
+            self.open_entry(Path(name))
+
+    def new_entry_dialog(self) -> NewEntryDialog:
+        """The new-entry form for the worklist folder and the known modalities."""
+        settings = self.controller.settings
+        return NewEntryDialog(Path(settings.database), settings.modalities, parent=self)
+
+    def new_entry(self) -> None:
+        dialog = self.new_entry_dialog()
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+
+    def close_editors(self) -> bool:
+        """Close every open editor (each asks about unsaved changes); False if one refused."""
+        for editor in list(self.editors):
+            if not editor.close():
+                return False
+        return True
 
     def bring_forward(self) -> None:
         self.show()
@@ -143,5 +202,8 @@ class MainWindow(QMainWindow):
         if self.hide_on_close and not self.quitting:
             event.ignore()
             self.hide()
+            return
+        if not self.close_editors():
+            event.ignore()
             return
         event.accept()

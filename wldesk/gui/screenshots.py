@@ -2,7 +2,8 @@
 
 ``python -m wldesk.gui.screenshots docs/images`` fills a temporary worklist folder with sample
 entries, starts the real server, sends a few queries as modalities would, and saves the main
-window's tabs and the tray menu as PNG files. Runs offscreen when there is no display.
+window's tabs, the tray menu, an entry open in the editor and the new-entry form as PNG files.
+Runs offscreen when there is no display.
 """
 
 from __future__ import annotations
@@ -15,12 +16,16 @@ import time
 from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.sequence import Sequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
+
+if TYPE_CHECKING:
+    from wldesk.gui.mainwindow import MainWindow
 
 SAMPLES = [  # patient, accession, modality, station, day offset, time, description, charset
     ("MÜLLER^JOSÉ", "ACC1001", "CT", "CT1", 0, "0830", "CT head without contrast", "ISO_IR 100"),
@@ -154,9 +159,53 @@ def main(argv: list[str]) -> int:
     tray.rebuild_menu()
     tray.menu.adjustSize()
     tray.menu.grab().save(str(out / "tray-menu.png"))
+    shoot_editor(window, folder / "ACC1003.wl", out, settle)
+    shoot_new_entry(window, out, settle)
     controller.stop_and_wait()
     print(f"screenshots written to {out}")
     return 0
+
+
+def shoot_editor(window: MainWindow, path: Path, out: Path,
+                 settle: Callable[[float], None]) -> None:
+    """An entry open in the editor, its step expanded, a key just emptied: the panel lists it."""
+    from PySide6.QtCore import Qt
+
+    from wldesk.gui.editor import DatasetModel
+
+    editor = window.open_entry(path)
+    assert editor is not None
+    editor.resize(1180, 720)
+    editor.save_as_template("MR knee")  # for the new-entry form's template list
+    model = editor.model
+    station = model.find("ScheduledProcedureStepSequence", 0, "ScheduledStationAETitle")
+    model.setData(station, "", Qt.ItemDataRole.EditRole)
+    modality = model.find("ScheduledProcedureStepSequence", 0, "Modality")
+    editor.tree.setCurrentIndex(modality.siblingAtColumn(DatasetModel.TAG))
+    editor.statusBar().showMessage("ScheduledStationAETitle emptied: modalities would drop this "
+                                   "entry (Ctrl+Z undoes it)")
+    settle(0.5)
+    editor.grab().save(str(out / "editor.png"))
+    editor.close_discarding()
+
+
+def shoot_new_entry(window: MainWindow, out: Path, settle: Callable[[float], None]) -> None:
+    dialog = window.new_entry_dialog()
+    dialog.family_name.setText("Ferreira")
+    dialog.given_name.setText("Ana")
+    dialog.patient_id.setText("PID0042")
+    dialog.birth_date.set_text_value("19781103")
+    dialog.sex.setCurrentIndex(dialog.sex.findData("F"))
+    dialog.referring_physician.setText("KOVACS^PETER")
+    dialog.priority.setCurrentIndex(dialog.priority.findData("ROUTINE"))
+    dialog.requested_description.setText("CT thorax with contrast")
+    dialog.modality.setCurrentText("CT")
+    dialog.station_aet.setCurrentIndex(0)
+    dialog.show()
+    dialog.adjustSize()
+    settle(0.5)
+    dialog.grab().save(str(out / "new-entry.png"))
+    dialog.close()
 
 
 class socket_port:

@@ -1,0 +1,485 @@
+"""The tag editor on real files: model edits with undo, validation, elements and items, character
+sets, saving (atomic, unchanged bytes, failures, files changed on disk), archive, text import and
+export, and the main window opening entries."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import shiboken6
+from pydicom.dataset import Dataset
+from PySide6.QtCore import Qt
+from PySide6.QtTest import QTest
+from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
+from pytestqt.modeltest import ModelTester
+from pytestqt.qtbot import QtBot
+
+from tests.core.samples import worklist_dataset, write_wl
+from wldesk.core.editing import load_document
+from wldesk.gui.controller import ServerController
+from wldesk.gui.editor import (
+    MISSING_BRUSH,
+    VR_ROLE,
+    DatasetModel,
+    DateEditor,
+    EditorWindow,
+    PersonNameEditor,
+    ValueLineEditor,
+)
+from wldesk.gui.mainwindow import MainWindow
+
+SPS = "ScheduledProcedureStepSequence"
+Button = QMessageBox.StandardButton
+
+
+class Boxes:
+    """Message boxes answered without showing them: what was asked, what was warned."""
+
+    def __init__(self) -> None:
+        self.answer = Button.Discard
+        self.questions: list[str] = []
+        self.warnings: list[str] = []
+
+    def question(self, _parent: QWidget | None, _title: str, text: str, *_args: object) -> Button:
+        self.questions.append(text)
+        return self.answer
+
+    def warning(self, _parent: QWidget | None, _title: str, text: str, *_args: object) -> Button:
+        self.warnings.append(text)
+        return Button.Ok
+
+
+@pytest.fixture(autouse=True)
+def boxes(monkeypatch: pytest.MonkeyPatch) -> Boxes:
+    made = Boxes()
+    monkeypatch.setattr(QMessageBox, "question", made.question)
+    monkeypatch.setattr(QMessageBox, "warning", made.warning)
+    return made
+
+
+def check(tester: ModelTester, model: DatasetModel) -> None:
+    """Qt's QAbstractItemModelTester on ``model`` (it stays attached: later changes are checked)."""
+    tester.check(model, force_py=False)  # type: ignore[no-untyped-call]
+
+
+def sample(**values: object) -> Dataset:
+    return worklist_dataset("MÜLLER^JOSÉ", SpecificCharacterSet="ISO_IR 100", PatientSex="M",
+                            ReferencedStudySequence=[], **values)
+
+
+@pytest.fixture
+def entry(worklist_folder: Path) -> Path:
+    return write_wl(worklist_folder / "e1.wl", sample())
+
+
+def make_editor(path: Path, tmp_path: Path) -> EditorWindow:
+    editor = EditorWindow.open_file(path, templates=tmp_path / "templates")
+    editor.show()
+    return editor
+
+
+@pytest.fixture
+def editor(qtbot: QtBot, entry: Path, tmp_path: Path) -> Iterator[EditorWindow]:
+    made = make_editor(entry, tmp_path)
+    yield made
+    if shiboken6.isValid(made):
+        made.close_discarding()
+
+
+def value(model: DatasetModel, *steps: str | int) -> object:
+    return model.find(*steps).data(Qt.ItemDataRole.EditRole)
+
+
+def test_tree_of_the_file(qtmodeltester: ModelTester, editor: EditorWindow) -> None:
+    model = editor.model
+    check(qtmodeltester, model)
+    assert model.columnCount() == 4
+    name = model.find("PatientName", column=DatasetModel.TAG)
+    assert name.data() == "(0010,0010)"
+    assert name.siblingAtColumn(DatasetModel.NAME).data() == "PatientName"
+    assert name.siblingAtColumn(DatasetModel.VR).data() == "PN"
+    assert value(model, "PatientName") == "MÜLLER^JOSÉ"
+    sequence = model.find(SPS)
+    assert sequence.data() == "1 item"
+    item = model.find(SPS, 0, column=DatasetModel.NAME)
+    assert item.data() == "Item 1"
+    assert value(model, SPS, 0, "Modality") == "CT"
+    assert editor.tree.isExpanded(sequence.siblingAtColumn(0))  # the step is shown open
+    assert editor.charset_combo.currentData() == "ISO_IR 100"
+    assert editor.problems_list.count() == 0
+    assert "Complete" in editor.problems_status.text()
+    assert not editor.isWindowModified()
+
+
+def test_edit_through_the_model_with_undo_and_redo(qtmodeltester: ModelTester, qtbot: QtBot,
+                                                   editor: EditorWindow) -> None:
+    model = editor.model
+    check(qtmodeltester, model)
+    index = model.find("PatientID")
+    with qtbot.waitSignal(model.dataChanged):
+        assert model.setData(index, "NEW1")
+    assert editor.document.dataset.PatientID == "NEW1"
+    assert editor.isWindowModified()
+    step = model.find(SPS, 0, "ScheduledStationAETitle")
+    assert model.setData(step, "CT2")
+    assert editor.document.dataset[SPS][0].ScheduledStationAETitle == "CT2"
+    assert editor.undo_stack.count() == 2
+    editor.undo_action.trigger()
+    assert editor.document.dataset[SPS][0].ScheduledStationAETitle == "CT1"
+    editor.undo_action.trigger()
+    assert editor.document.dataset.PatientID == "PID1"
+    assert not editor.isWindowModified()
+    editor.redo_action.trigger()
+    assert value(model, "PatientID") == "NEW1"
+    assert any(k.toString() == "Ctrl+Y" for k in editor.redo_action.shortcuts())
+    assert editor.undo_action.shortcut().toString() == "Ctrl+Z"
+
+
+@pytest.mark.parametrize(("steps", "text", "reason"), [
+    (("PatientBirthDate",), "20241301", "not a real date"),
+    (("PatientBirthDate",), "1.1.2024", "YYYYMMDD"),
+    ((SPS, 0, "ScheduledProcedureStepStartTime"), "2561", "hours go from 00 to 23"),
+    ((SPS, 0, "Modality"), "c-t", "code string"),
+    ((SPS, 0, "ScheduledStationAETitle"), "A" * 17, "at most 16 characters"),
+    (("StudyInstanceUID",), "1.2.abc", "only digits and dots"),
+    (("PatientID",), "A\\B", "holds one value"),
+    (("PatientName",), "A^B^C^D^E^F", "at most 5 parts"),
+])
+def test_invalid_values_are_refused_with_the_reason(editor: EditorWindow, steps: tuple[str | int, ...],
+                                                    text: str, reason: str) -> None:
+    model = editor.model
+    index = model.find(*steps)
+    before = value(model, *steps)
+    assert model.check_text(index, text) is not None
+    assert not model.setData(index, text)
+    assert reason in model.last_error
+    assert reason in editor.statusBar().currentMessage()
+    assert value(model, *steps) == before
+    assert editor.undo_stack.count() == 0
+
+
+def test_value_editors_fit_the_vr(qtbot: QtBot, editor: EditorWindow) -> None:
+    model, tree = editor.model, editor.tree
+    birth = model.find("PatientBirthDate")
+    tree.setCurrentIndex(birth)
+    tree.edit(birth)
+    date_editor = editor.delegate.editor
+    assert isinstance(date_editor, DateEditor)
+    assert date_editor.calendarPopup()
+    assert date_editor.text_value() == "19700101"
+    date_editor.set_text_value("19811224")
+    editor.delegate.commit_open_editor()
+    assert value(model, "PatientBirthDate") == "19811224"
+
+    name = model.find("PatientName")
+    tree.setCurrentIndex(name)
+    tree.edit(name)
+    name_editor = editor.delegate.editor
+    assert isinstance(name_editor, PersonNameEditor)
+    assert [p.text() for p in name_editor.parts[:2]] == ["MÜLLER", "JOSÉ"]
+    name_editor.parts[3].setText("DR")
+    editor.delegate.commit_open_editor()
+    assert value(model, "PatientName") == "MÜLLER^JOSÉ^^DR"
+
+    modality = model.find(SPS, 0, "Modality")
+    tree.setCurrentIndex(modality)
+    tree.edit(modality)
+    line = editor.delegate.editor
+    assert isinstance(line, ValueLineEditor)
+    line.selectAll()
+    QTest.keyClicks(line, "mr")
+    assert line.text() == "MR"  # code strings are upper-cased as they are typed
+    QTest.keyClicks(line, "!")
+    assert "code string" in line.toolTip()  # the reason shows while typing
+    assert "code string" in editor.statusBar().currentMessage()
+    editor.delegate.commit_open_editor()
+    assert value(model, SPS, 0, "Modality") == "CT"  # refused
+    assert "code string" in model.last_error
+
+
+def test_add_element_by_keyword_or_tag_and_remove(qtmodeltester: ModelTester, qtbot: QtBot,
+                                                  editor: EditorWindow) -> None:
+    model = editor.model
+    check(qtmodeltester, model)
+    rows = model.rowCount()
+    with qtbot.waitSignal(model.rowsInserted) as inserted:
+        index = editor.add_element("PatientWeight")
+    assert inserted.args is not None and inserted.args[1] == index.row()
+    assert model.rowCount() == rows + 1
+    assert index.siblingAtColumn(DatasetModel.VR).data() == "DS"
+    assert index.data(VR_ROLE) == "DS"
+    tags = [int(e.tag) for e in editor.document.dataset]
+    assert tags == sorted(tags)
+    above = model.index(index.row() - 1, DatasetModel.TAG).data()
+    below = model.index(index.row() + 1, DatasetModel.TAG).data()
+    assert above < "(0010,1030)" < below  # inserted in tag order
+    assert model.setData(index.siblingAtColumn(DatasetModel.VALUE), "72.5")
+    assert editor.document.dataset.PatientWeight == 72.5
+
+    by_tag = model.add_element("(0010,1020)")
+    assert by_tag.siblingAtColumn(DatasetModel.NAME).data() == "PatientSize"
+    with pytest.raises(Exception, match="already there"):
+        model.add_element("PatientWeight")
+    with pytest.raises(Exception, match="neither a DICOM keyword"):
+        model.add_element("NoSuchKeyword")
+    assert "neither a DICOM keyword" in editor.statusBar().currentMessage()
+
+    with qtbot.waitSignal(model.rowsRemoved):
+        model.remove_element(model.find("PatientWeight"))
+    assert "PatientWeight" not in editor.document.dataset
+    editor.undo_stack.undo()
+    assert editor.document.dataset.PatientWeight == 72.5
+
+    # into an item: the selection decides where
+    editor.tree.setCurrentIndex(model.find(SPS, 0, column=0))
+    inside = editor.add_element("ScheduledPerformingPhysicianName")
+    assert inside.parent() == model.find(SPS, 0, column=0)
+    assert "ScheduledPerformingPhysicianName" in editor.document.dataset[SPS][0]
+    while editor.undo_stack.canUndo():
+        editor.undo_stack.undo()
+    assert model.rowCount() == rows
+    assert not editor.document.is_modified()
+
+
+def test_sequence_items(qtmodeltester: ModelTester, qtbot: QtBot, editor: EditorWindow) -> None:
+    model = editor.model
+    check(qtmodeltester, model)
+    sequence = model.find("ReferencedStudySequence", column=0)
+    assert model.rowCount(sequence) == 0
+    with qtbot.waitSignal(model.rowsInserted):
+        item = model.add_item(sequence)
+    assert model.rowCount(sequence) == 1
+    assert sequence.siblingAtColumn(DatasetModel.VALUE).data() == "1 item"
+    # an empty reference lacks the keys modalities need: listed and highlighted
+    problems = model.problems()
+    assert any("ReferencedStudySequence item 1" in p for p in problems)
+    assert item.data(Qt.ItemDataRole.BackgroundRole) == MISSING_BRUSH
+    assert editor.problems_list.count() == len(problems)
+    model.add_element("ReferencedSOPClassUID", item)
+    model.add_element("ReferencedSOPInstanceUID", item)
+    uid = model.find("ReferencedStudySequence", 0, "ReferencedSOPInstanceUID")
+    assert uid.siblingAtColumn(0).data(Qt.ItemDataRole.BackgroundRole) == MISSING_BRUSH
+    assert model.setData(uid, "1.2.3.4")
+    assert model.setData(model.find("ReferencedStudySequence", 0, "ReferencedSOPClassUID"),
+                         "1.2.840.10008.3.1.2.3.1")
+    assert model.problems() == []
+    assert editor.problems_list.count() == 0
+    second = model.add_item(sequence)
+    assert second.row() == 1
+    with qtbot.waitSignal(model.rowsRemoved):
+        model.remove_item(model.index(0, 0, sequence))
+    assert model.rowCount(sequence) == 1
+    assert len(editor.document.dataset.ReferencedStudySequence) == 1
+    editor.undo_stack.undo()  # the first item is back, with its values
+    assert editor.document.dataset.ReferencedStudySequence[0].ReferencedSOPInstanceUID == "1.2.3.4"
+    while editor.undo_stack.canUndo():
+        editor.undo_stack.undo()
+    assert model.rowCount(sequence) == 0
+
+
+def test_missing_keys_panel_follows_the_edits(editor: EditorWindow) -> None:
+    model = editor.model
+    station = model.find(SPS, 0, "ScheduledStationAETitle")
+    assert model.setData(station, "")
+    assert editor.problems_list.item(0).text() == "missing or empty ScheduledStationAETitle"
+    assert station.siblingAtColumn(0).data(Qt.ItemDataRole.BackgroundRole) == MISSING_BRUSH
+    model.remove_element(model.find("PatientID"))
+    texts = [editor.problems_list.item(i).text() for i in range(editor.problems_list.count())]
+    assert "missing or empty PatientID" in texts
+    assert "2 problems" in editor.problems_status.text()
+    # double-clicking a missing key adds it and starts editing it
+    editor._problem_activated(editor.problems_list.item(texts.index("missing or empty PatientID")))
+    assert "PatientID" in editor.document.dataset
+    editor.delegate.commit_open_editor()
+    editor.undo_stack.undo()
+    editor.undo_stack.undo()
+    editor.undo_stack.undo()
+    assert editor.problems_list.count() == 0
+    assert station.siblingAtColumn(0).data(Qt.ItemDataRole.BackgroundRole) is None
+
+
+def test_character_set(editor: EditorWindow, boxes: Boxes) -> None:
+    model = editor.model
+    name = model.find("PatientName")
+    assert not model.setData(name, "ИВАНОВ^ИВАН")  # Cyrillic is not Latin-1
+    assert "'И' (U+0418) cannot be written in ISO_IR 100" in model.last_error
+    assert value(model, "PatientName") == "MÜLLER^JOSÉ"
+    # ASCII cannot carry the Ü of the name: refused with a message, nothing changed
+    editor.charset_combo.setCurrentIndex(editor.charset_combo.findData(""))
+    editor.charset_combo.activated.emit(editor.charset_combo.currentIndex())
+    assert boxes.warnings and "'Ü' (U+00DC)" in boxes.warnings[-1]
+    assert editor.charset_combo.currentData() == "ISO_IR 100"
+    assert editor.document.dataset.SpecificCharacterSet == "ISO_IR 100"
+    assert editor.set_charset("ISO_IR 192")
+    assert model.setData(name, "ИВАНОВ^ИВАН")
+    assert not editor.set_charset("ISO_IR 100")
+    assert "'И'" in boxes.warnings[-1]
+    assert editor.charset_combo.currentData() == "ISO_IR 192"
+    editor.undo_stack.undo()
+    editor.undo_stack.undo()
+    assert editor.charset_combo.currentData() == "ISO_IR 100"
+    assert editor.undo_stack.undoText() == ""
+
+
+def test_atomic_save_round_trip(editor: EditorWindow, entry: Path) -> None:
+    model = editor.model
+    assert model.setData(model.find("PatientName"), "SMITH^ANNE")
+    added = model.add_element("PatientWeight")
+    assert model.setData(added.siblingAtColumn(DatasetModel.VALUE), "72.5")
+    assert model.setData(model.find(SPS, 0, "ScheduledProcedureStepStartTime"), "1415")
+    with_saved: list[Path] = []
+    editor.saved.connect(with_saved.append)
+    assert editor.save()
+    assert with_saved == [entry]
+    assert not editor.isWindowModified()
+    assert [p.name for p in entry.parent.iterdir()] == ["e1.wl"]  # no temporary file left
+    reopened = load_document(entry).dataset
+    assert str(reopened.PatientName) == "SMITH^ANNE"
+    assert reopened.PatientWeight == 72.5
+    assert reopened[SPS][0].ScheduledProcedureStepStartTime == "1415"
+    assert reopened.SpecificCharacterSet == "ISO_IR 100"
+    assert reopened.StudyInstanceUID == sample().StudyInstanceUID
+
+
+def test_save_without_edits_changes_nothing(editor: EditorWindow, entry: Path) -> None:
+    before = entry.read_bytes()
+    assert editor.save()
+    assert entry.read_bytes() == before
+    model = editor.model
+    assert model.setData(model.find("PatientID"), "OTHER")
+    editor.undo_stack.undo()
+    assert editor.save()
+    assert entry.read_bytes() == before
+
+
+def test_failed_save_keeps_the_original(editor: EditorWindow, entry: Path, boxes: Boxes,
+                                        monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    before = entry.read_bytes()
+    assert editor.model.setData(editor.model.find("PatientID"), "CHANGED")
+
+    def full(*_args: object) -> None:
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr("wldesk.core.fileio.os.replace", full)
+    assert not editor.save()
+    assert entry.read_bytes() == before
+    assert "the disk is full" in boxes.warnings[-1]
+    assert "not changed" in editor.last_error
+    assert [p.name for p in entry.parent.iterdir()] == ["e1.wl"]
+    assert editor.isWindowModified()
+    monkeypatch.undo()
+    monkeypatch.setattr(QMessageBox, "warning", boxes.warning)
+    blocker = tmp_path / "a-file"
+    blocker.write_bytes(b"")
+    assert not editor.save_to(blocker / "e1.wl", force=True)
+    assert "cannot save" in boxes.warnings[-1]
+    assert entry.read_bytes() == before
+
+
+def test_changed_on_disk_offers_reload_or_overwrite(editor: EditorWindow, entry: Path,
+                                                    tmp_path: Path) -> None:
+    write_wl(entry, sample(PatientID="THEIRS"))
+    assert editor.check_disk()
+    assert editor.conflict_bar.isVisibleTo(editor)
+    assert "changed by someone else" in editor.conflict_label.text()
+    assert editor.reload()
+    assert value(editor.model, "PatientID") == "THEIRS"
+    assert not editor.conflict_bar.isVisibleTo(editor)
+    assert not editor.check_disk()
+
+    # before saving: asked, then overwritten on request
+    assert editor.model.setData(editor.model.find("PatientID"), "MINE")
+    write_wl(entry, sample(PatientID="THEIRS2"))
+    asked: list[str] = []
+
+    def ask() -> str:
+        asked.append("asked")
+        return "overwrite"
+
+    editor.ask_conflict = ask  # type: ignore[method-assign]
+    assert editor.save()
+    assert asked == ["asked"]
+    assert load_document(entry).dataset.PatientID == "MINE"
+
+    # or reloaded
+    assert editor.model.setData(editor.model.find("PatientID"), "MINE2")
+    write_wl(entry, sample(PatientID="THEIRS3"))
+    editor.ask_conflict = lambda: "reload"  # type: ignore[method-assign]
+    assert not editor.save()
+    assert value(editor.model, "PatientID") == "THEIRS3"
+    assert load_document(entry).dataset.PatientID == "THEIRS3"
+
+
+def test_delete_moves_to_the_archive(qtbot: QtBot, editor: EditorWindow, entry: Path,
+                                     boxes: Boxes) -> None:
+    boxes.answer = Button.Cancel
+    assert editor.delete_entry() is None
+    assert entry.exists()
+    boxes.answer = Button.Yes
+    with qtbot.waitSignal(editor.archived) as archived:
+        target = editor.delete_entry()
+    assert target == entry.parent / "archive" / "e1.wl"
+    assert archived.args == [target]
+    assert not entry.exists() and target.is_file()
+    assert not editor.isVisible()
+
+
+def test_close_with_unsaved_changes_asks(qtbot: QtBot, editor: EditorWindow, entry: Path,
+                                         boxes: Boxes) -> None:
+    editor.close()  # nothing changed: no question
+    assert boxes.questions == []
+    editor.show()
+    assert editor.model.setData(editor.model.find("PatientID"), "ASKED")
+    boxes.answer = Button.Cancel
+    assert not editor.close()
+    assert editor.isVisible() and len(boxes.questions) == 1
+    boxes.answer = Button.Save
+    assert editor.close()
+    assert load_document(entry).dataset.PatientID == "ASKED"
+
+
+def test_export_and_import(qtmodeltester: ModelTester, editor: EditorWindow, tmp_path: Path) -> None:
+    model = editor.model
+    check(qtmodeltester, model)
+    dump, as_json = tmp_path / "e1.dump", tmp_path / "e1.json"
+    assert editor.export_dump(dump)
+    text = dump.read_bytes()
+    assert "(0010,0010) PN [MÜLLER^JOSÉ]".encode("latin-1") in text  # in the file's charset
+    assert editor.export_json(as_json)
+    assert json.loads(as_json.read_text("utf-8"))["00100020"]["Value"] == ["PID1"]
+    dump.write_bytes(text.replace(b"[PID1]", b"[PID9]").replace(b"[Head]", b"[Knee]"))
+    assert editor.import_text(dump)
+    assert value(model, "PatientID") == "PID9"
+    assert value(model, "RequestedProcedureDescription") == "Knee"
+    assert value(model, SPS, 0, "Modality") == "CT"
+    assert editor.undo_stack.undoText() == "Import e1.dump"
+    editor.undo_stack.undo()
+    assert value(model, "PatientID") == "PID1"
+    assert not editor.document.is_modified()
+
+
+def test_main_window_opens_editors(qtbot: QtBot, controller: ServerController, entry: Path,
+                                   worklist_folder: Path) -> None:
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    first = window.open_entry(entry)
+    assert isinstance(first, EditorWindow) and first.isVisible()
+    assert window.open_entry(entry) is first  # the same file: the same editor
+    other = write_wl(worklist_folder / "e2.wl", sample(AccessionNumber="ACC2"))
+    second = window.open_entry(other)
+    assert second is not None and second is not first
+    assert len(window.editors) == 2
+    second.close()
+    qtbot.waitUntil(lambda: len(window.editors) == 1, timeout=2000)
+    file_menu = window.menuBar().actions()[0].menu()
+    assert isinstance(file_menu, QMenu)
+    texts = [a.text() for a in file_menu.actions()]
+    assert "&New entry…" in texts and "&Open…" in texts
+    (worklist_folder / "bad.wl").write_bytes(b"not dicom")
+    assert window.open_entry(worklist_folder / "bad.wl") is None
+    first.close_discarding()

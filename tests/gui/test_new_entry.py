@@ -1,0 +1,225 @@
+"""The new-entry form: filled in like a person would, it writes a complete entry that the running
+server gives to DCMTK's findscu; templates and duplicates."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date, datetime
+from pathlib import Path
+
+import pytest
+import shiboken6
+from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QWidget
+from pytestqt.qtbot import QtBot
+
+from tests.core.samples import worklist_dataset, write_wl
+from tests.peers import dcmtk_tool, run_findscu
+from wldesk.core import paths
+from wldesk.core.check import missing_keys
+from wldesk.core.editing import list_templates, load_document
+from wldesk.core.node import Node
+from wldesk.core.settings import KnownModality
+from wldesk.gui.controller import ServerController
+from wldesk.gui.editor import EditorWindow
+from wldesk.gui.mainwindow import MainWindow
+from wldesk.gui.new_entry import NewEntryDialog
+
+SPS = "ScheduledProcedureStepSequence"
+MODALITIES = (KnownModality("CT room 1", "CT1"), KnownModality("MR scanner", "MR1"))
+
+
+@pytest.fixture(autouse=True)
+def no_boxes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    shown: list[str] = []
+
+    def warning(_parent: QWidget | None, _title: str, text: str, *_args: object) -> object:
+        shown.append(text)
+        return QMessageBox.StandardButton.Ok
+
+    monkeypatch.setattr(QMessageBox, "warning", warning)
+    return shown
+
+
+@pytest.fixture
+def dialog(qtbot: QtBot, worklist_folder: Path) -> NewEntryDialog:
+    made = NewEntryDialog(worklist_folder, MODALITIES)
+    qtbot.addWidget(made)
+    return made
+
+
+def fill(dialog: NewEntryDialog) -> None:
+    dialog.family_name.setText("Müller")
+    dialog.given_name.setText("José")
+    dialog.patient_id.setText("P77")
+    dialog.birth_date.set_text_value("19800229")
+    dialog.sex.setCurrentIndex(dialog.sex.findData("F"))
+    dialog.requested_description.setText("CT head without contrast")
+    dialog.referring_physician.setText("HOUSE^GREGORY")
+    dialog.priority.setCurrentIndex(dialog.priority.findData("ROUTINE"))
+    dialog.modality.setCurrentText("CT")
+    dialog.station_aet.setCurrentIndex(0)
+
+
+def test_the_form_makes_an_entry_findscu_gets(qtbot: QtBot, controller: ServerController,
+                                              worklist_folder: Path, tmp_path: Path) -> None:
+    dialog = NewEntryDialog(worklist_folder, MODALITIES)
+    qtbot.addWidget(dialog)
+    assert [dialog.station_aet.itemText(i) for i in range(2)] == ["CT1", "MR1"]
+    now = datetime.now()
+    assert dialog.scheduled()[0] == now.date()  # scheduled now unless changed
+    fill(dialog)
+    assert dialog.station_aet.currentText() == "CT1"
+    assert dialog.station_name.text() == "CT room 1"
+    with qtbot.waitSignal(dialog.created) as created:
+        save = dialog.buttons.button(QDialogButtonBox.StandardButton.Save)
+        assert save is not None
+        save.click()
+    path = dialog.saved_path
+    assert path is not None and created.args == [path]
+    assert path.parent == worklist_folder and path.suffix == ".wl"
+    assert dialog.result() == NewEntryDialog.DialogCode.Accepted
+    ds = load_document(path).dataset
+    assert missing_keys(Node.from_dataset(ds)) == []
+    assert ds.SpecificCharacterSet == "ISO_IR 192"
+    assert str(ds.PatientName) == "Müller^José"
+    assert ds.PatientBirthDate == "19800229" and ds.PatientSex == "F"
+    assert re.fullmatch(r"\d{16}", ds.AccessionNumber)
+    assert path.name == f"{ds.AccessionNumber}.wl"
+    assert ds.RequestedProcedureID == ds.AccessionNumber
+    assert ds.StudyInstanceUID
+    step = ds[SPS][0]
+    assert (step.Modality, step.ScheduledStationAETitle) == ("CT", "CT1")
+    assert step.ScheduledProcedureStepStartDate == now.strftime("%Y%m%d")
+    assert step.ScheduledProcedureStepDescription == "CT head without contrast"
+
+    findscu = dcmtk_tool("findscu")
+    if findscu is None or dcmtk_tool("dump2dcm") is None:
+        pytest.skip("DCMTK's findscu and dump2dcm are needed to query the server")
+    controller.start()
+    qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
+    query = tmp_path / "query.dump"
+    today = date.today().strftime("%Y%m%d")
+    query.write_text("(0008,0005) CS [ISO_IR 192]\n(0008,0050) SH []\n(0010,0010) PN []\n"
+                     "(0010,0020) LO []\n(0040,0100) SQ\n(fffe,e000) -\n(0008,0060) CS [CT]\n"
+                     f"(0040,0001) AE []\n(0040,0002) DA [{today}]\n(fffe,e00d) -\n(fffe,e0dd) -\n",
+                     encoding="ascii")
+    result = run_findscu(controller.settings.port, query, controller.settings.ae_title, "CT1")
+    assert result.final_status == "Success", result.describe()
+    assert [a.AccessionNumber for a in result.answers] == [ds.AccessionNumber]
+    assert str(result.answers[0].PatientName) == "Müller^José"
+
+
+def test_missing_and_invalid_values_are_shown(dialog: NewEntryDialog, worklist_folder: Path) -> None:
+    assert dialog.save_entry() is None
+    assert dialog.error_label.isVisibleTo(dialog)
+    for key in ("PatientName", "PatientID", "Modality", "ScheduledStationAETitle"):
+        assert key in dialog.last_error
+    assert list(worklist_folder.iterdir()) == []
+    dialog.patient_id.setText("A\\B")
+    assert "one value" in dialog.patient_id.toolTip()
+    assert "#ffd0d0" in dialog.patient_id.styleSheet()
+    dialog.patient_id.setText("P1")
+    assert dialog.patient_id.styleSheet() == ""
+    line = dialog.station_aet.lineEdit()
+    assert line is not None
+    line.setText("A" * 17)
+    assert "at most 16" in line.toolTip()
+    fill(dialog)
+    dialog.charset_combo.setCurrentIndex(dialog.charset_combo.findData(""))  # ASCII
+    assert dialog.save_entry() is None
+    assert "'ü' (U+00FC)" in dialog.last_error
+    assert list(worklist_folder.iterdir()) == []
+    dialog.charset_combo.setCurrentIndex(dialog.charset_combo.findData("ISO_IR 100"))
+    path = dialog.save_entry()
+    assert path is not None
+    assert load_document(path).dataset.SpecificCharacterSet == "ISO_IR 100"
+
+
+@pytest.fixture
+def editor(worklist_folder: Path) -> Iterator[EditorWindow]:
+    ds = worklist_dataset("DOE^JANE", SpecificCharacterSet="ISO_IR 192", PatientSex="F",
+                          ReferencedStudySequence=[], ReferringPhysicianName="WHO^DR",
+                          StudyID="S1")
+    path = write_wl(worklist_folder / "source.wl", ds)
+    made = EditorWindow.open_file(path, modalities=MODALITIES)
+    yield made
+    if shiboken6.isValid(made):
+        made.close_discarding()
+
+
+def test_templates_save_and_prefill(qtbot: QtBot, editor: EditorWindow, worklist_folder: Path) -> None:
+    path = editor.save_as_template("CT head")
+    assert path is not None and path.parent == paths.templates_dir()
+    assert [t.name for t in list_templates(paths.templates_dir())] == ["CT head"]
+    dialog = NewEntryDialog(worklist_folder, MODALITIES)
+    qtbot.addWidget(dialog)
+    assert [dialog.template_combo.itemText(i) for i in range(dialog.template_combo.count())] \
+        == ["(none)", "CT head"]
+    dialog.family_name.setText("Smith")
+    dialog.patient_id.setText("P9")
+    dialog.template_combo.setCurrentIndex(1)
+    dialog.template_combo.activated.emit(1)
+    assert dialog.family_name.text() == "Smith"  # the patient stays
+    assert dialog.requested_description.text() == "Head"
+    assert dialog.modality.currentText() == "CT"
+    assert dialog.station_aet.currentText() == "CT1"
+    assert dialog.step_description.text() == "CT head"
+    assert dialog.accession.text() == ""
+    saved = dialog.save_entry()
+    assert saved is not None
+    ds = load_document(saved).dataset
+    assert (str(ds.PatientName), ds.PatientID, ds.RequestedProcedureDescription) == \
+        ("Smith", "P9", "Head")
+    assert missing_keys(Node.from_dataset(ds)) == []
+
+    # a template saved from the form itself
+    form = NewEntryDialog(worklist_folder, MODALITIES)
+    qtbot.addWidget(form)
+    form.requested_description.setText("MR knee")
+    form.modality.setCurrentText("MR")
+    form.station_aet.setCurrentText("MR1")
+    made = form.save_as_template("MR knee")
+    assert made is not None
+    assert form.template_combo.currentText() == "MR knee"
+    template = NewEntryDialog(worklist_folder, MODALITIES)
+    qtbot.addWidget(template)
+    assert template.apply_template(made)
+    assert (template.modality.currentText(), template.family_name.text()) == ("MR", "")
+
+
+def test_duplicate_gives_new_ids_and_uids(qtbot: QtBot, editor: EditorWindow,
+                                          worklist_folder: Path) -> None:
+    opened: list[Path] = []
+    editor.open_path = opened.append
+    dialog = editor.duplicate_dialog()
+    assert isinstance(dialog, NewEntryDialog)
+    qtbot.addWidget(dialog)
+    assert (dialog.family_name.text(), dialog.given_name.text()) == ("DOE", "JANE")
+    assert dialog.patient_id.text() == "PID1"
+    assert dialog.birth_date.text_value() == "19700101"
+    assert dialog.sex.currentData() == "F"
+    assert dialog.referring_physician.text() == "WHO^DR"
+    assert (dialog.accession.text(), dialog.requested_procedure_id.text(),
+            dialog.step_id.text()) == ("", "", "")
+    path = dialog.save_entry()
+    assert path is not None and opened == [path]
+    source = editor.document.dataset
+    copy = load_document(path).dataset
+    assert copy.PatientID == source.PatientID and str(copy.PatientName) == "DOE^JANE"
+    for keyword in ("StudyInstanceUID", "AccessionNumber", "RequestedProcedureID"):
+        assert copy[keyword].value != source[keyword].value, keyword
+    assert copy[SPS][0].ScheduledProcedureStepID != source[SPS][0].ScheduledProcedureStepID
+    assert "StudyID" not in copy
+    assert missing_keys(Node.from_dataset(copy)) == []
+
+
+def test_main_window_new_entry(qtbot: QtBot, controller: ServerController,
+                               worklist_folder: Path) -> None:
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    corner = window.tabs.cornerWidget()
+    assert corner is not None and "New entry" in corner.property("text")
+    dialog = window.new_entry_dialog()
+    qtbot.addWidget(dialog)
+    assert dialog.folder == worklist_folder
