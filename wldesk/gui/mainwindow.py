@@ -181,10 +181,7 @@ class MainWindow(QMainWindow):
 
     def close_editors(self) -> bool:
         """Close every open editor (each asks about unsaved changes); False if one refused."""
-        for editor in list(self.editors):
-            if not editor.close():
-                return False
-        return True
+        return all(editor.close() for editor in list(self.editors))
 
     def bring_forward(self) -> None:
         self.show()
