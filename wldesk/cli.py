@@ -66,6 +66,10 @@ def _parser() -> argparse.ArgumentParser:
                                        "format) or a DICOM JSON file")
     load.add_argument("text", type=Path, metavar="TEXT", help="the dump or JSON text")
     load.add_argument("out", type=Path, metavar="OUT.wl", help="the .wl file to write")
+
+    sub.add_parser("selftest", help="check this installation on a temporary folder and free local "
+                                    "ports: server, C-ECHO, worklist C-FIND, window (offscreen); "
+                                    "exit code 1 when a check fails")
     return parser
 
 
@@ -135,6 +139,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return dump_command(args.file, json=args.json)
         if args.command == "load":
             return load_command(args.text, args.out)
+        if args.command == "selftest":
+            from wldesk.selftest import run  # loads Qt for its window check
+
+            return run()
         return _gui(args)
     except SettingsError as exc:
         print(f"wldesk: error: {exc}", file=sys.stderr)

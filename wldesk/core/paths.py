@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 
 import platformdirs
 
 from wldesk import APP_NAME
+
+
+def machine_dir() -> Path | None:
+    """The machine-wide folder of an installed wldesk (C:\\ProgramData\\wldesk), or None.
+
+    Used once its settings.json exists (the Windows installers write it): then one server, one
+    settings file, one worklist folder and one log folder serve the PC, whoever is logged in.
+    WLDESK_MACHINE_DIR overrides (for tests and unusual installs).
+    """
+    override = os.environ.get("WLDESK_MACHINE_DIR")
+    if override:
+        return Path(override)
+    if sys.platform == "win32":
+        folder = Path(platformdirs.site_config_dir(APP_NAME, appauthor=False))
+        return folder if (folder / "settings.json").is_file() else None
+    return None
 
 
 def config_dir() -> Path:
@@ -18,15 +36,20 @@ def data_dir() -> Path:
 
 
 def log_dir() -> Path:
+    machine = machine_dir()
+    if machine is not None:
+        return machine / "logs"
     return Path(platformdirs.user_log_dir(APP_NAME, appauthor=False))
 
 
 def default_settings_path() -> Path:
-    return config_dir() / "settings.json"
+    machine = machine_dir()
+    return (machine if machine is not None else config_dir()) / "settings.json"
 
 
 def default_worklist_dir() -> Path:
-    return data_dir() / "worklists"
+    machine = machine_dir()
+    return (machine if machine is not None else data_dir()) / "worklists"
 
 
 def templates_dir() -> Path:

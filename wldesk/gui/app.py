@@ -23,13 +23,13 @@ log = logging.getLogger(__name__)
 INSTANCE_NAME = "wldesk-single-instance"
 
 
-def ask_running_instance(name: str = INSTANCE_NAME) -> bool:
-    """True when another wldesk answers on ``name`` (it is then asked to show its window)."""
+def ask_running_instance(name: str = INSTANCE_NAME, *, show: bool = True) -> bool:
+    """True when another wldesk answers on ``name`` (with ``show``, it shows its window)."""
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(500):
         return False
-    socket.write(b"show\n")
+    socket.write(b"show\n" if show else b"\n")
     socket.waitForBytesWritten(500)
     socket.disconnectFromServer()
     return True
@@ -61,8 +61,12 @@ class WldeskApp(QObject):
     def _on_second_launch(self) -> None:
         while self.instance.hasPendingConnections():
             connection = self.instance.nextPendingConnection()
+            connection.readyRead.connect(lambda c=connection: self._on_request(c.readAll()))
             connection.disconnected.connect(connection.deleteLater)
-        self.window.bring_forward()
+
+    def _on_request(self, data: object) -> None:
+        if b"show" in bytes(data):  # type: ignore[call-overload]
+            self.window.bring_forward()
 
     def quit(self) -> None:
         """Stop the server cleanly, then leave the event loop (unless an editor keeps changes)."""
@@ -84,8 +88,10 @@ def run_gui(settings: Settings, settings_path: Path, minimized: bool) -> int:
     app.setApplicationName("wldesk")
     app.setQuitOnLastWindowClosed(False)
     app.setWindowIcon(icon("wldesk"))
-    if ask_running_instance():
-        return 0  # the running wldesk shows its window
+    # A second launch shows the running window; a second login autostart (machine-wide and
+    # per-user entries both present) just leaves quietly.
+    if ask_running_instance(show=not minimized):
+        return 0
     setup_logging(paths.log_dir() / "wldesk.log")
     try:
         main = WldeskApp(settings, settings_path, minimized=minimized)
