@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QItemSelection,
     QModelIndex,
     QPersistentModelIndex,
@@ -45,7 +44,7 @@ from wldesk.core.fileio import atomic_write_bytes
 from wldesk.core.logs import NOT_PATIENT_DATA
 from wldesk.core.settings import Settings
 from wldesk.gui.controller import ServerController
-from wldesk.gui.qtutil import refilter
+from wldesk.gui.qtutil import ColumnsModel, refilter
 
 Index = QModelIndex | QPersistentModelIndex
 ActivityEvent = QueryEvent | AssociationEvent
@@ -134,7 +133,7 @@ class ActivityRow:
         return status_category(self.event)
 
 
-class ActivityModel(QAbstractTableModel):
+class ActivityModel(ColumnsModel):
     """Query and association events, oldest first, at most ``max_rows`` (oldest dropped)."""
 
     COLUMNS = ("Time", "Calling AET", "Address", "Query", "Matches", "Duration (ms)", "Status")
@@ -264,18 +263,8 @@ class ActivityModel(QAbstractTableModel):
 
     # --- Qt model ------------------------------------------------------------------------------
 
-    def rowCount(self, parent: Index | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.COLUMNS)):
-            return self.COLUMNS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):

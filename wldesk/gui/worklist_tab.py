@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 from PySide6.QtCore import (
-    QAbstractTableModel,
     QModelIndex,
     QPersistentModelIndex,
     QSortFilterProxyModel,
@@ -41,7 +40,7 @@ from wldesk.core.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, SPS_SEQUEN
 from wldesk.core.node import Node, values_of
 from wldesk.core.store import Entry, FileProblem, Snapshot
 from wldesk.gui.controller import ServerController
-from wldesk.gui.qtutil import refilter
+from wldesk.gui.qtutil import ColumnsModel, refilter
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -170,7 +169,7 @@ RowT = TypeVar("RowT", EntryRow, ProblemRow)
 ItemT = TypeVar("ItemT", Entry, FileProblem)
 
 
-class _KeyedTableModel(QAbstractTableModel, Generic[RowT, ItemT]):
+class _KeyedTableModel(ColumnsModel, Generic[RowT, ItemT]):
     """Rows identified by file name, updated by the smallest diff against a new list.
 
     The model sorts itself (``sort``, which the proxy forwards): Python sorts 100,000 rows in a
@@ -191,18 +190,8 @@ class _KeyedTableModel(QAbstractTableModel, Generic[RowT, ItemT]):
         self._sort_column = -1  # -1: file name order
         self._sort_order = Qt.SortOrder.AscendingOrder
 
-    def rowCount(self, parent: Index | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index | None = None) -> int:
-        return 0 if parent is not None and parent.isValid() else len(self.COLUMNS)
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.COLUMNS)):
-            return self.COLUMNS[section]
-        return None
+    def row_count(self) -> int:
+        return len(self._rows)
 
     def row(self, row: int) -> RowT:
         return self._rows[row]
