@@ -495,8 +495,8 @@ class FolderStore:
         """The entries that may match ``prefilter`` (all of them without one), in name order."""
         with self._lock:
             names = self._index.select(prefilter) if prefilter is not None else None
-            if names is None:
-                return [self._entries[n] for n in sorted(self._entries)]
+            if names is None:  # the snapshot is sorted once per change, not once per query
+                return list(self.snapshot().entries)
             return [self._entries[n] for n in sorted(names)]
 
     # --- internals (called with the lock held) -------------------------------------------------

@@ -226,6 +226,11 @@ def _check_first_element(buf: bytes, explicit: bool) -> None:
 
 def walk(buf: bytes) -> list[Raw]:
     """Prove ``buf`` a complete DICOM file or raw dataset; return its top-level elements."""
+    return _walk(buf)[0]
+
+
+def _walk(buf: bytes) -> tuple[list[Raw], str]:
+    """The top-level elements of ``buf`` and its transfer syntax."""
     pos, syntax = _locate_dataset(buf)
     body = buf
     if syntax in _DEFLATED:
@@ -239,7 +244,7 @@ def walk(buf: bytes) -> list[Raw]:
     walker.elements(pos, len(body), False, out)
     if not out:
         raise WorklistFileError("the file holds no DICOM elements")
-    return out
+    return out, syntax
 
 
 @dataclass(frozen=True)
@@ -381,8 +386,7 @@ def _parse_with_pydicom(buf: bytes, raws: list[Raw], cache: LayoutCache) -> Pars
 def parse_bytes(buf: bytes, cache: LayoutCache | None = None) -> ParsedFile:
     """Parse a complete `.wl` file; raise WorklistFileError with the reason otherwise."""
     cache = cache or LayoutCache()
-    raws = walk(buf)
-    _, syntax = _locate_dataset(buf)
+    raws, syntax = _walk(buf)
     notes: list[str] = []
     chosen = _fast_codec(raws, _charset_terms(raws), notes)
     if chosen is None or syntax in _DEFLATED or syntax == _EXPLICIT_BE:
