@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
+import uuid
 from pathlib import Path
 from typing import Literal
 
@@ -20,7 +21,7 @@ from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.filereader import data_element_generator
 from pydicom.tag import Tag
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian, generate_uid
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from wldesk.core.store import Entry
 from wldesk.core.wlfile import ParsedFile
@@ -76,6 +77,11 @@ def _apply(ds: Dataset, values: dict[str, object]) -> None:
             setattr(ds, keyword, value)
 
 
+def instance_uid() -> UID:
+    """A unique UID of fixed length, so that rewriting an entry keeps its file size."""
+    return UID(f"2.25.1{uuid.uuid4().int % 10**38:038d}")
+
+
 def encode(ds: Dataset, syntax: Syntax = "explicit") -> bytes:
     """``ds`` encoded as a Part 10 file (with file meta) or as a bare dataset ("raw-...")."""
     out = io.BytesIO()
@@ -87,7 +93,7 @@ def encode(ds: Dataset, syntax: Syntax = "explicit") -> bytes:
     ds.file_meta = FileMetaDataset()
     ds.file_meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian
     ds.file_meta.MediaStorageSOPClassUID = UID(MWL_FIND)
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = instance_uid()
     dcmwrite(out, ds, enforce_file_format=True)
     return out.getvalue()
 
@@ -102,7 +108,7 @@ def write_wl(path: Path, ds: Dataset, syntax: Syntax = "explicit") -> Path:
     ds.file_meta.TransferSyntaxUID = (ImplicitVRLittleEndian if syntax == "implicit"
                                       else ExplicitVRLittleEndian)
     ds.file_meta.MediaStorageSOPClassUID = UID(MWL_FIND)
-    ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
+    ds.file_meta.MediaStorageSOPInstanceUID = instance_uid()
     dcmwrite(path, ds, enforce_file_format=True)
     return path
 
