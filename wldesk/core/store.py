@@ -25,7 +25,7 @@ import os
 import stat
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -168,28 +168,24 @@ class _Index:
                     if len(held) == 1:
                         index[value] = held.pop()
 
-    @staticmethod
-    def _names(held: str | set[str] | None) -> set[str]:
-        return set() if held is None else {held} if isinstance(held, str) else set(held)
+    def _lookup(self, f: str, values: Iterable[Any]) -> Set[str]:
+        """The names holding any of ``values``; may be the index's own set: only read it."""
+        index = self.maps[f]
+        found: list[str | set[str]] = [held for value in values
+                                       if (held := index.get(value)) is not None]
+        if len(found) == 1 and isinstance(found[0], set):
+            return found[0]
+        return set().union(*({held} if isinstance(held, str) else held for held in found))
 
-    def _lookup(self, f: str, values: Iterable[Any]) -> set[str]:
-        found: set[str] = set()
-        for value in values:
-            found |= self._names(self.maps[f].get(value))
-        return found
+    def _dates(self, bounds: list[tuple[date | None, date | None]]) -> Set[str]:
+        return self._lookup("dates", [day for day in self.maps["dates"] if any(
+            (lo is None or day >= lo) and (hi is None or day <= hi) for lo, hi in bounds)])
 
-    def _dates(self, bounds: list[tuple[date | None, date | None]]) -> set[str]:
-        found: set[str] = set()
-        for day, held in self.maps["dates"].items():
-            if any((lo is None or day >= lo) and (hi is None or day <= hi) for lo, hi in bounds):
-                found |= self._names(held)
-        return found
-
-    def select(self, prefilter: Prefilter) -> set[str] | None:
+    def select(self, prefilter: Prefilter) -> Set[str] | None:
         """Names that may match (a superset of the matches), or None for "all of them"."""
-        selected: set[str] | None = None
+        selected: Set[str] | None = None
 
-        def narrow(names: set[str]) -> None:
+        def narrow(names: Set[str]) -> None:
             nonlocal selected
             selected = names if selected is None else selected & names
 
@@ -198,9 +194,9 @@ class _Index:
         if prefilter.patient_id is not None:
             narrow(self._lookup("patient_id", prefilter.patient_id))
         if prefilter.steps:
-            union: set[str] = set()
+            union: Set[str] = set()
             for step in prefilter.steps:
-                step_names: set[str] | None = None
+                step_names: Set[str] | None = None
                 for f, values in (("modality", step.modality), ("station", step.station)):
                     if values is not None:
                         names = self._lookup(f, values)
@@ -209,7 +205,7 @@ class _Index:
                     names = self._dates(step.dates)
                     step_names = names if step_names is None else step_names & names
                 assert step_names is not None  # Prefilter only lists steps with a constraint
-                union |= step_names
+                union = step_names if not union else union | step_names
             narrow(union)
         return selected
 
