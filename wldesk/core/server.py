@@ -301,27 +301,30 @@ class WorklistServer:
             return
         query_charset = (charset_terms(identifier.SpecificCharacterSet)
                          if "SpecificCharacterSet" in identifier else None)
-        answers = self._match_all(query, self.store.candidates(query.prefilter()), query_charset)
-        report["matches"] = len(answers)
         limit = self.settings.limit_answers
-        if limit and len(answers) > limit:
-            log.info("query from %s: %d matches, LimitAnswers sends the first %d",
-                     info.calling_aet, len(answers), limit)
-            answers = answers[:limit]
         pending = 0xFF01 if query.unsupported else 0xFF00
         syntax = event.context.transfer_syntax
         implicit = syntax == ImplicitVRLittleEndian
         fast = implicit or syntax == ExplicitVRLittleEndian
-        for answer in answers:
+        # Answers go out as they are found, so the modality reads the first ones while the rest
+        # are matched; past LimitAnswers the rest are only counted.
+        for found, file_charset in self._matches(query, self.store.candidates(query.prefilter())):
+            report["matches"] += 1
+            if limit and report["matches"] > limit:
+                continue
             if event.is_cancelled:
                 report["status"] = 0xFE00
                 yield 0xFE00, None
                 return
             report["returned"] += 1
+            answer = finalize(found, file_charset, query_charset)
             if ACCESSION_NUMBER in answer:
                 report["accessions"].append(str(answer.value(ACCESSION_NUMBER) or ""))
             yield pending, _identifier(answer, implicit) if fast else answer.to_dataset()
         cut = limit and report["matches"] > limit
+        if cut:
+            log.info("query from %s: %d matches, LimitAnswers sent the first %d",
+                     info.calling_aet, report["matches"], limit)
         if cut and self.settings.limit_final_status == "cancel":
             report["status"], report["status_text"] = 0xFE00, "Cancel (0xFE00): LimitAnswers"
             yield 0xFE00, None
@@ -330,9 +333,9 @@ class WorklistServer:
         if cut:
             report["status_text"] = f"Success (0x0000), cut to {limit} by LimitAnswers"
 
-    def _match_all(self, query: CompiledQuery, entries: list[Entry],
-                   query_charset: list[str] | None) -> list[Answer]:
-        answers = []
+    @staticmethod
+    def _matches(query: CompiledQuery, entries: list[Entry]) -> Iterator[tuple[Answer, tuple[str, ...]]]:
+        """Each match with its file's character set."""
         for entry in entries:
             try:
                 answer = query.answer(entry.node)
@@ -340,8 +343,7 @@ class WorklistServer:
                 log.exception("matching %s failed; the file is skipped", entry.path)
                 continue
             if answer is not None:
-                answers.append(finalize(answer, entry.charset, query_charset))
-        return answers
+                yield answer, entry.charset
 
 
 def _identifier(answer: Answer, implicit: bool) -> PreEncoded | Dataset:
