@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator
 
 import pytest
@@ -17,7 +18,7 @@ from pynetdicom import AE, evt
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from wldesk.core.fastfind import fast_pending
+from wldesk.core.fastfind import BUSY_SPELL, IDLE_POLL, BatchingDUL, fast_pending
 from wldesk.core.transport import start_server
 
 MWL = ModalityWorklistInformationFind
@@ -91,8 +92,11 @@ def test_same_bytes_as_pynetdicom(syntax: str, max_pdu: int) -> None:
         assert [int(s.Status) for s in statuses] == [0xFF01] * 5 + [0x0000]
         assert [str(ds.PatientName) for ds in found] == [f"MÜLLER^ZOË{i}" for i in range(5)]
         results[name] = sent
-    assert results["fast"] == results["stock"]
-    assert len(results["fast"]) > 12  # association, 5 x (command, data), final response, release
+    assert b"".join(results["fast"]) == b"".join(results["stock"])
+    # Writes: association, one per PDU (stock: 5 x command, data at least) or one per batch
+    # (batches of 1, 2 and 2 answers), final response, release.
+    assert len(results["stock"]) >= 3 + 10
+    assert len(results["fast"]) == 3 + 3
 
 
 def test_many_answers() -> None:
@@ -156,3 +160,43 @@ def test_no_answers() -> None:
         ae.shutdown()
     assert found == []
     assert [int(s.Status) for s in statuses] == [0x0000]
+
+
+def test_idle_association_falls_back_to_pynetdicoms_pace() -> None:
+    """A busy association's DUL polls every 0.1 ms; one that has been quiet, at pynetdicom's 1 ms."""
+    ae, server = serve(fast_pending(pending(3)))
+    try:
+        client = AE(ae_title="MODALITY")
+        client.add_requested_context(MWL)
+        assoc = client.associate("127.0.0.1", server.server_address[1], ae_title="WLDESK")
+        assert assoc.is_established
+        try:
+            [accepted] = server.active_associations
+            assert isinstance(accepted.dul, BatchingDUL)
+            time.sleep(BUSY_SPELL * 4)
+            assert accepted.dul._run_loop_delay == IDLE_POLL
+            quiet_since = accepted.dul._active
+            query = Dataset()
+            query.PatientName = ""
+            statuses = [int(status.Status) for status, _ in assoc.send_c_find(query, MWL)]
+            assert statuses == [0xFF00] * 3 + [0x0000]
+            assert accepted.dul._active > quiet_since  # busy again: the next BUSY_SPELL polls fast
+        finally:
+            assoc.release()
+    finally:
+        ae.shutdown()
+
+
+def test_without_a_batching_dul_the_query_fails_cleanly() -> None:
+    """fast_pending needs wldesk's server; under pynetdicom's own the query gets a failure status."""
+    ae = AE(ae_title="WLDESK")
+    ae.add_supported_context(MWL)
+    server = ae.start_server(("127.0.0.1", 0), block=False,
+                             evt_handlers=[(evt.EVT_C_FIND, fast_pending(pending(3)))])
+    assert server is not None
+    try:
+        found, statuses = find(server)
+    finally:
+        ae.shutdown()
+    assert found == []
+    assert len(statuses) == 1 and int(statuses[0].Status) & 0xF000 == 0xC000

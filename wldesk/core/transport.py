@@ -37,6 +37,8 @@ from pynetdicom import AE, evt
 from pynetdicom.transport import ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
+from wldesk.core.fastfind import BatchingDUL
+
 log = logging.getLogger(__name__)
 
 QUICKACK_PER_RECV = sys.platform == "linux"
@@ -154,17 +156,22 @@ def _rebind(sock: socket.socket) -> QuickAckSocket:
     return rebound
 
 
+def _batching_dul(event: evt.Event) -> None:
+    BatchingDUL.install(event.assoc)  # before the association's threads start
+
+
 def start_server(ae: AE, address: tuple[str, int],
                  evt_handlers: list[evt.EventHandlerType]) -> ThreadedAssociationServer:
     """Like ``ae.start_server(address, block=False, evt_handlers=evt_handlers)``, with a
-    :class:`LowLatencyAssociationServer`.
+    :class:`LowLatencyAssociationServer` whose associations get a
+    :class:`~wldesk.core.fastfind.BatchingDUL`.
 
     The server runs ``serve_forever`` on a daemon thread named ``AcceptorServer@<timestamp>`` and is
     registered with the AE, so ``server.shutdown()`` and ``ae.shutdown()`` both stop it. Raises
     OSError when the address cannot be bound, as ``ae.start_server`` does.
     """
-    server = ae.make_server(address, evt_handlers=evt_handlers,
-                            server_class=LowLatencyAssociationServer)
+    handlers = [(evt.EVT_CONN_OPEN, _batching_dul), *evt_handlers]
+    server = ae.make_server(address, evt_handlers=handlers, server_class=LowLatencyAssociationServer)
     timestamp = datetime.now().strftime("%Y%m%d%H%M%S")
     thread = threading.Thread(target=make_target(server.serve_forever),
                               name=f"AcceptorServer@{timestamp}", daemon=True)
