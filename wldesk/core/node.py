@@ -13,6 +13,7 @@ SQ a tuple of item Nodes.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -34,12 +35,30 @@ class Layout:
         self.index = {tag: i for i, tag in enumerate(tags)}
 
 
+# Values that differ from entry to entry: sharing them would only cost a table slot each.
+# (Patients' names and IDs repeat across the procedures of one patient; they are shared.)
+UNIQUE_TAGS = frozenset({
+    0x00080050,  # Accession Number
+    0x00400009,  # Scheduled Procedure Step ID
+    0x00401001,  # Requested Procedure ID
+})
+
+
+def shared(tag: int, vr: str) -> bool:
+    """Whether values of ``tag`` are worth sharing between entries (UIDs and per-order IDs
+    are not)."""
+    return vr != "UI" and tag not in UNIQUE_TAGS
+
+
 class LayoutCache:
-    """Interns layouts and strings so that entries of the same shape share them."""
+    """Interns layouts and strings so that entries of the same shape share them.
+
+    Strings go through :func:`sys.intern`, whose table lets go of a string once no entry uses it,
+    so files that come and go leave nothing behind.
+    """
 
     def __init__(self) -> None:
         self._layouts: dict[tuple[tuple[int, ...], tuple[str, ...]], Layout] = {}
-        self._strings: dict[str, str] = {}
 
     def layout(self, tags: tuple[int, ...], vrs: tuple[str, ...]) -> Layout:
         key = (tags, vrs)
@@ -48,11 +67,10 @@ class LayoutCache:
             found = self._layouts[key] = Layout(tags, vrs)
         return found
 
-    def text(self, value: str) -> str:
+    @staticmethod
+    def text(value: str) -> str:
         """The shared copy of a short string (long ones are rarely repeated)."""
-        if len(value) > 64:
-            return value
-        return self._strings.setdefault(value, value)
+        return value if len(value) > 64 else sys.intern(value)
 
 
 class Node:
@@ -102,14 +120,15 @@ class Node:
 
 def _from_pydicom(elem: DataElement, cache: LayoutCache) -> Any:
     value = elem.value
+    share = cache.text if shared(int(elem.tag), str(elem.VR)) else str
     if elem.VR == "SQ":
         return tuple(Node.from_dataset(item, cache) for item in value or ())
     if value is None:
         return b"" if isinstance(elem.VR, str) and elem.VR.startswith("O") else ""
     if isinstance(value, (MultiValue, list, tuple)):
-        return tuple(cache.text(str(v)) if isinstance(v, (str, PersonName)) else v for v in value)
+        return tuple(share(str(v)) if isinstance(v, (str, PersonName)) else v for v in value)
     if isinstance(value, (str, PersonName)):
-        return cache.text(str(value))
+        return share(str(value))
     return value
 
 

@@ -24,7 +24,7 @@ from pydicom.datadict import dictionary_VR
 from pydicom.dataset import Dataset
 from pydicom.errors import InvalidDicomError
 
-from wldesk.core.node import LayoutCache, Node
+from wldesk.core.node import LayoutCache, Node, shared
 
 UNDEFINED = 0xFFFFFFFF
 _LONG_VRS = frozenset({"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"})
@@ -262,7 +262,7 @@ class _Decoder:
         self.cache = cache
         self.replaced = False
 
-    def text(self, raw: bytes, vr: str) -> Any:
+    def text(self, raw: bytes, vr: str, share: bool = True) -> Any:
         if not raw:
             return ""
         if vr in TEXT_VRS:
@@ -274,14 +274,14 @@ class _Decoder:
         else:
             text = raw.decode("latin-1")
         parts = [text] if vr in _SINGLE_VALUED else text.split("\\")
-        values = tuple(self.cache.text(p.rstrip(" \0")) for p in parts)
+        values = tuple(self.cache.text(p.rstrip(" \0")) if share else p.rstrip(" \0") for p in parts)
         return values[0] if len(values) == 1 else values
 
     def value(self, tag: int, vr: str, payload: Any) -> Any:
         if vr == "SQ":
             return tuple(self.node(item) for item in payload)
         if vr in _STRING_VRS:
-            return self.text(payload, vr)
+            return self.text(payload, vr, shared(tag, vr))
         code = _NUMBERS.get(vr)
         if code is not None or vr == "AT":
             size = struct.calcsize(code or "H")
