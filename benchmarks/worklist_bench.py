@@ -34,6 +34,7 @@ import os
 import platform
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -73,7 +74,7 @@ ORTHANC_AET = "ORTHANC"
 MWL_FIND = "1.2.840.10008.5.1.4.31"
 UID_PREFIX = "1.2.826.0.1.3680043.8.498."  # pydicom's UID root, meant for generated UIDs
 IMPLEMENTATION_NAME = "WLDESK_BENCH"
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 CACHE_MAX_AGE_DAYS = 30  # older folders are regenerated so that "today" stays inside their dates
 
 ECHO_READY_TIMEOUT = 60.0  # seconds for a server to answer its first C-ECHO
@@ -89,7 +90,12 @@ FULL_SCAN_LOG = re.compile(r"full|re-?scan|re-?list", re.I)
 # Synthetic worklist content
 # --------------------------------------------------------------------------------------------
 
-# modality -> (weight in %, station AE titles); CT today is ~N/250 answers with the dates below
+# The modelled clinic schedules CLINIC_WINDOW entries within 120 days of today (a third of them
+# within two weeks): CT today is ~55 answers. A larger folder is the same clinic after years of
+# nobody cleaning up: the entries beyond CLINIC_WINDOW are older, at the clinic's mean daily volume.
+CLINIC_WINDOW = 10_000
+WINDOW_DAYS = 241  # -120 .. +120 days around today
+# modality -> (weight in %, station AE titles)
 MODALITIES: dict[str, tuple[int, tuple[str, ...]]] = {
     "CT": (28, ("CT1", "CT2")),
     "MR": (17, ("MR1", "MR2")),
@@ -233,12 +239,19 @@ def make_patient(rng: random.Random, number: int) -> Patient:
     return Patient(name, script, f"PID{number:08d}", birth.strftime("%Y%m%d"), sex)
 
 
+def history_days(n: int) -> int:
+    """Days before the clinic's window that a folder of ``n`` entries reaches back."""
+    return -(-max(0, n - CLINIC_WINDOW) * WINDOW_DAYS // CLINIC_WINDOW)
+
+
 def make_record(rng: random.Random, index: int, patient: Patient, anchor: dt.date,
-                seed: int) -> Record:
+                seed: int, *, history: int = 0) -> Record:
     modality = rng.choices(list(MODALITIES), [w for w, _ in MODALITIES.values()])[0]
     station = rng.choice(MODALITIES[modality][1])
-    # a third of the entries within two weeks of the anchor day, the rest spread over +-120 days
-    offset = rng.randint(-14, 14) if rng.random() < 1 / 3 else rng.randint(-120, 120)
+    if index > CLINIC_WINDOW and history:  # accumulated: scheduled before the window
+        offset = -121 - rng.randrange(history)
+    else:  # a third within two weeks of the anchor day, the rest spread over +-120 days
+        offset = rng.randint(-14, 14) if rng.random() < 1 / 3 else rng.randint(-120, 120)
     start_date = (anchor + dt.timedelta(days=offset)).strftime("%Y%m%d")
     start_time = f"{rng.randint(7, 18):02d}{rng.choice((0, 15, 30, 45)):02d}00"
     if patient.script == "ascii":
@@ -529,13 +542,14 @@ def generate(base: Path, n: int, seed: int, anchor: dt.date) -> Folder:
     started = time.perf_counter()
     rng = random.Random(seed)
     patients = [make_patient(rng, i + 1) for i in range(max(1, n * 7 // 10))]
+    history = history_days(n)
     counts: Counter[str] = Counter()
     scripts: Counter[str] = Counter()
     samples: dict[tuple[str, str], Record] = {}
     sample_paths: dict[str, Path] = {}
     for index in range(n):
         patient = patients[rng.randrange(len(patients))]
-        record = make_record(rng, index + 1, patient, anchor, seed)
+        record = make_record(rng, index + 1, patient, anchor, seed, history=history)
         path = target / f"{record.accession}.wl"
         _write_new(path, encode_record(record))
         counts[f"{record.modality}:{record.start_date}"] += 1
@@ -722,6 +736,7 @@ class Outcome:
     ok: bool  # the whole exchange succeeded (exit code 0, final status Success)
     detail: str = ""
     completed: bool | None = None  # the final Success arrived (answers and time are usable)
+    client_cpu_ms: float | None = None  # the client's own CPU time (user + system)
 
     @property
     def usable(self) -> bool:
@@ -734,34 +749,42 @@ def _errors(out: bytes, returncode: int) -> str:
     return f"exit {returncode}: " + ("; ".join(lines)[:300] if lines else _text(out[-300:]))
 
 
+def _run_client(argv: list[str], timeout: float) -> tuple[bytes, int, float, float]:
+    """Run a DCMTK client: its output, exit code, wall time and own CPU time (both in ms).
+
+    The CPU time comes from the rusage of waited-for children, so clients must run one at a time
+    (the servers, also children, are waited for only when stopped). Raises TimeoutExpired.
+    """
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.perf_counter()
+    result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, timeout=timeout, check=False)
+    ms = (time.perf_counter() - started) * 1000
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime) * 1000
+    return result.stdout, result.returncode, ms, cpu
+
+
 def run_echo(server: Server, timeout: float = 30.0) -> Outcome:
     argv = [ECHOSCU, "-aet", CALLING_AET, "-aec", server.aet, LOCALHOST, str(server.port)]
-    started = time.perf_counter()
     try:
-        result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=timeout, check=False)
+        out, code, ms, cpu = _run_client(argv, timeout)
     except subprocess.TimeoutExpired:
         return Outcome(timeout * 1000, None, False, "echoscu timed out")
-    ms = (time.perf_counter() - started) * 1000
-    ok = result.returncode == 0
-    return Outcome(ms, None, ok, "" if ok else _errors(result.stdout, result.returncode))
+    return Outcome(ms, None, code == 0, "" if code == 0 else _errors(out, code), client_cpu_ms=cpu)
 
 
 def run_find(server: Server, query: Path, timeout: float) -> Outcome:
     argv = [FINDSCU, "-v", "-W", "-aet", CALLING_AET, "-aec", server.aet, LOCALHOST,
             str(server.port), os.fspath(query)]
-    started = time.perf_counter()
     try:
-        result = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, timeout=timeout, check=False)
+        out, code, ms, cpu = _run_client(argv, timeout)
     except subprocess.TimeoutExpired:
         return Outcome(timeout * 1000, None, False, f"findscu timed out after {timeout:.0f} s")
-    ms = (time.perf_counter() - started) * 1000
-    out = result.stdout
     answers = len(FIND_PENDING.findall(out))
     completed = FIND_SUCCESS in out
-    ok = result.returncode == 0 and completed
-    return Outcome(ms, answers, ok, "" if ok else _errors(out, result.returncode), completed)
+    ok = code == 0 and completed
+    return Outcome(ms, answers, ok, "" if ok else _errors(out, code), completed, cpu)
 
 
 def wait_for_echo(server: Server, timeout: float = ECHO_READY_TIMEOUT) -> float:
@@ -839,14 +862,20 @@ def accession_query(work: Path, name: str, accession: str) -> Path:
 
 
 def build_queries(folder: Folder, work: Path) -> list[Query]:
-    today = dt.date.today().strftime("%Y%m%d")
+    day = dt.date.today()
+    today = day.strftime("%Y%m%d")
+    week = [(day + dt.timedelta(days=d)).strftime("%Y%m%d") for d in range(-3, 4)]
     qdir = work / f"queries-{folder.n}"
     qdir.mkdir(exist_ok=True)
     today_query = build_query(qdir, "ct-today", MODALITY_RETURN_KEYS.format(
         accession="", modality="CT", date=f"{today}-{today}"))
+    week_query = build_query(qdir, "ct-week", MODALITY_RETURN_KEYS.format(
+        accession="", modality="CT", date=f"{week[0]}-{week[-1]}"))
     return [
         Query("ct-today", f"Modality CT + today ({today}-{today})", today_query,
               folder.counts.get(f"CT:{today}", 0)),
+        Query("ct-week", f"Modality CT + 7 days ({week[0]}-{week[-1]})", week_query,
+              sum(folder.counts.get(f"CT:{d}", 0) for d in week)),
         Query("accession", f"one accession number ({folder.probe_accession})",
               accession_query(qdir, "accession", folder.probe_accession), 1),
         Query("all", "all entries, 3 return keys", build_query(qdir, "all", ALL_ENTRIES_KEYS),
@@ -891,6 +920,7 @@ class SizeResult:
     skipped: dict[str, str] = dataclasses.field(default_factory=dict)
     queries: list[Query] = dataclasses.field(default_factory=list)
     samples: dict[str, dict[str, list[float]]] = dataclasses.field(default_factory=dict)
+    client_cpu: dict[str, list[float]] = dataclasses.field(default_factory=dict)  # wldesk's runs
     answers: dict[str, dict[str, set[int]]] = dataclasses.field(default_factory=dict)
     problems: list[str] = dataclasses.field(default_factory=list)
     # (query, server) -> [failed runs, of which all answers arrived, first error]
@@ -1013,6 +1043,8 @@ class Bench:
                 result.answers[query.key][server.name].add(outcome.answers)
             if keep:
                 result.samples[query.key][server.name].append(outcome.ms)
+                if server is wldesk and outcome.client_cpu_ms is not None:
+                    result.client_cpu.setdefault(query.key, []).append(outcome.client_cpu_ms)
 
         load_before = os.getloadavg()[0]
         progress(f"[N={n:,}] warm-up run")
@@ -1187,8 +1219,8 @@ def size_report(result: SizeResult, with_orthanc: bool) -> list[str]:
             lines.append(f"- wldesk's log: `{result.wldesk_index_log}`")
     lines.append(f"- 1-minute load average before/after the timed runs: {result.load[0]:.2f} / "
                  f"{result.load[1]:.2f} (other work on the machine inflates every column)")
-    lines += ["", "| query | answers | wldesk ms | wlmscpfs ms | orthanc ms | wlmscpfs/wldesk | "
-              "orthanc/wldesk |", "|---|---:|---:|---:|---:|---:|---:|"]
+    lines += ["", "| query | answers | client CPU ms | wldesk ms | wlmscpfs ms | orthanc ms | "
+              "wlmscpfs/wldesk | orthanc/wldesk |", "|---|---:|---:|---:|---:|---:|---:|---:|"]
     for query in result.queries:
         samples = result.samples.get(query.key, {})
         seen = result.answers.get(query.key, {})
@@ -1211,8 +1243,11 @@ def size_report(result: SizeResult, with_orthanc: bool) -> list[str]:
 
         wl_cell, wlm_cell = cell("wldesk", wl), cell("wlmscpfs", wlm)
         orth_cell = cell("orthanc", orth) if with_orthanc else "n/a"
-        lines.append(f"| {query.label} | {answers} | {wl_cell} | {wlm_cell} | {orth_cell} | "
+        client = _ms(result.client_cpu.get(query.key, []))
+        lines.append(f"| {query.label} | {answers} | {client} | {wl_cell} | {wlm_cell} | {orth_cell} | "
                      f"{_ratio(wlm, wl)} | {_ratio(orth, wl) if with_orthanc else 'n/a'} |")
+    lines += ["", "- client CPU ms: the DCMTK client's own CPU time (user + system) in wldesk's runs, "
+                  "median: a floor for every server's time, since the client must do that work."]
     if result.freshness is not None:
         f = result.freshness
         lines += ["", f"- freshness at {result.n:,} files: new file {f.accession}.wl written "
@@ -1236,7 +1271,8 @@ def write_json(path: Path, results: list[SizeResult]) -> None:
         "load_before_after": r.load,
         "queries": {q.key: {"label": q.label, "expected": q.expected,
                             "answers": {k: sorted(v) for k, v in r.answers[q.key].items()},
-                            "ms": r.samples[q.key]} for q in r.queries if q.key in r.samples},
+                            "ms": r.samples[q.key], "client_cpu_ms": r.client_cpu.get(q.key, [])}
+                    for q in r.queries if q.key in r.samples},
         "freshness": dataclasses.asdict(r.freshness) if r.freshness else None,
     } for r in results]
     path.write_text(json.dumps(data, indent=1), "utf-8")
