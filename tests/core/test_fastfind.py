@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -15,10 +16,12 @@ from pydicom.uid import (
     ImplicitVRLittleEndian,
 )
 from pynetdicom import AE, evt
+from pynetdicom.dimse_messages import C_FIND_RSP
+from pynetdicom.dimse_primitives import C_FIND
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from wldesk.core.fastfind import BUSY_SPELL, IDLE_POLL, BatchingDUL, fast_pending
+from wldesk.core.fastfind import BUSY_SPELL, IDLE_POLL, BatchingDUL, command_fragments, fast_pending
 from wldesk.core.transport import start_server
 
 MWL = ModalityWorklistInformationFind
@@ -74,6 +77,27 @@ def find(server: ThreadedAssociationServer, syntax: str = ImplicitVRLittleEndian
     finally:
         assoc.release()
     return found, statuses
+
+
+@pytest.mark.parametrize("status", [0xFF00, 0xFF01])
+@pytest.mark.parametrize("message_id", [1, 0xFFFF])
+@pytest.mark.parametrize("sop_class", [MWL, "1.2.840.10008.5.1.4.31.1"])  # an odd-length UID too
+@pytest.mark.parametrize("max_pdu", [0, 40, 16382])
+def test_command_set_as_pynetdicom_encodes_it(status: int, message_id: int, sop_class: str,
+                                              max_pdu: int) -> None:
+    request = C_FIND()
+    request.MessageID = message_id
+    request.AffectedSOPClassUID = sop_class
+    rsp = C_FIND()
+    rsp.MessageIDBeingRespondedTo = message_id
+    rsp.AffectedSOPClassUID = sop_class
+    rsp.Status = status
+    rsp.Identifier = io.BytesIO(b"\0")
+    message = C_FIND_RSP()
+    message.primitive_to_message(rsp)
+    stock = [value for pdata in message.encode_msg(1, max_pdu)
+             for _, value in pdata.presentation_data_value_list if value[0] & 0x01]
+    assert command_fragments(request, status, max_pdu) == stock
 
 
 @pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, ExplicitVRLittleEndian,

@@ -10,8 +10,8 @@ ID Being Responded To, Command Data Set Type and Status (0xFF00 or 0xFF01) are f
 request.
 
 :func:`fast_pending` wraps an ``EVT_C_FIND`` handler. Each pending ``(status, identifier)`` the
-handler yields is sent from the handler itself: the command set is encoded once per (request,
-status) with pynetdicom's own ``C_FIND_RSP`` message class, the identifier with pynetdicom's own
+handler yields is sent from the handler itself: the command set (five fixed elements and their
+group length) is encoded once per (request, status), the identifier with pynetdicom's own
 ``dsutils.encode`` for the negotiated transfer syntax (or taken as the handler encoded it, see
 :class:`PreEncoded`), both fragmented exactly as ``DIMSEMessage.encode_msg`` fragments them and
 framed as the P-DATA-TF PDUs pynetdicom would send, one PDV per PDU: the bytes on the wire are
@@ -19,8 +19,8 @@ the ones stock pynetdicom sends. Everything else (the final status, cancels, fai
 pending statuses given as Datasets, identifiers that fail to encode) is yielded to pynetdicom
 unchanged, which answers it its usual way.
 
-When the association's DUL is a :class:`BatchingDUL` (:func:`wldesk.core.transport.start_server`
-installs it on every accepted connection), the PDUs of several answers go to the DUL as one batch
+The association's DUL must be a :class:`BatchingDUL` (:func:`wldesk.core.transport.start_server`
+installs it on every accepted connection): the PDUs of several answers go to it as one batch
 that it writes with one socket write, in its turn among the other queued primitives: the first
 answer alone, so that the peer starts on it at once, then batches doubling up to
 ``BATCH_ANSWERS`` answers or ``BATCH_BYTES`` bytes. At most ``MAX_QUEUED`` primitives wait for
@@ -30,8 +30,7 @@ What this relies on in pynetdicom 3.0 (pinned below 3.1): ``Event.request`` / ``
 ``Event.assoc``; ``Association.is_established``, ``Association.dimse.maximum_pdu_size`` and
 ``Association.dul``; that the C-FIND handler runs on the association's own thread (so what we
 queue is ordered with what pynetdicom queues); ``DULServiceProvider.send_pdu`` and its
-``to_provider_queue`` (read for its length); ``dimse_messages.C_FIND_RSP`` with
-``primitive_to_message``/``encode_msg``; ``dsutils.encode``; and, for :class:`BatchingDUL`, the
+``to_provider_queue`` (read for its length); ``dsutils.encode``; and, for :class:`BatchingDUL`, the
 DUL's ``_send``, ``_process_recv_primitive``, ``_is_transport_event`` and ``_run_loop_delay``
 (see there). Differences from stock: no ``EVT_DIMSE_SENT`` / ``EVT_PDU_SENT`` notifications (and
 so no pynetdicom debug log lines) for the pending responses sent here; ``EVT_DATA_SENT`` reports
@@ -44,13 +43,11 @@ import struct
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
-from io import BytesIO
 from typing import cast
 
 from pydicom.dataset import Dataset
 from pynetdicom import evt
 from pynetdicom.association import Association
-from pynetdicom.dimse_messages import C_FIND_RSP
 from pynetdicom.dimse_primitives import C_FIND
 from pynetdicom.dsutils import encode
 from pynetdicom.dul import DULServiceProvider
@@ -83,6 +80,8 @@ BUSY_SPELL = 0.05
 # PS3.8 Annex E.2, message control header: bit 0 command (1) / data set (0), bit 1 last fragment.
 _DATA = b"\x00"
 _DATA_LAST = b"\x02"
+_COMMAND = b"\x01"
+_COMMAND_LAST = b"\x03"
 _PDU_HEADER = struct.Struct(">BBLLB")  # PS3.8 9.3.5: type 04, reserved, length; PDV item length, context
 
 
@@ -148,26 +147,37 @@ def _pdu(context_id: int, pdv: bytes) -> bytes:
     return _PDU_HEADER.pack(0x04, 0, len(pdv) + 5, len(pdv) + 1, context_id) + pdv
 
 
-def command_fragments(request: C_FIND, status: int, context_id: int, max_pdu: int) -> list[bytes]:
+def _command_element(element: int, value: bytes) -> bytes:
+    """One group 0000 element, implicit VR little endian (PS3.7 6.3.1)."""
+    return struct.pack("<HHL", 0x0000, element, len(value)) + value
+
+
+def command_fragments(request: C_FIND, status: int, max_pdu: int) -> list[bytes]:
     """The PDVs (control header + fragment) of the command set of a pending C-FIND-RSP to
-    ``request``, as pynetdicom encodes it."""
-    rsp = C_FIND()
-    rsp.MessageID = request.MessageID
-    rsp.MessageIDBeingRespondedTo = request.MessageID
-    rsp.AffectedSOPClassUID = request.AffectedSOPClassUID
-    rsp.Status = status
-    rsp.Identifier = BytesIO(b"\0")  # only so that Command Data Set Type says "present"
-    message = C_FIND_RSP()
-    message.primitive_to_message(rsp)
-    return [value for pdata in message.encode_msg(context_id, max_pdu)
-            for _, value in pdata.presentation_data_value_list if value[0] & 0x01]
+    ``request``, as pynetdicom encodes it (PS3.7 Table 9.3-2, elements in tag order)."""
+    uid = str(request.AffectedSOPClassUID).encode("ascii")
+    body = b"".join((
+        _command_element(0x0002, uid + b"\0" * (len(uid) % 2)),  # Affected SOP Class UID
+        _command_element(0x0100, struct.pack("<H", 0x8020)),  # Command Field: C-FIND-RSP
+        _command_element(0x0120, struct.pack("<H", request.MessageID)),  # Message ID Being Resp. To
+        _command_element(0x0800, struct.pack("<H", 0x0001)),  # Command Data Set Type: present
+        _command_element(0x0900, struct.pack("<H", status)),  # Status
+    ))
+    return _fragments(_command_element(0x0000, struct.pack("<L", len(body))) + body, max_pdu,
+                      _COMMAND, _COMMAND_LAST)
+
+
+def _fragments(data: bytes, max_pdu: int, header: bytes, last: bytes) -> list[bytes]:
+    """``data`` split as ``DIMSEMessage.encode_msg`` splits it, each part behind its PDV
+    message control header."""
+    size = max_pdu - 6 if max_pdu else len(data)
+    chunks = [data[i:i + size] for i in range(0, len(data), size)]
+    return [header + chunk for chunk in chunks[:-1]] + [last + chunks[-1]]
 
 
 def data_fragments(data: bytes, max_pdu: int) -> list[bytes]:
     """The PDVs of an encoded data set, as ``DIMSEMessage.encode_msg`` splits it."""
-    size = max_pdu - 6 if max_pdu else len(data)
-    chunks = [data[i:i + size] for i in range(0, len(data), size)]
-    return [_DATA + chunk for chunk in chunks[:-1]] + [_DATA_LAST + chunks[-1]]
+    return _fragments(data, max_pdu, _DATA, _DATA_LAST)
 
 
 class _Sender:
@@ -245,8 +255,7 @@ def fast_pending(handler: FindHandler) -> Callable[[evt.Event], Iterator[FindRes
                     continue
                 command = commands.get(status)
                 if command is None:
-                    command = commands[status] = command_fragments(request, status, context_id,
-                                                                   max_pdu)
+                    command = commands[status] = command_fragments(request, status, max_pdu)
                 if not sender.send((*command, *data_fragments(data, max_pdu))):
                     return  # aborted or released meanwhile
             sender.flush()  # pynetdicom sends the final Success itself
