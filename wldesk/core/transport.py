@@ -34,7 +34,7 @@ from datetime import datetime
 from typing import Any
 
 from pynetdicom import AE, evt
-from pynetdicom.transport import ThreadedAssociationServer
+from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
 from wldesk.core.fastfind import BatchingDUL
@@ -127,6 +127,10 @@ def set_ack_frequency(sock: socket.socket) -> None:
 class LowLatencyAssociationServer(ThreadedAssociationServer):
     """A :class:`ThreadedAssociationServer` whose accepted sockets have TCP_NODELAY set and, on Linux,
     TCP_QUICKACK re-armed before every receive (TLS included); on Windows, ACK frequency 1."""
+
+    # Setting up an association only creates it and starts its own thread: do that right here
+    # instead of on one more thread per connection (ThreadingMixIn's), which costs ~0.5 ms.
+    process_request = AssociationServer.process_request
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         assert self.socket is not None
