@@ -51,7 +51,7 @@ from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_FIND
 from pynetdicom.dsutils import encode
 from pynetdicom.dul import DULServiceProvider
-from pynetdicom.pdu import P_DATA_TF
+from pynetdicom.pdu import P_DATA_TF, _PDUType
 from pynetdicom.pdu_primitives import P_DATA
 
 
@@ -120,13 +120,13 @@ class BatchingDUL(DULServiceProvider):
         self._batches.append(data)
         self.send_pdu(P_DATA())
 
-    def _send(self, pdu: object) -> None:
+    def _send(self, pdu: _PDUType) -> None:
         if isinstance(pdu, P_DATA_TF) and not pdu.presentation_data_value_items:
             data = self._batches.popleft()
             if self.socket is not None:  # else the association is gone: so is the batch
                 self.socket.send(data)
             return
-        super()._send(pdu)  # type: ignore[arg-type]
+        super()._send(pdu)
 
     def _pace(self, active: bool) -> bool:
         now = time.monotonic()
