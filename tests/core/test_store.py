@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from watchdog.events import FileSystemEvent
 
 import wldesk.core.store as store_module
 from tests.core.samples import (
@@ -340,6 +341,33 @@ def test_unchanged_files_are_not_read_again(make_store: MakeStore, folder: Path,
     snapshot = store.fresh()
     assert sorted(counting.paths) == ["e2.wl", "e5.wl"]
     assert names(snapshot) == ["e1.wl", "e2.wl", "e3.wl", "e4.wl", "e5.wl"]
+
+
+def test_readers_of_the_folder_send_no_events(folder: Path) -> None:
+    """Only changes reach the watcher: indexing (or anyone) reading files must not flood it."""
+    for number in range(20):
+        write_wl(folder / f"e{number}.wl", worklist_dataset(PatientID=f"P{number}"))
+    store = Store(folder, None, "watch")
+    try:
+        watcher = store.inner._watcher
+        assert watcher is not None
+        seen: list[str] = []
+        on_any_event = watcher.on_any_event
+
+        def counting(event: FileSystemEvent) -> None:
+            path = Path(os.fsdecode(event.src_path))
+            if path.parent == folder and not path.name.startswith(".wldesk-sync"):
+                seen.append(f"{event.event_type} {path.name}")
+            on_any_event(event)
+
+        watcher.on_any_event = counting  # type: ignore[method-assign]
+        for path in sorted(folder.iterdir()):
+            path.read_bytes()
+        bump_mtime(folder / "e3.wl")
+        assert len(store.fresh().entries) == 20  # the barrier: every earlier event has arrived
+    finally:
+        store.inner.stop()
+    assert seen == ["attrib e3.wl"]  # files read 20 times: no opened / closed_no_write events
 
 
 def test_entries_are_sorted_and_snapshots_immutable(make_store: MakeStore, folder: Path) -> None:
