@@ -54,6 +54,7 @@ from wldesk.core.editing import (
     new_entry,
     person_name,
     save_document,
+    save_new_entry,
     save_template,
     set_element_text,
     suggest_filename,
@@ -586,6 +587,12 @@ def test_value_problems_and_worklist_problems() -> None:
 # files of the folder
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def test_suggest_filename_is_safe_and_unique(tmp_path: Path) -> None:
     ds = worklist_dataset(AccessionNumber="A/1 b*?")
     first = suggest_filename(ds, tmp_path)
@@ -599,6 +606,20 @@ def test_suggest_filename_is_safe_and_unique(tmp_path: Path) -> None:
                             tmp_path).name == "entry.wl"
     assert suggest_filename(worklist_dataset(AccessionNumber="CON"), tmp_path).name == "entry_CON.wl"
     assert suggest_filename(worklist_dataset(AccessionNumber=".hidden"), tmp_path).name == "hidden.wl"
+
+
+def test_a_new_entry_never_replaces_a_file_that_appeared_meanwhile(tmp_path: Path) -> None:
+    ds = worklist_dataset(AccessionNumber="A1")
+    suggested = suggest_filename(ds, tmp_path)
+    suggested.write_bytes(b"written by the RIS in the meantime")  # after the name was chosen
+    with pytest.raises(FileExistsError):
+        save_document(new_document(ds), suggested, new=True)
+    assert suggested.read_bytes() == b"written by the RIS in the meantime"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["A1.wl"]  # no temporary file left
+    saved = save_new_entry(new_document(ds), tmp_path)
+    assert saved == tmp_path / "A1-2.wl"
+    assert pydicom.dcmread(saved).AccessionNumber == "A1"
+    assert oct(saved.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
 
 
 def test_archive_entry_moves_the_file_out_of_the_served_folder(tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ from pydicom.valuerep import PersonName
 from wldesk import __version__
 from wldesk.core.charsets import UTF8, can_encode, charset_terms, is_default
 from wldesk.core.check import missing_keys
-from wldesk.core.fileio import atomic_write_bytes
+from wldesk.core.fileio import atomic_create_bytes, atomic_write_bytes
 from wldesk.core.node import Node
 from wldesk.core.wlfile import TEXT_VRS, Raw, WorklistFileError, walk
 
@@ -94,6 +94,7 @@ __all__ = [
     "new_file_meta",
     "person_name",
     "save_document",
+    "save_new_entry",
     "save_template",
     "set_element_text",
     "suggest_filename",
@@ -528,8 +529,12 @@ def _read_raw(data: bytes) -> Dataset:
     return ds
 
 
-def save_document(doc: Document, path: Path | str | None = None, *, force: bool = False) -> Path:
+def save_document(doc: Document, path: Path | str | None = None, *, force: bool = False,
+                  new: bool = False) -> Path:
     """Write ``doc`` to ``path`` (default: where it was loaded from) atomically and return the path.
+
+    With ``new`` the file must not exist yet: FileExistsError when it does (see
+    :func:`save_new_entry`).
 
     Loaded files keep their transfer syntax and file meta; new ones get :func:`new_file_meta`
     (explicit VR little endian). The bytes are built first, then written through a temporary
@@ -549,7 +554,9 @@ def save_document(doc: Document, path: Path | str | None = None, *, force: bool 
     except OSError:
         mode = None
     try:
-        atomic_write_bytes(target, data)
+        (atomic_create_bytes if new else atomic_write_bytes)(target, data)
+    except FileExistsError:  # only with ``new``: the caller chooses another name
+        raise
     except OSError as exc:
         reason = "the disk is full" if exc.errno == errno.ENOSPC else (exc.strerror or str(exc))
         raise EditError(f"cannot save {target}: {reason}") from None
@@ -1168,6 +1175,17 @@ def suggest_filename(ds: Dataset, folder: Path | str) -> Path:
         if text:
             return _unique(folder, _safe_stem(text), ".wl")
     return _unique(folder, "entry", ".wl")
+
+
+def save_new_entry(doc: Document, folder: Path | str) -> Path:
+    """Save a new entry into ``folder`` under :func:`suggest_filename`'s name, never over a file
+    that appears there meanwhile (a RIS export, another editor): then the next free name."""
+    for _ in range(1000):
+        try:
+            return save_document(doc, suggest_filename(doc.dataset, folder), new=True)
+        except FileExistsError:
+            continue
+    raise EditError(f"no free file name for the entry in {folder}")
 
 
 ARCHIVE_FOLDER = "archive"

@@ -8,6 +8,21 @@ import tempfile
 from pathlib import Path
 
 
+def _write_temp(path: Path, data: bytes) -> str:
+    """A temporary file in ``path``'s folder holding ``data``, flushed to disk; its name."""
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            tmp.write(data)
+            tmp.flush()
+            os.fsync(tmp.fileno())
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    return tmp_name
+
+
 def atomic_write_bytes(path: Path, data: bytes) -> None:
     """Write ``data`` to ``path`` so that readers see either the old or the new file, never a mix.
 
@@ -15,14 +30,36 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     temporary file is removed; the exception propagates to the caller.
     """
     path = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    tmp_name = _write_temp(path, data)
     try:
-        with os.fdopen(fd, "wb") as tmp:
-            tmp.write(data)
-            tmp.flush()
-            os.fsync(tmp.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise
+
+
+def atomic_create_bytes(path: Path, data: bytes) -> None:
+    """Like :func:`atomic_write_bytes` for a file that must not exist yet.
+
+    Raises FileExistsError, having written nothing, when ``path`` exists: the operation that
+    puts the file in place is the one that checks (a hard link on POSIX, a rename on Windows,
+    neither of which replaces a file), so a file someone else creates meanwhile is never lost.
+    Where the file system has no hard links the name is first claimed with an exclusive create.
+    """
+    path = Path(path)
+    tmp_name = _write_temp(path, data)
+    try:
+        if os.name == "nt":
+            os.rename(tmp_name, path)
+        else:
+            try:
+                os.link(tmp_name, path)
+            except FileExistsError:
+                raise
+            except OSError:  # no hard links here (FAT, some network shares)
+                os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+                os.replace(tmp_name, path)
+    finally:
+        with contextlib.suppress(OSError):  # gone already after a rename
+            os.unlink(tmp_name)

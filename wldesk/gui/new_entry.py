@@ -2,9 +2,10 @@
 
 The form collects what a person at the front desk knows; :func:`wldesk.core.editing.new_entry`
 makes the entry (Study Instance UID and empty IDs generated, UTF-8 unless chosen otherwise) and
-:func:`~wldesk.core.editing.save_document` writes it atomically under the name
-:func:`~wldesk.core.editing.suggest_filename` gives. A template (saved from an editor, or from the
-form) fills in the order and step; an entry being duplicated fills in everything but its IDs.
+:func:`~wldesk.core.editing.save_new_entry` writes it atomically under the name
+:func:`~wldesk.core.editing.suggest_filename` gives, never over a file that appeared meanwhile. A
+template (saved from an editor, or from the form) fills in the order and step; an entry being
+duplicated fills in everything but its IDs.
 """
 
 from __future__ import annotations
@@ -42,9 +43,8 @@ from wldesk.core.editing import (
     load_template,
     new_document,
     new_entry,
-    save_document,
+    save_new_entry,
     save_template,
-    suggest_filename,
     text_of,
     validate_element,
 )
@@ -387,9 +387,7 @@ class NewEntryDialog(QDialog):
         """Make the entry and save it atomically into the folder; its path (None: the form shows
         what is wrong and stays open)."""
         try:
-            ds = self.entry()
-            path = suggest_filename(ds, self.folder)
-            save_document(new_document(ds), path)
+            path = save_new_entry(new_document(self.entry()), self.folder)
         except EditError as exc:
             self._error(str(exc))
             return None
