@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from wldesk.core import paths
 from wldesk.core.settings import KnownModality, Settings, SettingsError, load_settings, save_settings
 
 
@@ -377,3 +378,13 @@ def test_orthanc_disabled_worklists_still_imported(tmp_path: Path, caplog: pytes
                       encoding="utf-8")
     assert load_settings(config).database == str((tmp_path / "wl").resolve())
     assert any("Worklists.Enable is false" in r.getMessage() for r in caplog.records)
+
+
+def test_machine_wide_install_keeps_templates_with_the_worklists(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("WLDESK_MACHINE_DIR", raising=False)
+    if paths.machine_dir() is None:  # a per-user setup: templates are the user's
+        assert paths.templates_dir() == paths.data_dir() / "templates"
+    monkeypatch.setenv("WLDESK_MACHINE_DIR", str(tmp_path))
+    assert paths.templates_dir() == tmp_path / "templates"
+    assert paths.default_worklist_dir() == tmp_path / "worklists"

@@ -53,5 +53,7 @@ def default_worklist_dir() -> Path:
 
 
 def templates_dir() -> Path:
-    """Where the editor keeps entry templates."""
-    return data_dir() / "templates"
+    """Where the editor keeps entry templates: with the worklists on an installed PC (every user
+    of the clinic PC sees the same ones), else per user."""
+    machine = machine_dir()
+    return (machine if machine is not None else data_dir()) / "templates"
