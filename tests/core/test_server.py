@@ -349,6 +349,24 @@ def test_folder_disappearing_gives_a_failure_not_an_empty_list(running: Running,
     assert running.find(name_query())[1][-1] == 0x0000
 
 
+def test_query_during_a_long_first_indexing_gets_a_clear_failure(folder: Path) -> None:
+    template = write_entry(folder, "0.wl", accession="A0").read_bytes()
+    for number in range(1, 3000):
+        (folder / f"{number}.wl").write_bytes(template)
+    run = Running(folder)
+    run.server.index_wait = 0.0  # a folder that takes longer to read than modalities wait
+    run.server.start()
+    try:
+        answers, statuses = run.find(name_query())
+        assert (answers, statuses) == ([], [0xC001])
+        assert "still being read" in run.queries()[-1].status_text
+        assert run.server.store.wait_ready(60)
+        answers, statuses = run.find(name_query())  # once indexed: every entry
+        assert len(answers) == 3000 and statuses[-1] == 0x0000
+    finally:
+        run.server.stop()
+
+
 def test_port_in_use(folder: Path) -> None:
     with socket.socket() as blocker:
         blocker.bind(("127.0.0.1", 0))

@@ -53,6 +53,12 @@ STATUS_TEXT = {
 }
 
 
+INDEX_WAIT = 45.0
+"""Seconds a C-FIND that arrives during the first indexing of the folder waits for it. After
+that it gets a failure saying why, rather than silence until the modality gives up (DCMTK-based
+stacks wait 60 s for data, then drop the association)."""
+
+
 class ServerStartError(RuntimeError):
     """The server could not start (port in use, address not available, folder missing)."""
 
@@ -138,6 +144,7 @@ class WorklistServer:
             weakref.WeakKeyDictionary()
         self._lock = threading.Lock()
         self._counter = 0
+        self.index_wait = INDEX_WAIT
 
     @property
     def is_running(self) -> bool:
@@ -293,6 +300,12 @@ class WorklistServer:
             yield _status(0xA900, str(exc), exc.tag), None
             return
         report["unsupported"] = query.unsupported
+        if not self.store.wait_ready(self.index_wait):
+            loaded = len(self.store)
+            report["status"], report["status_text"] = 0xC001, (
+                f"the worklist folder is still being read after start ({loaded:,} files so far)")
+            yield _status(0xC001, "worklist still loading after start; ask again shortly"), None
+            return
         self.store.sync()
         report["files"] = len(self.store)
         if self.store.folder_error is not None:
