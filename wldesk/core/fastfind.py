@@ -183,26 +183,29 @@ def data_fragments(data: bytes, max_pdu: int) -> list[bytes]:
 class _Sender:
     """Collects the PDUs of pending answers into batches for a :class:`BatchingDUL`."""
 
-    def __init__(self, assoc: Association, context_id: int) -> None:
+    def __init__(self, assoc: Association, context_id: int, max_pdu: int) -> None:
         if not isinstance(assoc.dul, BatchingDUL):
             raise TypeError("fast_pending needs an association accepted by "
                             "wldesk.core.transport.start_server (a BatchingDUL)")
         self.assoc = assoc
         self.dul = assoc.dul
         self.context_id = context_id
-        self.pdus: list[bytes] = []
+        self.max_pdu = max_pdu
+        self.pdus: list[bytes] = []  # one item per answer: its PDUs
         self.size = 0
-        self.answers = 0
         self.flush_at = 1
 
-    def send(self, pdvs: Iterable[bytes]) -> bool:
-        """Add one answer's PDVs; False once the association has ended."""
-        for value in pdvs:
-            pdu = _pdu(self.context_id, value)
-            self.pdus.append(pdu)
-            self.size += len(pdu)
-        self.answers += 1
-        if self.answers >= self.flush_at or self.size >= BATCH_BYTES:
+    def framed(self, pdvs: Iterable[bytes]) -> bytes:
+        """``pdvs`` as P-DATA-TF PDUs, one PDV each."""
+        return b"".join(_pdu(self.context_id, value) for value in pdvs)
+
+    def send(self, command: bytes, data: bytes) -> bool:
+        """Add one answer (its command set already framed, its data set's PDVs framed here);
+        False once the association has ended."""
+        pdus = command + self.framed(data_fragments(data, self.max_pdu))
+        self.pdus.append(pdus)
+        self.size += len(pdus)
+        if len(self.pdus) >= self.flush_at or self.size >= BATCH_BYTES:
             self.flush_at = min(self.flush_at * 2, BATCH_ANSWERS)
             return self.flush()
         return True
@@ -218,7 +221,7 @@ class _Sender:
         if self.pdus:
             self.dul.send_pdus(b"".join(self.pdus))
             self.pdus.clear()
-            self.size = self.answers = 0
+            self.size = 0
             time.sleep(0)  # let the DUL thread take the GIL and the batch, rather than in 5 ms
         return True
 
@@ -231,8 +234,8 @@ def fast_pending(handler: FindHandler) -> Callable[[evt.Event], Iterator[FindRes
         request = cast(C_FIND, event.request)
         context_id, _, syntax = event.context
         max_pdu = assoc.dimse.maximum_pdu_size
-        commands: dict[int, list[bytes]] = {}
-        sender = _Sender(assoc, context_id)
+        commands: dict[int, bytes] = {}  # status -> its command set, framed
+        sender = _Sender(assoc, context_id, max_pdu)
         results = handler(event)
         try:
             for status, identifier in results:
@@ -255,8 +258,9 @@ def fast_pending(handler: FindHandler) -> Callable[[evt.Event], Iterator[FindRes
                     continue
                 command = commands.get(status)
                 if command is None:
-                    command = commands[status] = command_fragments(request, status, max_pdu)
-                if not sender.send((*command, *data_fragments(data, max_pdu))):
+                    command = commands[status] = sender.framed(
+                        command_fragments(request, status, max_pdu))
+                if not sender.send(command, data):
                     return  # aborted or released meanwhile
             sender.flush()  # pynetdicom sends the final Success itself
         finally:  # pynetdicom closes us when it stops early: pass that on to the handler
