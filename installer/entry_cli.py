@@ -14,7 +14,7 @@ def _main() -> int:
 
         return run()
     if command == ["machine-setup"]:
-        from machine_setup import main as machine_setup
+        from wldesk.machine_setup import main as machine_setup
 
         return machine_setup(sys.argv[2:])
     from wldesk.cli import main

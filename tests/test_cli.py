@@ -22,8 +22,8 @@ from pydicom.dataset import Dataset
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]
 
-from tests.core.samples import encode, raw_text, worklist_dataset, write_wl
-from tests.peers import free_port
+from tests.helpers.ports import free_port
+from tests.helpers.samples import encode, raw_text, worklist_dataset, write_wl
 from wldesk import __version__
 
 REPO_ROOT = Path(__file__).resolve().parents[1]

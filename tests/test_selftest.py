@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.peers import REPO_ROOT
+from tests.helpers.processes import REPO_ROOT
 
 
 def test_selftest_passes(tmp_path: Path) -> None:

@@ -1,4 +1,6 @@
-"""Command line: ``wldesk serve`` (headless server), ``wldesk check`` (find problem files)."""
+"""Command line: every command's body. ``wldesk serve`` (headless server), ``check`` (find problem
+files), ``dump`` / ``load`` (a `.wl` file as DCMTK dump text or DICOM JSON, and back), ``selftest``;
+without a command, the window."""
 
 from __future__ import annotations
 
@@ -14,10 +16,13 @@ from typing import Any
 from wldesk import __version__
 from wldesk.core import paths
 from wldesk.core.check import check_folder
-from wldesk.core.dumpfmt import dump_command, load_command
+from wldesk.core.editing.document import encode_document, load_document, new_document, save_document
+from wldesk.core.editing.dump import ParsedDump, dump_bytes, from_json, parse_dump, to_json
+from wldesk.core.editing.errors import EditError
+from wldesk.core.editing.values import worklist_problems
 from wldesk.core.events import EventBus
 from wldesk.core.logs import EventLogger, setup_logging
-from wldesk.core.server import ServerStartError, WorklistServer
+from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import Settings, SettingsError, is_orthanc_config_file, load_settings
 
 log = logging.getLogger("wldesk")
@@ -125,6 +130,65 @@ def _check(args: argparse.Namespace) -> int:
     serious = {f.path for f in findings if f.serious}
     print(f"{len(serious)} file(s) with problems", file=sys.stderr)
     return EXIT_PROBLEMS if serious else EXIT_OK
+
+
+def _error(message: str) -> None:
+    print(f"wldesk: error: {message}", file=sys.stderr)
+
+
+def dump_command(path: Path, *, json: bool = False) -> int:
+    """``wldesk dump FILE [--json]``: print the `.wl` file as a dump (in the file's character
+    set, like dcmdump, so that ``dump2dcm`` and ``wldesk load`` read it back) or as DICOM JSON.
+    Exit code 0, or 2 when the file cannot be read."""
+    try:
+        doc = load_document(path)
+    except EditError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    for note in doc.notes:
+        print(f"wldesk: note: {path}: {note}", file=sys.stderr)
+    try:
+        data = (to_json(doc.dataset) + "\n").encode("utf-8") if json else dump_bytes(doc.dataset)
+    except EditError as exc:
+        _error(f"{path}: {exc}")
+        return EXIT_USAGE
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data)
+    sys.stdout.buffer.flush()
+    return EXIT_OK
+
+
+def load_command(text_path: Path, out_path: Path) -> int:
+    """``wldesk load TEXT OUT.wl``: make a `.wl` file from a dump or a DICOM JSON text, written
+    atomically (explicit VR little endian with a new file meta, or the dump's own file meta and
+    transfer syntax). Notes and the keys modalities need that are missing go to stderr. Exit code
+    0; 2 when the text cannot be read or encoded; 1 when the file cannot be written."""
+    try:
+        data = Path(text_path).read_bytes()
+    except OSError as exc:
+        _error(f"cannot read {text_path}: {exc.strerror or exc}")
+        return EXIT_USAGE
+    try:
+        if data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{":
+            parsed = ParsedDump(from_json(data.decode("utf-8")))
+        else:
+            parsed = parse_dump(data)
+        doc = new_document(parsed.dataset)
+        encode_document(doc)
+    except (EditError, UnicodeDecodeError) as exc:
+        _error(f"{text_path}: {exc}")
+        return EXIT_USAGE
+    for note in parsed.notes:
+        print(f"wldesk: note: {text_path}: {note}", file=sys.stderr)
+    try:
+        save_document(doc, out_path, force=True)
+    except EditError as exc:
+        _error(str(exc))
+        return EXIT_PROBLEMS
+    for problem in worklist_problems(doc.dataset):
+        print(f"wldesk: warning: {out_path}: {problem} (modalities may drop this entry)",
+              file=sys.stderr)
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -109,7 +109,7 @@ class _SelfTest:
                 f"pydicom {pydicom.__version__}, pynetdicom {pynetdicom.__version__}, {frozen}")
 
     def start_server(self) -> str:
-        from wldesk.core.server import WorklistServer
+        from wldesk.core.net.server import WorklistServer
         from wldesk.core.settings import Settings
 
         folder = self.workdir / "worklists"

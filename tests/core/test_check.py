@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from tests.core.samples import (
+from tests.helpers.samples import (
     convert_dcmtk_samples,
     encode,
     raw_text,

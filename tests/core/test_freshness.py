@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.core.test_server import write_entry
+from tests.helpers.samples import write_entry
 from wldesk.core.events import FileProblemEvent
 from wldesk.core.store import FolderStore
 

@@ -18,7 +18,7 @@ import pytest
 from watchdog.events import FileSystemEvent
 
 import wldesk.core.store as store_module
-from tests.core.samples import (
+from tests.helpers.samples import (
     convert_dcmtk_samples,
     dataset_of,
     encode,

@@ -10,7 +10,7 @@ import pytest
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-from tests.peers import free_port
+from tests.helpers.ports import free_port
 from wldesk.core.settings import Settings
 from wldesk.gui.controller import ServerController
 

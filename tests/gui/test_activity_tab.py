@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from tests.core.test_server import write_entry
+from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, QueryEvent
 from wldesk.gui.activity_tab import (
     MAX_ROWS,

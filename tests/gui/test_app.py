@@ -12,8 +12,8 @@ from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from pytestqt.qtbot import QtBot
 
-from tests.core.test_server import write_entry
-from tests.peers import free_port
+from tests.helpers.ports import free_port
+from tests.helpers.samples import write_entry
 from wldesk.core.settings import Settings
 from wldesk.gui.app import WldeskApp, ask_running_instance
 from wldesk.gui.controller import ServerController

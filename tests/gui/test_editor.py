@@ -19,8 +19,8 @@ from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from tests.core.samples import worklist_dataset, write_wl
-from wldesk.core.editing import load_document
+from tests.helpers.samples import worklist_dataset, write_wl
+from wldesk.core.editing.document import load_document
 from wldesk.gui.controller import ServerController
 from wldesk.gui.editor import (
     MISSING_BRUSH,

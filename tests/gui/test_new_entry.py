@@ -13,12 +13,13 @@ import shiboken6
 from PySide6.QtWidgets import QDialogButtonBox, QMessageBox, QWidget
 from pytestqt.qtbot import QtBot
 
-from tests.core.samples import worklist_dataset, write_wl
-from tests.peers import dcmtk_tool, run_findscu
+from tests.helpers.dcmtk import dcmtk_tool, run_findscu
+from tests.helpers.samples import worklist_dataset, write_wl
 from wldesk.core import paths
 from wldesk.core.check import missing_keys
-from wldesk.core.editing import list_templates, load_document
-from wldesk.core.node import Node
+from wldesk.core.dicom.node import Node
+from wldesk.core.editing.document import load_document
+from wldesk.core.editing.templates import list_templates
 from wldesk.core.settings import KnownModality
 from wldesk.gui.controller import ServerController
 from wldesk.gui.editor import EditorWindow

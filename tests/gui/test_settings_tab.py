@@ -17,7 +17,7 @@ from PySide6.QtWidgets import QFileDialog, QLineEdit, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from tests.peers import echo, free_port
+from tests.helpers.ports import echo, free_port
 from wldesk.core.settings import KnownModality, Settings, load_settings
 from wldesk.gui.controller import ServerController
 from wldesk.gui.settings_tab import ModalitiesModel, SettingsTab, field_label

@@ -14,8 +14,8 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from tests.core.test_server import write_entry
-from tests.peers import dcmtk_tool
+from tests.helpers.dcmtk import dcmtk_tool
+from tests.helpers.samples import write_entry
 from wldesk.core.settings import KnownModality
 from wldesk.gui.controller import ServerController
 from wldesk.gui.testquery_tab import (

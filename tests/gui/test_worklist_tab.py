@@ -15,7 +15,7 @@ from PySide6.QtTest import QTest
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from tests.core.test_server import write_entry
+from tests.helpers.samples import write_entry
 from wldesk.core.store import Snapshot, read_entry
 from wldesk.gui.controller import ServerController
 from wldesk.gui.worklist_tab import (

@@ -36,21 +36,22 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from tests.peers import (
-    FindscuResult,
-    WldeskServe,
-    Wlmscpfs,
-    convert_worklists,
-    dump2dcm,
+from tests.helpers.answers import (
     entry_candidates,
     match_answers_to_entries,
-    missing_dcmtk_tools,
-    read_dataset,
     requested_keys_missing,
-    run_findscu,
     summarize,
     unrequested_keys,
 )
+from tests.helpers.dcmtk import (
+    FindscuResult,
+    convert_worklists,
+    dump2dcm,
+    missing_dcmtk_tools,
+    read_dataset,
+    run_findscu,
+)
+from tests.helpers.processes import WldeskServe, Wlmscpfs
 
 EXAMPLES = Path("/usr/share/doc/dcmtk/examples")
 DATABASE_DUMPS = sorted(

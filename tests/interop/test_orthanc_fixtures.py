@@ -31,22 +31,19 @@ from pathlib import Path
 import pytest
 from pydicom.multival import MultiValue
 
-from tests.peers import (
+from tests.helpers.answers import raw_value, requested_keys_missing, summarize, unrequested_keys
+from tests.helpers.dcmtk import (
     FindscuResult,
     TopLevelElement,
-    WldeskServe,
     convert_worklists,
     dump2dcm,
     findscu_answer_elements,
     missing_dcmtk_tools,
     parse_dataset,
-    raw_value,
     read_dataset,
-    requested_keys_missing,
     run_findscu,
-    summarize,
-    unrequested_keys,
 )
+from tests.helpers.processes import WldeskServe
 
 FIXTURES = Path(__file__).resolve().parents[2].parent / "shared" / "peer-tests" / "orthanc-worklists"
 

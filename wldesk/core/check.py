@@ -11,7 +11,7 @@ from pathlib import Path
 
 from pydicom.datadict import tag_for_keyword
 
-from wldesk.core.node import Node, values_of
+from wldesk.core.dicom.node import Node, values_of
 from wldesk.core.store import FolderStore
 
 _TOP_LEVEL_REQUIRED = ("RequestedProcedureID", "StudyInstanceUID", "PatientName", "PatientID")

@@ -46,9 +46,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from wldesk.core.events import FileProblemEvent
-from wldesk.core.matching import Prefilter, normalize_text, parse_date
-from wldesk.core.model import (
+from wldesk.core.dicom.model import (
     ACCESSION_NUMBER,
     MODALITY,
     PATIENT_ID,
@@ -56,8 +54,11 @@ from wldesk.core.model import (
     SPS_START_DATE,
     STATION_AET,
 )
-from wldesk.core.node import LayoutCache, Node, values_of
-from wldesk.core.wlfile import WorklistFileError, parse_bytes
+from wldesk.core.dicom.node import LayoutCache, Node, values_of
+from wldesk.core.dicom.wlfile import WorklistFileError, parse_bytes
+from wldesk.core.events import FileProblemEvent
+from wldesk.core.query.matching import Prefilter
+from wldesk.core.query.values import normalize_text, parse_date
 
 log = logging.getLogger(__name__)
 

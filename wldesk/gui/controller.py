@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from wldesk.core import autostart, paths
 from wldesk.core.events import EventBus, ServerEvent
 from wldesk.core.logs import EventLogger
-from wldesk.core.server import ServerStartError, WorklistServer
+from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import Settings, save_settings
 from wldesk.core.store import FolderStore, Snapshot
 from wldesk.gui.bridge import EventBridge

@@ -11,7 +11,7 @@ value that fails is refused with the reason (:attr:`DatasetModel.refused`).
 :class:`EditorWindow` is the window around it: menus, the keys modalities need that are missing,
 the character set, saving (atomic, with a prompt when the file changed on disk), import and
 export as text, duplicate, templates and archiving. The document logic is the headless core's
-(:mod:`wldesk.core.editing`); this module only presents it.
+(:mod:`wldesk.core.editing.document`); this module only presents it.
 """
 
 from __future__ import annotations
@@ -26,7 +26,6 @@ from pydicom.datadict import (
     dictionary_is_retired,
     dictionary_VR,
     keyword_dict,
-    keyword_for_tag,
     tag_for_keyword,
 )
 from pydicom.dataelem import DataElement
@@ -84,20 +83,21 @@ from PySide6.QtWidgets import (
 )
 
 from wldesk.core import paths
-from wldesk.core.dumpfmt import DumpError, dump_bytes, from_json, parse_dump, to_json
-from wldesk.core.editing import (
-    ConflictError,
+from wldesk.core.dicom.model import SPS_SEQUENCE
+from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, TEXT_VRS, attribute_name, tag_text
+from wldesk.core.editing.document import (
     Document,
-    EditError,
     FileIdentity,
-    archive_entry,
-    element_text,
     encoding_problems,
     load_document,
-    person_name,
     save_document,
-    save_template,
-    suggest_filename,
+)
+from wldesk.core.editing.dump import DumpError, dump_bytes, from_json, parse_dump, to_json
+from wldesk.core.editing.entries import archive_entry, person_name, suggest_filename
+from wldesk.core.editing.errors import ConflictError, EditError
+from wldesk.core.editing.templates import save_template
+from wldesk.core.editing.values import (
+    element_text,
     validate_element,
     validate_value,
     value_from_text,
@@ -105,9 +105,7 @@ from wldesk.core.editing import (
     worklist_problems,
 )
 from wldesk.core.fileio import atomic_write_bytes
-from wldesk.core.model import SPS_SEQUENCE
 from wldesk.core.settings import KnownModality
-from wldesk.core.wlfile import TEXT_VRS
 
 Index = QModelIndex | QPersistentModelIndex
 ItemPath = tuple[tuple[int, int], ...]
@@ -115,7 +113,6 @@ ItemPath = tuple[tuple[int, int], ...]
 Key = tuple[ItemPath, int | None]
 """A row: (the dataset it is in, the element's tag), or (the item's path, None) for an item."""
 
-SPECIFIC_CHARACTER_SET = 0x00080005
 VR_ROLE = Qt.ItemDataRole.UserRole + 1  # the element's VR ("" for items)
 TAG_ROLE = Qt.ItemDataRole.UserRole + 2  # the element's tag as an int (None for items)
 PROBLEM_ROLE = Qt.ItemDataRole.UserRole + 3  # why the row is highlighted, or None
@@ -143,20 +140,6 @@ _STEP_KEYWORDS = frozenset({
     "ScheduledStationAETitle", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime",
     "Modality", "ScheduledProcedureStepID", "ScheduledProcedureStepDescription",
     "ScheduledProtocolCodeSequence"})
-
-
-def tag_text(tag: int) -> str:
-    return f"({tag >> 16:04X},{tag & 0xFFFF:04X})"
-
-
-def attribute_name(tag: int) -> str:
-    """The keyword of ``tag``, or what it is when pydicom's dictionary does not know it."""
-    keyword = keyword_for_tag(tag)
-    if keyword:
-        return keyword
-    if tag & 0xFFFF == 0:
-        return "(group length)"
-    return "(private)" if (tag >> 16) % 2 else "(unknown)"
 
 
 def parse_key(text: str) -> BaseTag:

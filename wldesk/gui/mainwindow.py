@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
 
 from wldesk import __version__
 from wldesk.core import paths
-from wldesk.core.editing import EditError
+from wldesk.core.editing.errors import EditError
 from wldesk.gui.activity_tab import ActivityTab
 from wldesk.gui.controller import ServerController
 from wldesk.gui.editor import EditorWindow

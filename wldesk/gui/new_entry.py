@@ -36,18 +36,11 @@ from PySide6.QtWidgets import (
 )
 
 from wldesk.core import paths
-from wldesk.core.editing import (
-    DEFAULT_CHARSET,
-    EditError,
-    list_templates,
-    load_template,
-    new_document,
-    new_entry,
-    save_new_entry,
-    save_template,
-    text_of,
-    validate_element,
-)
+from wldesk.core.editing.document import DEFAULT_CHARSET, new_document
+from wldesk.core.editing.entries import new_entry, save_new_entry
+from wldesk.core.editing.errors import EditError
+from wldesk.core.editing.templates import list_templates, load_template, save_template
+from wldesk.core.editing.values import text_of, validate_element
 from wldesk.core.settings import KnownModality
 from wldesk.gui.editor import CHARSETS, DateEditor
 
@@ -343,7 +336,7 @@ class NewEntryDialog(QDialog):
             combo.setCurrentIndex(found)
 
     def _patient_name(self) -> str:
-        from wldesk.core.editing import person_name
+        from wldesk.core.editing.entries import person_name
 
         return person_name(*(e.text().strip() for e in (
             self.family_name, self.given_name, self.middle_name, self.name_prefix,

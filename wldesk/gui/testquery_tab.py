@@ -57,8 +57,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wldesk.core.matching import CompiledQuery, QueryError, compile_query
-from wldesk.core.server import status_text
+from wldesk.core.net.server import status_text
+from wldesk.core.query.matching import CompiledQuery, compile_query
+from wldesk.core.query.values import QueryError
 from wldesk.core.settings import Settings, check_ae_title
 from wldesk.core.store import FolderStore, Snapshot
 from wldesk.gui.controller import ServerController

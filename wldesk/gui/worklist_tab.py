@@ -36,8 +36,8 @@ from PySide6.QtWidgets import (
 )
 
 from wldesk.core.check import missing_keys
-from wldesk.core.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, SPS_SEQUENCE, STATION_AET
-from wldesk.core.node import Node, values_of
+from wldesk.core.dicom.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, SPS_SEQUENCE, STATION_AET
+from wldesk.core.dicom.node import Node, values_of
 from wldesk.core.store import Entry, FileProblem, Snapshot
 from wldesk.gui.controller import ServerController
 from wldesk.gui.qtutil import ColumnsModel, refilter

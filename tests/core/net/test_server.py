@@ -1,0 +1,392 @@
+"""The worklist SCP over real sockets, with pynetdicom as the modality."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pydicom import dcmread
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pynetdicom import AE
+from pynetdicom.association import Association
+from pynetdicom.sop_class import (  # type: ignore[attr-defined]
+    ModalityWorklistInformationFind,
+    Verification,
+)
+
+from tests.helpers.ports import free_port
+from tests.helpers.samples import write_entry
+from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
+from wldesk.core.net.server import ServerStartError, WorklistServer
+from wldesk.core.settings import KnownModality, Settings
+
+MWL = ModalityWorklistInformationFind
+
+
+
+
+class Running:
+    """An in-process server with its recorded events."""
+
+    def __init__(self, folder: Path, **settings: Any) -> None:
+        self.events: list[Event] = []
+        self.lock = threading.Lock()
+        bus = EventBus()
+        bus.subscribe(self._record)
+        self.settings = Settings(database=str(folder), port=free_port(), bind_address="127.0.0.1",
+                                 **settings)
+        self.server = WorklistServer(self.settings, bus)
+
+    def _record(self, event: Event) -> None:
+        with self.lock:
+            self.events.append(event)
+
+    def queries(self) -> list[QueryEvent]:
+        with self.lock:
+            return [e for e in self.events if isinstance(e, QueryEvent)]
+
+    def associate(self, calling: str = "MODALITY", contexts: tuple[str, ...] = (MWL, Verification)
+                  ) -> Association:
+        ae = AE(ae_title=calling)
+        for context in contexts:
+            ae.add_requested_context(context)
+        return ae.associate("127.0.0.1", self.server.port, ae_title="WLDESK")
+
+    def find(self, query: Dataset, calling: str = "MODALITY") -> tuple[list[Dataset], list[int]]:
+        assoc = self.associate(calling)
+        assert assoc.is_established
+        answers, statuses = [], []
+        try:
+            for status, identifier in assoc.send_c_find(query, MWL):
+                assert status is not None, "no response from the server"
+                statuses.append(int(status.Status))
+                if identifier is not None and status.Status in (0xFF00, 0xFF01):
+                    answers.append(identifier)
+                elif status.Status not in (0xFF00, 0xFF01):
+                    last = status
+            if statuses and 0xA000 <= statuses[-1] < 0xF000:
+                assert "ErrorComment" in last
+        finally:
+            assoc.release()
+        return answers, statuses
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "worklists"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def running(folder: Path) -> Iterator[Running]:
+    run = Running(folder)
+    run.server.start()
+    yield run
+    run.server.stop()
+
+
+def name_query(pattern: str = "", **step: str) -> Dataset:
+    query = Dataset()
+    query.PatientName = pattern
+    query.AccessionNumber = ""
+    item = Dataset()
+    item.Modality = ""
+    item.ScheduledStationAETitle = ""
+    for keyword, value in step.items():
+        setattr(item, keyword, value)
+    query.ScheduledProcedureStepSequence = Sequence([item])
+    return query
+
+
+def accessions(answers: list[Dataset]) -> list[str]:
+    return sorted(str(a.AccessionNumber) for a in answers)
+
+
+def test_echo(running: Running) -> None:
+    assoc = running.associate()
+    assert assoc.is_established
+    assert assoc.send_c_echo().Status == 0x0000
+    assoc.release()
+
+
+def test_find_returns_matches_and_success(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl", accession="A1", modality="CT")
+    write_entry(folder, "b.WL", accession="A2", modality="MR")
+    write_entry(folder, "notes.txt", accession="A3")
+    answers, statuses = running.find(name_query(Modality="CT"))
+    assert accessions(answers) == ["A1"]
+    assert statuses == [0xFF00, 0x0000]
+    answers, _ = running.find(name_query())
+    assert accessions(answers) == ["A1", "A2"]
+    event = running.queries()[-1]
+    assert (event.files_considered, event.matches, event.returned, event.status) == (2, 2, 2, 0)
+    assert event.calling_aet == "MODALITY"
+
+
+def test_files_added_changed_removed_between_queries(running: Running, folder: Path) -> None:
+    assert running.find(name_query())[0] == []
+    path = write_entry(folder, "a.wl", accession="A1")
+    assert accessions(running.find(name_query())[0]) == ["A1"]
+    write_entry(folder, "a.wl", accession="A9")  # rewritten in place
+    assert accessions(running.find(name_query())[0]) == ["A9"]
+    path.unlink()
+    assert running.find(name_query())[0] == []
+
+
+def test_corrupt_and_half_written_files_do_not_fail_the_query(running: Running, folder: Path) -> None:
+    good = write_entry(folder, "good.wl", accession="A1")
+    (folder / "garbage.wl").write_bytes(b"this is not DICOM at all" * 10)
+    data = good.read_bytes()
+    (folder / "half.wl").write_bytes(data[: len(data) * 2 // 3])
+    (folder / "empty.wl").write_bytes(b"")
+    answers, statuses = running.find(name_query())
+    assert accessions(answers) == ["A1"]
+    assert statuses[-1] == 0x0000
+    # completing the half-written file makes it servable
+    (folder / "half.wl").write_bytes(data)
+    assert len(running.find(name_query())[0]) == 2
+
+
+def test_latin1_and_utf8_files_side_by_side(running: Running, folder: Path) -> None:
+    write_entry(folder, "latin1.wl", charset="ISO_IR 100", patient="MÜLLER^JOSÉ", accession="L1")
+    write_entry(folder, "utf8.wl", charset="ISO_IR 192", patient="ΠΑΠΑΔΟΠΟΥΛΟΣ^ΓΙΩΡΓΟΣ",
+                accession="U1")
+    write_entry(folder, "ascii.wl", charset=None, patient="SMITH^ANN", accession="N1")
+    answers, _ = running.find(name_query())
+    by_accession = {str(a.AccessionNumber): a for a in answers}
+    assert str(by_accession["L1"].PatientName) == "MÜLLER^JOSÉ"
+    assert by_accession["L1"].SpecificCharacterSet == "ISO_IR 100"
+    assert str(by_accession["U1"].PatientName) == "ΠΑΠΑΔΟΠΟΥΛΟΣ^ΓΙΩΡΓΟΣ"
+    assert by_accession["U1"].SpecificCharacterSet == "ISO_IR 192"
+    assert "SpecificCharacterSet" not in by_accession["N1"]
+
+
+def test_query_in_its_own_character_set(running: Running, folder: Path) -> None:
+    write_entry(folder, "utf8.wl", charset="ISO_IR 192", patient="Müller^Zoë", accession="U1")
+    query = name_query("MÜLLER*")
+    query.SpecificCharacterSet = "ISO_IR 100"
+    answers, _ = running.find(query)
+    assert accessions(answers) == ["U1"]
+    # the modality asked in Latin-1 and the name fits in Latin-1: it gets Latin-1 back
+    assert answers[0].SpecificCharacterSet == "ISO_IR 100"
+    assert str(answers[0].PatientName) == "Müller^Zoë"
+
+
+def test_answer_falls_back_to_utf8_when_the_query_charset_cannot_carry_it(
+        running: Running, folder: Path) -> None:
+    write_entry(folder, "greek.wl", charset="ISO_IR 192", patient="ΑΛΦΑ^ΒΗΤΑ", accession="G1")
+    query = name_query()
+    query.SpecificCharacterSet = "ISO_IR 100"
+    answers, _ = running.find(query)
+    assert answers[0].SpecificCharacterSet == "ISO_IR 192"
+    assert str(answers[0].PatientName) == "ΑΛΦΑ^ΒΗΤΑ"
+
+
+def test_invalid_query_value_gives_a900_with_comment(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl")
+    query = name_query(ScheduledProcedureStepStartDate="yesterday")
+    assoc = running.associate()
+    responses = list(assoc.send_c_find(query, MWL))
+    assoc.release()
+    status = responses[-1][0]
+    assert status.Status == 0xA900
+    assert "ScheduledProcedureStepStartDate" in status.ErrorComment
+    assert running.queries()[-1].status == 0xA900
+
+
+def test_unsupported_key_gives_ff01(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl")
+    query = name_query()
+    query.OperatorsName = "SOMEONE"
+    answers, statuses = running.find(query)
+    assert len(answers) == 1
+    assert statuses == [0xFF01, 0x0000]
+
+
+def test_cancel_between_answers(folder: Path) -> None:
+    template = write_entry(folder, "0.wl", accession="A0").read_bytes()
+    for number in range(1, 3000):
+        (folder / f"{number}.wl").write_bytes(template)
+    run = Running(folder)
+    run.server.start()
+    try:
+        assoc = run.associate()
+        statuses = []
+        responses = assoc.send_c_find(name_query(), MWL, msg_id=7)
+        for status, _identifier in responses:
+            statuses.append(int(status.Status))
+            if len(statuses) == 1:
+                assoc.send_c_cancel(7, query_model=MWL)
+        assoc.release()
+    finally:
+        run.server.stop()
+    assert statuses[-1] == 0xFE00
+    assert len(statuses) < 3000
+    assert run.queries()[-1].status == 0xFE00
+
+
+def test_eight_concurrent_associations(running: Running, folder: Path) -> None:
+    for number in range(40):
+        write_entry(folder, f"{number}.wl", accession=f"A{number:02}",
+                    modality="CT" if number % 2 else "MR")
+    results: dict[int, list[str]] = {}
+    errors: list[BaseException] = []
+
+    def worker(index: int) -> None:
+        try:
+            modality = "CT" if index % 2 else "MR"
+            for _ in range(3):
+                answers, statuses = running.find(name_query(Modality=modality), f"M{index}")
+                assert statuses[-1] == 0
+                results[index] = accessions(answers)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert not errors
+    for index, found in results.items():
+        parity = 1 if index % 2 else 0
+        assert found == [f"A{n:02}" for n in range(40) if n % 2 == parity]
+    assert len(results) == 8
+
+
+@pytest.mark.parametrize(("final", "expected_status"), [("success", 0x0000), ("cancel", 0xFE00)])
+def test_limit_answers(folder: Path, final: str, expected_status: int) -> None:
+    for number in range(10):
+        write_entry(folder, f"{number}.wl", accession=f"A{number}")
+    run = Running(folder, limit_answers=3, limit_final_status=final)
+    run.server.start()
+    try:
+        answers, statuses = run.find(name_query())
+    finally:
+        run.server.stop()
+    assert len(answers) == 3
+    assert statuses == [0xFF00] * 3 + [expected_status]
+    event = run.queries()[-1]
+    assert (event.matches, event.returned) == (10, 3)
+
+
+def test_filter_issuer_aet_over_the_network(folder: Path) -> None:
+    write_entry(folder, "ct1.wl", accession="A1", station="CT1")
+    write_entry(folder, "ct2.wl", accession="A2", station="CT2")
+    run = Running(folder, filter_issuer_aet=True)
+    run.server.start()
+    try:
+        assert accessions(run.find(name_query(), "CT2")[0]) == ["A2"]
+        assert accessions(run.find(name_query(ScheduledStationAETitle="CT1"), "CT2")[0]) == ["A1"]
+        query = Dataset()
+        query.PatientName = ""
+        query.AccessionNumber = ""
+        assert accessions(run.find(query, "CT1")[0]) == ["A1"]
+    finally:
+        run.server.stop()
+
+
+def test_unknown_modalities_refused_when_not_allowed(folder: Path) -> None:
+    write_entry(folder, "a.wl")
+    run = Running(folder, allow_unknown_modalities=False, modalities=(
+        KnownModality("CT room 1", "CT1"), KnownModality("MR", "MR1", host="10.255.255.1")))
+    run.server.start()
+    try:
+        assert len(run.find(name_query(), "CT1")[0]) == 1
+        for calling in ("INTRUDER", "MR1"):  # unknown title; known title from the wrong host
+            assoc = run.associate(calling)
+            assert assoc.is_rejected
+        run.find(name_query(), "CT1")  # still serving the others
+    finally:
+        run.server.stop()
+    rejected = [e for e in run.events if isinstance(e, AssociationEvent) and e.kind == "rejected"]
+    assert [e.calling_aet for e in rejected] == ["INTRUDER", "MR1"]
+    assert "not a known modality" in rejected[0].reason
+    assert "10.255.255.1" in rejected[1].reason
+
+
+def test_folder_disappearing_gives_a_failure_not_an_empty_list(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl")
+    shutil.rmtree(folder)
+    _answers, statuses = running.find(name_query())
+    assert statuses == [0xC001]
+    folder.mkdir()
+    write_entry(folder, "a.wl")
+    assert running.find(name_query())[1][-1] == 0x0000
+
+
+def test_query_during_a_long_first_indexing_gets_a_clear_failure(folder: Path) -> None:
+    template = write_entry(folder, "0.wl", accession="A0").read_bytes()
+    for number in range(1, 3000):
+        (folder / f"{number}.wl").write_bytes(template)
+    run = Running(folder)
+    run.server.index_wait = 0.0  # a folder that takes longer to read than modalities wait
+    run.server.start()
+    try:
+        answers, statuses = run.find(name_query())
+        assert (answers, statuses) == ([], [0xC001])
+        assert "still being read" in run.queries()[-1].status_text
+        assert run.server.store.wait_ready(60)
+        answers, statuses = run.find(name_query())  # once indexed: every entry
+        assert len(answers) == 3000 and statuses[-1] == 0x0000
+    finally:
+        run.server.stop()
+
+
+def test_port_in_use(folder: Path) -> None:
+    with socket.socket() as blocker:
+        blocker.bind(("127.0.0.1", 0))
+        blocker.listen()
+        settings = Settings(database=str(folder), port=blocker.getsockname()[1],
+                            bind_address="127.0.0.1")
+        server = WorklistServer(settings)
+        with pytest.raises(ServerStartError, match="in use"):
+            server.start()
+        assert not server.is_running
+
+
+def test_missing_folder_refuses_to_start(tmp_path: Path) -> None:
+    server = WorklistServer(Settings(database=str(tmp_path / "nope"), port=free_port()))
+    with pytest.raises(ServerStartError, match="does not exist"):
+        server.start()
+
+
+def test_association_events_are_reported(running: Running) -> None:
+    assoc = running.associate("ECHOER")
+    assoc.send_c_echo()
+    assoc.release()
+    kinds = [e.kind for e in running.events
+             if isinstance(e, AssociationEvent) and e.calling_aet == "ECHOER"]
+    assert kinds[:2] == ["requested", "accepted"]
+    # the release is reported by the server thread; wait for it without sleeping blindly
+    for _ in range(100):
+        kinds = [e.kind for e in running.events
+                 if isinstance(e, AssociationEvent) and e.calling_aet == "ECHOER"]
+        if "released" in kinds:
+            break
+        threading.Event().wait(0.02)
+    assert kinds == ["requested", "accepted", "released"]
+
+
+def test_answers_read_back_by_pydicom_are_complete(running: Running, folder: Path) -> None:
+    path = write_entry(folder, "a.wl", patient="DOE^JANE")
+    entry = dcmread(path)
+    answers, _ = running.find(name_query("DOE^JANE"))
+    assert str(answers[0].PatientName) == str(entry.PatientName)
+    assert answers[0].ScheduledProcedureStepSequence[0].Modality == "CT"
+
+
+def test_query_without_returnable_keys_still_answers(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl", charset="ISO_IR 100")
+    query = Dataset()
+    query.QueryRetrieveLevel = "WORKLIST"
+    answers, statuses = running.find(query)
+    assert statuses == [0xFF00, 0x0000]
+    assert answers[0].SpecificCharacterSet == "ISO_IR 100"

@@ -1,0 +1,452 @@
+"""Values of a dataset as the text a person types and reads, and their checks against the VR (PS3.5 6.2)."""
+
+from __future__ import annotations
+
+import calendar
+import re
+import struct
+from dataclasses import dataclass
+from typing import Any
+
+from pydicom import config as pydicom_config
+from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_for_tag, tag_for_keyword
+from pydicom.dataelem import DataElement
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+from pydicom.tag import BaseTag, Tag
+
+from wldesk.core.check import missing_keys
+from wldesk.core.dicom.node import Node
+from wldesk.core.dicom.vr import (
+    BINARY_VRS,
+    FLOAT_VRS,
+    INT_RANGES,
+    KNOWN_VRS,
+    SINGLE_VALUED_VRS,
+    STRING_VRS,
+    tag_text,
+)
+from wldesk.core.editing.errors import EditError
+
+_MAX_LENGTH = {"AE": 16, "CS": 16, "SH": 16, "LO": 64, "ST": 1024, "LT": 10240, "UT": 2**32 - 2,
+               "UR": 2**32 - 2, "DS": 16, "IS": 12, "UI": 64, "AS": 4}
+_VR_NAMES = {"AE": "an AE title", "CS": "a code string", "SH": "a short string", "LO": "a long string",
+             "ST": "a short text", "LT": "a long text", "UT": "an unlimited text",
+             "UC": "an unlimited characters value", "UR": "a URI", "DS": "a decimal number",
+             "IS": "a whole number", "UI": "a UID", "AS": "an age", "PN": "a person name"}
+
+
+# ----------------------------------------------------------------------------------------------
+# Values as text
+
+
+def _resolve_tag(key: int | str | BaseTag) -> BaseTag:
+    if isinstance(key, str):
+        found = tag_for_keyword(key)
+        if found is None:
+            try:
+                return Tag(key)
+            except (ValueError, OverflowError):
+                raise EditError(f"unknown attribute {key!r}") from None
+        return Tag(found)
+    return Tag(key)
+
+
+def _dictionary_vr(tag: BaseTag) -> str:
+    if tag.is_private:
+        return "LO" if tag.is_private_creator else "UN"
+    try:
+        vr = dictionary_VR(tag)
+    except KeyError:
+        return "UN"
+    return vr.split(" or ")[0]
+
+
+def element_text(elem: DataElement | None) -> str:
+    """The value of ``elem`` as the editor shows it: several values separated by a backslash,
+    person names as ``Family^Given``, tags as ``(gggg,eeee)``, binary values as hexadecimal
+    (OB/UN bytes ``01\\ff``, OW words ``0201``); "" for an empty or absent element or a sequence."""
+    if elem is None or elem.VR == "SQ" or elem.value is None:
+        return ""
+    value = elem.value
+    vr = elem.VR
+    if vr in ("OB", "UN") or (isinstance(value, bytes) and vr not in BINARY_VRS):
+        return "\\".join(f"{b:02x}" for b in bytes(value))
+    if vr in BINARY_VRS:
+        fmt = {"OW": "<H", "OF": "<f", "OD": "<d", "OL": "<I", "OV": "<Q"}[vr]
+        size = struct.calcsize(fmt)
+        raw = bytes(value)
+        numbers = [struct.unpack_from(fmt, raw, i)[0] for i in range(0, len(raw) - size + 1, size)]
+        if vr == "OW":
+            return "\\".join(f"{n:04x}" for n in numbers)
+        return "\\".join(_number_text(n, vr) for n in numbers)
+    values = list(value) if isinstance(value, (MultiValue, list, tuple)) else [value]
+    if vr == "AT":
+        return "\\".join(f"({int(t) >> 16:04x},{int(t) & 0xFFFF:04x})" for t in values)
+    return "\\".join(_number_text(v, vr) for v in values)
+
+
+def text_of(ds: Dataset, key: int | str | BaseTag) -> str:
+    """:func:`element_text` of the element ``key`` (keyword or tag) of ``ds`` ("" when absent)."""
+    tag = _resolve_tag(key)
+    return element_text(ds[tag]) if tag in ds else ""
+
+
+def _number_text(value: Any, vr: str) -> str:
+    if value is None:
+        return ""
+    if vr in ("FL", "OF") and isinstance(value, float):
+        return f"{value:.9g}"  # enough digits to give back the same 32-bit float
+    if vr in ("FD", "OD") and isinstance(value, float):
+        return repr(value)  # the shortest text giving back the same 64-bit float
+    return str(value)
+
+
+def _binary_format_reason(vr: str) -> str:
+    if vr == "OW":
+        return "OW values are hexadecimal words separated by a backslash, e.g. 0201\\0403"
+    return f"{vr} values are hexadecimal bytes separated by a backslash, e.g. 01\\ff"
+
+
+def _hex_values(text: str, digits: int, vr: str) -> list[int]:
+    values = []
+    for part in (p.strip() for p in text.split("\\")):
+        if not re.fullmatch(f"[0-9a-fA-F]{{1,{digits}}}", part):
+            raise ValueError(_binary_format_reason(vr))
+        values.append(int(part, 16))
+    return values
+
+
+def value_from_text(vr: str, text: str) -> Any:
+    """The pydicom value for ``text`` typed for an element of ``vr`` (the inverse of
+    :func:`element_text`); raises ValueError when the text cannot be converted. Text VRs are
+    taken as given (see :func:`validate_value` for the checks)."""
+    import struct
+
+    if text == "":
+        return "" if vr in STRING_VRS else None
+    if vr in SINGLE_VALUED_VRS:
+        return text
+    if vr in STRING_VRS:
+        parts = text.split("\\")
+        return parts[0] if len(parts) == 1 else parts
+    if vr in ("OB", "UN"):
+        return bytes(_hex_values(text, 2, vr))
+    if vr == "OW":
+        return b"".join(struct.pack("<H", w) for w in _hex_values(text, 4, vr))
+    parts = text.split("\\")
+    if vr in ("OF", "OD", "OL", "OV"):
+        fmt = {"OF": "<f", "OD": "<d", "OL": "<I", "OV": "<Q"}[vr]
+        try:
+            numbers: list[Any] = [float(p) if vr in ("OF", "OD") else int(p) for p in parts]
+            return b"".join(struct.pack(fmt, n) for n in numbers)
+        except (ValueError, struct.error):
+            raise ValueError(f"{vr} values are numbers separated by a backslash") from None
+    if vr in INT_RANGES:
+        ints = [int(p.strip()) for p in parts]
+        return ints[0] if len(ints) == 1 else ints
+    if vr in FLOAT_VRS:
+        floats = [float(p.strip()) for p in parts]
+        return floats[0] if len(floats) == 1 else floats
+    if vr == "AT":
+        tags = [_parse_at(p) for p in parts]
+        return tags[0] if len(tags) == 1 else tags
+    raise ValueError(f"cannot set a value of VR {vr} from text")
+
+
+def _parse_at(text: str) -> int:
+    match = re.fullmatch(r"\s*\(?\s*([0-9a-fA-F]{4})\s*,?\s*([0-9a-fA-F]{4})\s*\)?\s*", text)
+    if not match:
+        raise ValueError("a tag is (gggg,eeee) in hexadecimal, e.g. (0010,0010)")
+    return int(match.group(1), 16) << 16 | int(match.group(2), 16)
+
+
+def set_element_text(ds: Dataset, key: int | str | BaseTag, text: str, vr: str | None = None, *,
+                     check: bool = True) -> DataElement:
+    """Set the element ``key`` (keyword or tag) of ``ds`` from the text the user typed, creating
+    it when absent (with ``vr``, else the element's or the dictionary's VR). With ``check``, the
+    text must pass :func:`validate_element`; otherwise :class:`EditError` names the attribute and
+    says why. Returns the element set."""
+    tag = _resolve_tag(key)
+    existing = ds.get(tag)
+    chosen = vr or (existing.VR if existing is not None else _dictionary_vr(tag))
+    if chosen == "SQ":
+        raise EditError(f"{keyword_for_tag(tag) or tag} is a sequence; edit its items instead")
+    if check:
+        reason = validate_element(tag, text, chosen)
+        if reason is not None:
+            raise EditError(f"{keyword_for_tag(tag) or tag}: {reason}")
+    try:
+        value = value_from_text(chosen, text)
+    except ValueError as exc:
+        raise EditError(f"{keyword_for_tag(tag) or tag}: {exc}") from None
+    elem = DataElement(tag, chosen, value, validation_mode=pydicom_config.IGNORE)
+    ds[tag] = elem
+    return ds[tag]
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0e-\x1a\x1c-\x1f\x7f]")  # not TAB LF FF CR ESC
+_TEXT_CONTROL = re.compile(r"[\x00-\x1a\x1c-\x1f\x7f]")  # in one-line strings: ESC only
+_DA = "a date is YYYYMMDD, e.g. 20261127"
+_TM = "a time is HHMMSS, HHMM or HH (24-hour clock, optional fraction .ffffff), e.g. 143000 or 1430"
+_DT = ("a date and time is YYYYMMDDHHMMSS (later parts optional, optional fraction .ffffff and "
+       "offset +HHMM), e.g. 20261127143000")
+
+
+def _check_date(text: str) -> str | None:
+    if not re.fullmatch(r"\d{8}", text):
+        return _DA
+    year, month, day = int(text[:4]), int(text[4:6]), int(text[6:])
+    if year < 1 or not 1 <= month <= 12:
+        return f"{text} is not a real date: {_DA}"
+    days = calendar.monthrange(year, month)[1]
+    if not 1 <= day <= days:
+        return (f"{text} is not a real date: {calendar.month_name[month]} {year} has {days} days")
+    return None
+
+
+def _check_time(text: str, what: str = _TM) -> str | None:
+    match = re.fullmatch(r"(\d{2})(\d{2})?(\d{2})?(\.\d{1,6})?", text)
+    if not match or (match.group(4) and not match.group(3)):
+        return what
+    hours, minutes, seconds = (int(g) if g else 0 for g in match.group(1, 2, 3))
+    if hours > 23:
+        return f"{text}: hours go from 00 to 23"
+    if minutes > 59:
+        return f"{text}: minutes go from 00 to 59"
+    if seconds > 60:
+        return f"{text}: seconds go from 00 to 59"
+    return None
+
+
+def _check_datetime(text: str) -> str | None:
+    match = re.fullmatch(r"(\d{4})(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\d{2})?(\.\d{1,6})?([+-]\d{4})?",
+                         text)
+    if not match:
+        return _DT
+    year, month, day, hour, minute, second, fraction, offset = match.groups()
+    if fraction and not second:
+        return _DT
+    if month and not 1 <= int(month) <= 12:
+        return f"{text}: months go from 01 to 12"
+    if day:
+        reason = _check_date(year + month + day)
+        if reason:
+            return reason
+    if hour:
+        reason = _check_time(hour + (minute or "") + (second or "") + (fraction or ""))
+        if reason:
+            return reason
+    if offset and not (-1200 <= int(offset) <= 1400 and int(offset[-2:]) < 60):
+        return f"{text}: the UTC offset must be between -1200 and +1400"
+    return None
+
+
+def _check_number(text: str, vr: str) -> str | None:
+    stripped = text.strip(" ")
+    if vr == "IS":
+        if not re.fullmatch(r"[+-]?\d+", stripped):
+            return "a whole number, e.g. 42 or -7"
+        if not -(2**31) <= int(stripped) <= 2**31 - 1:
+            return "a whole number from -2147483648 to 2147483647"
+    elif not re.fullmatch(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?", stripped):
+        return "a decimal number, e.g. 72.5, -3 or 1e-3"
+    return None
+
+
+def _check_uid(text: str) -> str | None:
+    if not re.fullmatch(r"[0-9.]+", text):
+        return "a UID has only digits and dots, e.g. 1.2.840.10008.5.1.4.31"
+    for component in text.split("."):
+        if not component:
+            return "a UID is numbers separated by single dots, e.g. 1.2.840.10008.5.1.4.31"
+        if len(component) > 1 and component.startswith("0"):
+            return f"the UID component {component} has a leading zero (not allowed)"
+    return None
+
+
+def _check_person_name(text: str) -> str | None:
+    groups = text.split("=")
+    if len(groups) > 3:
+        return "a person name has at most 3 groups separated by = (alphabetic=ideographic=phonetic)"
+    for group in groups:
+        if len(group.split("^")) > 5:
+            return ("a person name has at most 5 parts separated by ^ "
+                    "(family^given^middle^prefix^suffix)")
+        if len(group) > 64:
+            return "each group of a person name has at most 64 characters"
+    if _TEXT_CONTROL.search(text):
+        return "a person name cannot contain line breaks or control characters"
+    return None
+
+
+def _check_one(vr: str, text: str) -> str | None:
+    """The reason one value (no backslash for multi-valued VRs) is invalid for ``vr``."""
+    limit = _MAX_LENGTH.get(vr)
+    if limit is not None and len(text) > limit:
+        name = _VR_NAMES.get(vr, f"a {vr} value")
+        return f"{name} has at most {limit} characters ({len(text)} given)"
+    if vr == "DA":
+        return _check_date(text)
+    if vr == "TM":
+        return _check_time(text)
+    if vr == "DT":
+        return _check_datetime(text)
+    if vr == "PN":
+        return _check_person_name(text)
+    if vr == "CS":
+        if not re.fullmatch(r"[A-Z0-9 _]*", text):
+            return ("a code string has only upper-case letters A-Z, digits, spaces and "
+                    "underscores, e.g. CT or ROUTINE")
+        return None
+    if vr == "AE":
+        if not text.isascii() or _TEXT_CONTROL.search(text):
+            return "an AE title has only plain ASCII letters, digits and symbols"
+        if not text.strip(" "):
+            return "an AE title cannot be only spaces"
+        return None
+    if vr == "AS":
+        return None if re.fullmatch(r"\d{3}[DWMY]", text) else \
+            "an age is three digits and D, W, M or Y (days, weeks, months, years), e.g. 045Y"
+    if vr in ("DS", "IS"):
+        return _check_number(text, vr)
+    if vr == "UI":
+        return _check_uid(text)
+    if vr in ("SH", "LO", "UC"):
+        if _TEXT_CONTROL.search(text):
+            return "line breaks and control characters are not allowed here"
+        return None
+    if vr in ("ST", "LT", "UT"):
+        return "control characters are not allowed (line breaks and tabs are)" \
+            if _CONTROL.search(text) else None
+    if vr == "UR":
+        return "a URI cannot start with a space" if text.startswith(" ") else None
+    if vr in INT_RANGES:
+        low, high = INT_RANGES[vr]
+        if not re.fullmatch(r"\s*[+-]?\d+\s*", text) or not low <= int(text) <= high:
+            return f"a whole number from {low} to {high}"
+        return None
+    if vr in FLOAT_VRS or vr in ("OF", "OD"):
+        try:
+            float(text)
+        except ValueError:
+            return "a number, e.g. 1.5 or -2e-3"
+        return None
+    if vr in ("OL", "OV"):
+        return None if re.fullmatch(r"\s*\d+\s*", text) else "a whole number, 0 or more"
+    if vr in ("OB", "UN", "OW"):
+        digits = 4 if vr == "OW" else 2
+        if not re.fullmatch(f"[0-9a-fA-F]{{1,{digits}}}", text.strip()):
+            return _binary_format_reason(vr)
+        return None
+    if vr == "AT":
+        try:
+            _parse_at(text)
+        except ValueError as exc:
+            return str(exc)
+        return None
+    return None
+
+
+def validate_value(vr: str, text: str) -> str | None:
+    """The reason ``text`` is not a valid value for ``vr``, in plain words, or None when it is.
+
+    An empty text is valid (an empty value). Several values are separated by a backslash and each
+    is checked, except for LT, ST, UT and UR, whose single value may contain backslashes.
+    """
+    vr = vr.upper()
+    if vr not in KNOWN_VRS:
+        return f"unknown value representation {vr!r}"
+    if vr == "SQ":
+        return "a sequence holds items, not a text value"
+    if text == "":
+        return None
+    if vr in SINGLE_VALUED_VRS:
+        return _check_one(vr, text)
+    parts = text.split("\\")
+    for number, part in enumerate(parts, start=1):
+        if part == "" and vr not in STRING_VRS:
+            return f"value {number} is empty (two backslashes in a row?)"
+        reason = _check_one(vr, part)
+        if reason is not None:
+            return reason if len(parts) == 1 else f"value {number} ({part!r}): {reason}"
+    return None
+
+
+def _max_vm(tag: BaseTag) -> int | None:
+    try:
+        vm = dictionary_VM(tag)
+    except KeyError:
+        return None
+    if "n" in vm:
+        return None
+    try:
+        return int(vm.split("-")[-1])
+    except ValueError:
+        return None
+
+
+def validate_element(key: int | str | BaseTag, text: str, vr: str | None = None) -> str | None:
+    """:func:`validate_value` for the attribute ``key`` (keyword or tag), also checking the number
+    of values the dictionary allows (e.g. Patient ID holds one value, so no backslash)."""
+    tag = _resolve_tag(key)
+    chosen = vr or _dictionary_vr(tag)
+    reason = validate_value(chosen, text)
+    if reason is not None or text == "" or chosen in SINGLE_VALUED_VRS or chosen in BINARY_VRS:
+        return reason
+    count = len(text.split("\\"))
+    limit = _max_vm(tag) if not tag.is_private else None
+    if limit is not None and count > limit:
+        if limit == 1:
+            return "this attribute holds one value; a backslash (\\) separates values"
+        return f"this attribute holds at most {limit} values ({count} given)"
+    return None
+
+
+@dataclass(frozen=True)
+class ValueProblem:
+    """A value that does not fit its VR: where (e.g. ``ScheduledProcedureStepSequence item 1:
+    Modality``), the path of (tag, item index) steps to it, and the reason."""
+
+    where: str
+    path: tuple[tuple[int, int], ...]  # ((sequence tag, item index), ...) then (tag, -1)
+    reason: str
+
+
+def value_problems(ds: Dataset) -> list[ValueProblem]:
+    """Every value of ``ds`` (sequence items included) that does not fit its VR or the number of
+    values its attribute allows; group lengths and binary values are not checked."""
+    found: list[ValueProblem] = []
+    _collect_value_problems(ds, "", (), found)
+    return found
+
+
+def _collect_value_problems(ds: Dataset, prefix: str, path: tuple[tuple[int, int], ...],
+                            found: list[ValueProblem]) -> None:
+    for elem in ds:
+        tag = elem.tag
+        if tag.element == 0:
+            continue
+        if elem.VR == "SQ":
+            for index, item in enumerate(elem.value or ()):
+                _collect_value_problems(item, f"{element_where(prefix, elem)} item {index + 1}: ",
+                                        (*path, (int(tag), index)), found)
+            continue
+        if elem.VR in BINARY_VRS or elem.VR not in KNOWN_VRS:
+            continue
+        reason = validate_element(tag, element_text(elem), elem.VR)
+        if reason is not None:
+            found.append(ValueProblem(element_where(prefix, elem), (*path, (int(tag), -1)), reason))
+
+
+def worklist_problems(ds: Dataset) -> list[str]:
+    """What makes modalities (and wlmscpfs) drop this entry: missing or empty keys of PS3.4 Table
+    K.6-1, in plain words ([] when the entry is complete)."""
+    return missing_keys(Node.from_dataset(ds))
+
+def element_where(prefix: str, elem: DataElement) -> str:
+    name = elem.keyword or tag_text(elem.tag)
+    return f"{prefix}{name}"

@@ -1,0 +1,362 @@
+"""The DICOM side: a pynetdicom AE serving Verification (C-ECHO) and Modality Worklist C-FIND."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydicom.dataset import Dataset
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pynetdicom import AE, _config, evt
+from pynetdicom.association import Association
+from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]
+from pynetdicom.transport import ThreadedAssociationServer
+
+from wldesk.core.dicom.charsets import charset_terms
+from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
+from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
+from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
+from wldesk.core.net.fastfind import HandlerResult, PreEncoded, fast_pending
+from wldesk.core.net.transport import start_server
+from wldesk.core.query.answer import Answer, CannotEncode, finalize
+from wldesk.core.query.matching import CompiledQuery, compile_query
+from wldesk.core.query.values import QueryError, element_values
+from wldesk.core.settings import Settings
+from wldesk.core.store import Entry, FolderStore
+
+log = logging.getLogger(__name__)
+
+# Patient data must not reach pynetdicom's own log output.
+_config.LOG_REQUEST_IDENTIFIERS = False
+_config.LOG_RESPONSE_IDENTIFIERS = False
+
+STATUS_TEXT = {
+    0x0000: "Success",
+    0xFE00: "Cancel",
+    0xA700: "Out of resources",
+    0xA900: "Identifier does not match SOP class",
+    0xC000: "Unable to process",
+    0xC001: "Unable to process: worklist folder unavailable",
+}
+
+
+INDEX_WAIT = 45.0
+"""Seconds a C-FIND that arrives during the first indexing of the folder waits for it. After
+that it gets a failure saying why, rather than silence until the modality gives up (DCMTK-based
+stacks wait 60 s for data, then drop the association)."""
+
+
+class ServerStartError(RuntimeError):
+    """The server could not start (port in use, address not available, folder missing)."""
+
+
+def status_text(status: int) -> str:
+    return f"{STATUS_TEXT.get(status, 'Failure')} (0x{status:04X})"
+
+
+def _status(code: int, comment: str, tag: int | None = None) -> Dataset:
+    ds = Dataset()
+    ds.Status = code
+    ds.ErrorComment = comment[:64]
+    if tag is not None:
+        ds.OffendingElement = [tag]
+    return ds
+
+
+def host_matches(expected: str, address: str) -> bool:
+    """True when ``address`` (the peer's IP) is ``expected`` (an IP address or a host name)."""
+    try:
+        return ipaddress.ip_address(expected) == ipaddress.ip_address(address)
+    except ValueError:
+        pass
+    try:
+        infos = socket.getaddrinfo(expected, None)
+    except OSError:
+        return False
+    return any(ipaddress.ip_address(info[4][0]) == ipaddress.ip_address(address) for info in infos)
+
+
+def access_refusal(settings: Settings, calling_aet: str, address: str) -> str | None:
+    """Why a modality may not query (None when it may)."""
+    if settings.allow_unknown_modalities:
+        return None
+    known = settings.find_modality(calling_aet)
+    if known is None:
+        return f"calling AE title {calling_aet!r} is not a known modality"
+    if known.host and not host_matches(known.host, address):
+        return f"{calling_aet} is known from {known.host}, but connected from {address}"
+    return None
+
+
+def query_summary(identifier: Dataset) -> dict[str, str]:
+    """The query's keys as keyword -> value text, SPS item keys included, for logs and the GUI."""
+    summary: dict[str, str] = {}
+    def add(ds: Dataset) -> None:
+        for elem in ds:
+            if elem.tag.element == 0 or elem.tag == SPECIFIC_CHARACTER_SET:
+                continue
+            if elem.VR == "SQ":
+                if elem.tag == SPS_SEQUENCE and elem.value:
+                    add(elem.value[0])
+                else:
+                    summary[elem.keyword or describe_tag(elem.tag)] = ""
+                continue
+            summary[elem.keyword or describe_tag(elem.tag)] = "\\".join(
+                str(v) for v in element_values(elem) if not isinstance(v, bytes))
+    add(identifier)
+    return summary
+
+
+@dataclass
+class _Association:
+    number: int
+    calling_aet: str
+    called_aet: str
+    address: str
+    port: int
+
+
+class WorklistServer:
+    """The worklist SCP. ``start()`` returns once listening; associations run on their threads."""
+
+    def __init__(self, settings: Settings, bus: EventBus | None = None,
+                 store: FolderStore | None = None) -> None:
+        self.settings = settings
+        self.bus = bus or EventBus()
+        self._owns_store = store is None
+        self.store = store if store is not None else FolderStore(Path(settings.database),
+                                                                 report=self.bus.emit)
+        self._server: ThreadedAssociationServer | None = None
+        self._associations: weakref.WeakKeyDictionary[Association, _Association] = \
+            weakref.WeakKeyDictionary()
+        self._lock = threading.Lock()
+        self._counter = 0
+        self.index_wait = INDEX_WAIT
+
+    @property
+    def is_running(self) -> bool:
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            raise RuntimeError("the server is not running")
+        return int(self._server.server_address[1])
+
+    def start(self) -> None:
+        if self._server is not None:
+            return
+        folder = Path(self.settings.database)
+        if not folder.is_dir():
+            message = f"the worklist folder {folder} does not exist"
+            self.bus.emit(ServerEvent("failed", message))
+            raise ServerStartError(message)
+        ae = AE(ae_title=self.settings.ae_title)
+        ae.maximum_associations = 64
+        # pynetdicom aborts an association idle for network_timeout; while a very large answer
+        # is being sent the peer says nothing, so 60 s (the default) cut 100,000-answer queries.
+        ae.network_timeout = 300
+        ae.add_supported_context(Verification)
+        ae.add_supported_context(ModalityWorklistInformationFind)
+        handlers: list[evt.EventHandlerType] = [
+            (evt.EVT_REQUESTED, self._on_requested),
+            (evt.EVT_ACCEPTED, self._on_accepted),
+            (evt.EVT_REJECTED, self._on_rejected),
+            (evt.EVT_RELEASED, self._on_released),
+            (evt.EVT_ABORTED, self._on_aborted),
+            (evt.EVT_C_ECHO, self._on_echo),
+            (evt.EVT_C_FIND, fast_pending(self._on_find)),
+        ]
+        address = (self.settings.bind_address, self.settings.port)
+        try:
+            self._server = start_server(ae, address, handlers)
+        except OSError as exc:
+            reason = ("the port is already in use" if exc.errno in (98, 10048)
+                      else exc.strerror or str(exc))
+            message = (f"cannot listen on {self.settings.bind_address or '*'}:"
+                       f"{self.settings.port}: {reason}")
+            self.bus.emit(ServerEvent("failed", message))
+            raise ServerStartError(message) from None
+        self.store.start()
+        self.bus.emit(ServerEvent("started", f"{self.settings.ae_title} listening on "
+                                             f"{self.settings.bind_address}:{self.port}, "
+                                             f"serving {folder}"))
+
+    def stop(self) -> None:
+        server, self._server = self._server, None
+        if server is not None:
+            server.shutdown()
+            if self._owns_store:
+                self.store.stop()
+            self.bus.emit(ServerEvent("stopped", "server stopped"))
+
+    # --- association events ----------------------------------------------------------------------
+
+    def _info(self, assoc: Association) -> _Association:
+        with self._lock:
+            info = self._associations.get(assoc)
+            if info is None:
+                self._counter += 1
+                info = _Association(
+                    number=self._counter,
+                    calling_aet=str(assoc.requestor.ae_title).strip(),
+                    called_aet=str(assoc.acceptor.ae_title).strip(),
+                    address=str(assoc.requestor.address), port=int(assoc.requestor.port))
+                self._associations[assoc] = info
+            return info
+
+    def _emit_assoc(self, kind: str, info: _Association, reason: str = "") -> None:
+        self.bus.emit(AssociationEvent(kind=kind, association_id=info.number,
+                                       calling_aet=info.calling_aet, called_aet=info.called_aet,
+                                       address=info.address, port=info.port, reason=reason))
+
+    def _on_requested(self, event: evt.Event) -> None:
+        info = self._info(event.assoc)
+        primitive = event.assoc.requestor.primitive
+        if primitive is not None:  # the requestor's titles, before pynetdicom negotiates
+            info.calling_aet = str(primitive.calling_ae_title).strip()
+            info.called_aet = str(primitive.called_ae_title).strip()
+        self._emit_assoc("requested", info)
+        refusal = access_refusal(self.settings, info.calling_aet, info.address)
+        if refusal is not None:
+            # As pynetdicom does for its own refusals: A-ASSOCIATE-RJ (permanent, service user,
+            # calling AE title not recognised), then end the association once it has been sent.
+            event.assoc.acse.send_reject(0x01, 0x01, 0x03)
+            self._emit_assoc("rejected", info, refusal)
+            event.assoc.kill()
+
+    def _on_accepted(self, event: evt.Event) -> None:
+        self._emit_assoc("accepted", self._info(event.assoc))
+
+    def _on_rejected(self, event: evt.Event) -> None:  # refusals decided by pynetdicom itself
+        self._emit_assoc("rejected", self._info(event.assoc), "association request not acceptable")
+
+    def _on_released(self, event: evt.Event) -> None:
+        self._emit_assoc("released", self._info(event.assoc))
+
+    def _on_aborted(self, event: evt.Event) -> None:
+        self._emit_assoc("aborted", self._info(event.assoc))
+
+    def _on_echo(self, event: evt.Event) -> int:
+        return 0x0000
+
+    # --- queries ---------------------------------------------------------------------------------
+
+    def _on_find(self, event: evt.Event) -> Iterator[HandlerResult]:
+        started = time.perf_counter()
+        info = self._info(event.assoc)
+        report: dict[str, Any] = {"keys": {}, "files": 0, "matches": 0, "returned": 0,
+                                  "status": 0xC000, "unsupported": (), "accessions": []}
+        try:
+            for item in self._find(event, info, report):
+                status = item[0]
+                report["final_sent"] = not (isinstance(status, int) and status in (0xFF00, 0xFF01))
+                yield item
+        except GeneratorExit:  # pynetdicom stopped asking: after a final status, or an abort
+            if not report.get("final_sent"):
+                report["status_text"] = "stopped before the end: the association ended"
+            raise
+        except Exception as exc:
+            log.exception("query from %s failed", info.calling_aet)
+            report["status"] = 0xC000
+            yield _status(0xC000, f"wldesk internal error: {exc}"), None
+        finally:
+            status = report["status"]
+            self.bus.emit(QueryEvent(
+                association_id=info.number, calling_aet=info.calling_aet, address=info.address,
+                keys=report["keys"], files_considered=report["files"], matches=report["matches"],
+                returned=report["returned"], duration_ms=(time.perf_counter() - started) * 1000,
+                status=status, status_text=report.get("status_text") or status_text(status),
+                unsupported_keys=report["unsupported"],
+                accession_numbers=tuple(report["accessions"])))
+
+    def _find(self, event: evt.Event, info: _Association,
+              report: dict[str, Any]) -> Iterator[HandlerResult]:
+        try:
+            identifier: Dataset = event.identifier
+            report["keys"] = query_summary(identifier)
+        except Exception as exc:  # undecodable identifier
+            report["status"] = 0xA900
+            yield _status(0xA900, f"cannot decode the query: {exc}"), None
+            return
+        issuer = info.calling_aet if self.settings.filter_issuer_aet else None
+        try:
+            query = compile_query(identifier, issuer_aet=issuer)
+        except QueryError as exc:
+            report["status"], report["status_text"] = 0xA900, f"invalid query: {exc}"
+            yield _status(0xA900, str(exc), exc.tag), None
+            return
+        report["unsupported"] = query.unsupported
+        if not self.store.wait_ready(self.index_wait):
+            loaded = len(self.store)
+            report["status"], report["status_text"] = 0xC001, (
+                f"the worklist folder is still being read after start ({loaded:,} files so far)")
+            yield _status(0xC001, "worklist still loading after start; ask again shortly"), None
+            return
+        self.store.sync()
+        report["files"] = len(self.store)
+        if self.store.folder_error is not None:
+            report["status"], report["status_text"] = 0xC001, self.store.folder_error
+            yield _status(0xC001, "worklist folder unavailable"), None
+            return
+        query_charset = (charset_terms(identifier.SpecificCharacterSet)
+                         if "SpecificCharacterSet" in identifier else None)
+        limit = self.settings.limit_answers
+        pending = 0xFF01 if query.unsupported else 0xFF00
+        syntax = event.context.transfer_syntax
+        implicit = syntax == ImplicitVRLittleEndian
+        fast = implicit or syntax == ExplicitVRLittleEndian
+        # Answers go out as they are found, so the modality reads the first ones while the rest
+        # are matched; past LimitAnswers the rest are only counted.
+        for found, file_charset in self._matches(query, self.store.candidates(query.prefilter())):
+            report["matches"] += 1
+            if limit and report["matches"] > limit:
+                continue
+            if event.is_cancelled:
+                report["status"] = 0xFE00
+                yield 0xFE00, None
+                return
+            report["returned"] += 1
+            answer = finalize(found, file_charset, query_charset)
+            if ACCESSION_NUMBER in answer:
+                report["accessions"].append(str(answer.value(ACCESSION_NUMBER) or ""))
+            yield pending, _identifier(answer, implicit) if fast else answer.to_dataset()
+        cut = limit and report["matches"] > limit
+        if cut:
+            log.info("query from %s: %d matches, LimitAnswers sent the first %d",
+                     info.calling_aet, report["matches"], limit)
+        if cut and self.settings.limit_final_status == "cancel":
+            report["status"], report["status_text"] = 0xFE00, "Cancel (0xFE00): LimitAnswers"
+            yield 0xFE00, None
+            return
+        report["status"] = 0x0000
+        if cut:
+            report["status_text"] = f"Success (0x0000), cut to {limit} by LimitAnswers"
+
+    @staticmethod
+    def _matches(query: CompiledQuery, entries: list[Entry]) -> Iterator[tuple[Answer, tuple[str, ...]]]:
+        """Each match with its file's character set."""
+        for entry in entries:
+            try:
+                answer = query.answer(entry.node)
+            except Exception:  # one odd file must never fail the whole query
+                log.exception("matching %s failed; the file is skipped", entry.path)
+                continue
+            if answer is not None:
+                yield answer, entry.charset
+
+
+def _identifier(answer: Answer, implicit: bool) -> PreEncoded | Dataset:
+    """The answer encoded here, or as a pydicom dataset when only pydicom can encode it."""
+    try:
+        return PreEncoded(answer.encode(implicit))
+    except CannotEncode:
+        return answer.to_dataset()

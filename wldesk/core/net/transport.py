@@ -1,0 +1,186 @@
+"""A pynetdicom association server whose accepted sockets do not stall on delayed ACKs.
+
+Two 40 ms stalls per C-FIND come from TCP's delayed-ACK interplay (see PERFORMANCE.md):
+
+1. Nagle's algorithm holds the server's small PDUs back until the peer ACKs the previous ones;
+   ``TCP_NODELAY`` on the accepted socket removes that.
+2. Many modality stacks (DCMTK's findscu among them) write a C-FIND request as several small
+   writes with Nagle on *their* side, so their last segment waits for *our* ACK, which the kernel
+   delays (Linux: up to 40 ms). On Linux ``TCP_QUICKACK`` makes the kernel ACK at once, but the
+   flag does not stick (the kernel drops back to delayed ACKs on its own), so it is set again
+   before every receive. Windows has a per-socket setting that does stick; see
+   :func:`set_ack_frequency`.
+
+The server is built through pynetdicom's public extension points, ``AE.make_server(server_class=...)``
+and the overridable ``AssociationServer.get_request()``. Two things are not public API:
+
+* :func:`start_server` appends the server to ``ae._servers``, exactly as ``AE.start_server`` does:
+  ``AE.shutdown()`` stops the servers listed there and ``AssociationServer.shutdown()`` removes
+  itself from it (ValueError if absent), and pynetdicom offers no other way to register one.
+* With TLS on Linux, the server's ``ssl.SSLContext`` gets ``sslsocket_class =
+  QuickAckSSLSocket`` (a documented, per-instance override in Python's ``ssl`` module) unless the
+  context already has a custom class, which is then left alone (no TCP_QUICKACK under TLS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import ssl
+import sys
+import threading
+from datetime import datetime
+from typing import Any
+
+from pynetdicom import AE, evt
+from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
+from pynetdicom.utils import make_target
+
+from wldesk.core.net.fastfind import BatchingDUL
+
+log = logging.getLogger(__name__)
+
+QUICKACK_PER_RECV = sys.platform == "linux"
+"""True where the kernel supports TCP_QUICKACK and needs it re-armed before each receive (Linux)."""
+
+SIO_TCP_SET_ACK_FREQUENCY = 0x98000017
+"""``_WSAIOW(IOC_VENDOR, 23)`` from the Windows SDK's ``mstcpip.h``: IOC_IN 0x80000000 | IOC_VENDOR
+0x18000000 | 23."""
+
+
+def _quickack(sock: socket.socket) -> None:
+    if sys.platform == "linux":
+        with contextlib.suppress(OSError):  # closed meanwhile: the receive that follows reports it
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)
+
+
+class QuickAckSocket(socket.socket):
+    """A TCP socket that asks the kernel (Linux) to ACK at once before each receive."""
+
+    __slots__ = ()
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        _quickack(self)
+        return super().recv(bufsize, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        _quickack(self)
+        return super().recv_into(buffer, nbytes, flags)
+
+
+class QuickAckSSLSocket(ssl.SSLSocket):
+    """:class:`ssl.SSLSocket` that re-arms TCP_QUICKACK (Linux) before each receive.
+
+    Used through :attr:`ssl.SSLContext.sslsocket_class`, which the Python documentation says "can
+    be overridden on instance of class in order to return a custom subclass of SSLSocket".
+    """
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        _quickack(self)
+        return super().recv(buflen, flags)
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        _quickack(self)
+        return super().recv_into(buffer, nbytes, flags)
+
+
+def set_ack_frequency(sock: socket.socket) -> None:
+    """Windows: make TCP acknowledge every received segment at once on ``sock`` (no-op elsewhere).
+
+    Windows has no TCP_QUICKACK socket option before Python 3.14. Its per-socket equivalent is the
+    ``SIO_TCP_SET_ACK_FREQUENCY`` Winsock ioctl (``mstcpip.h``, Windows 7 / Server 2008 R2 and
+    later), the per-socket form of the system-wide ``TcpAckFrequency`` registry value: how many
+    segments may arrive before an ACK is sent without waiting for the delayed-ACK timer (by
+    default 2, with a timer of up to 200 ms). The input is a 32-bit integer; 1 acknowledges every
+    segment at once, i.e. no delayed ACKs on this socket (the value CPython 3.14 passes for
+    ``setsockopt(IPPROTO_TCP, TCP_QUICKACK, 1)``). Unlike Linux's TCP_QUICKACK the setting stays
+    in effect, so it is issued once per accepted socket. ``socket.ioctl`` accepts only three other
+    codes, so ``WSAIoctl`` is called through ctypes. Failure costs only latency and is logged at
+    debug level.
+
+    References: Microsoft, "Winsock IOCTLs" and the ``mstcpip.h`` header of the Windows SDK
+    (``#define SIO_TCP_SET_ACK_FREQUENCY _WSAIOW(IOC_VENDOR,23)``); Microsoft support article
+    328890, "Registry entry to control the TCP acknowledgment (ACK) behavior" (TcpAckFrequency);
+    CPython gh-123476 (Python 3.14 maps ``socket.TCP_QUICKACK`` on Windows to this very ioctl);
+    dotnet/runtime#798 (set once, it stays in effect).
+    """
+    if sys.platform == "win32":
+        import ctypes  # Windows only
+        from ctypes import wintypes
+
+        try:
+            ws2_32 = ctypes.WinDLL("ws2_32", use_last_error=True)
+            frequency = wintypes.DWORD(1)
+            returned = wintypes.DWORD(0)
+            result = ws2_32.WSAIoctl(
+                ctypes.c_size_t(sock.fileno()),  # SOCKET is a UINT_PTR
+                wintypes.DWORD(SIO_TCP_SET_ACK_FREQUENCY),
+                ctypes.byref(frequency), ctypes.sizeof(frequency),
+                None, 0, ctypes.byref(returned), None, None)
+            if result != 0:
+                log.debug("SIO_TCP_SET_ACK_FREQUENCY failed: WSA error %d", ctypes.get_last_error())
+        except (OSError, AttributeError) as exc:
+            log.debug("SIO_TCP_SET_ACK_FREQUENCY unavailable: %s", exc)
+
+
+class LowLatencyAssociationServer(ThreadedAssociationServer):
+    """A :class:`ThreadedAssociationServer` whose accepted sockets have TCP_NODELAY set and, on Linux,
+    TCP_QUICKACK re-armed before every receive (TLS included); on Windows, ACK frequency 1."""
+
+    # Setting up an association only creates it and starts its own thread: do that right here
+    # instead of on one more thread per connection (ThreadingMixIn's), which costs ~0.5 ms.
+    process_request = AssociationServer.process_request
+
+    def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
+        assert self.socket is not None
+        client, address = self.socket.accept()
+        try:
+            client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError as exc:  # e.g. the peer already reset the connection
+            log.debug("TCP_NODELAY not set: %s", exc)
+        set_ack_frequency(client)
+        context = self.ssl_context
+        if context is not None:
+            if QUICKACK_PER_RECV and context.sslsocket_class is ssl.SSLSocket:
+                context.sslsocket_class = QuickAckSSLSocket
+            if QUICKACK_PER_RECV:
+                _quickack(client)  # for the TLS handshake, which happens right here
+            return context.wrap_socket(client, server_side=True), address
+        if QUICKACK_PER_RECV:
+            client = _rebind(client)
+        return client, address
+
+
+def _rebind(sock: socket.socket) -> QuickAckSocket:
+    """The same connection as a :class:`QuickAckSocket` (``sock`` is detached, not closed)."""
+    family, kind, proto, timeout = sock.family, sock.type, sock.proto, sock.gettimeout()
+    rebound = QuickAckSocket(family, kind, proto, fileno=sock.detach())
+    rebound.settimeout(timeout)
+    return rebound
+
+
+def _batching_dul(event: evt.Event) -> None:
+    BatchingDUL.install(event.assoc)  # before the association's threads start
+
+
+def start_server(ae: AE, address: tuple[str, int],
+                 evt_handlers: list[evt.EventHandlerType]) -> ThreadedAssociationServer:
+    """Like ``ae.start_server(address, block=False, evt_handlers=evt_handlers)``, with a
+    :class:`LowLatencyAssociationServer` whose associations get a
+    :class:`~wldesk.core.net.fastfind.BatchingDUL`.
+
+    The server runs ``serve_forever`` on a daemon thread named ``AcceptorServer@<timestamp>`` and is
+    registered with the AE, so ``server.shutdown()`` and ``ae.shutdown()`` both stop it. Raises
+    OSError when the address cannot be bound, as ``ae.start_server`` does.
+    """
+    handlers = [(evt.EVT_CONN_OPEN, _batching_dul), *evt_handlers]
+    server = ae.make_server(address, evt_handlers=handlers, server_class=LowLatencyAssociationServer)
+    timestamp = datetime.now().strftime("%Y%m%d%H%M%S")
+    thread = threading.Thread(target=make_target(server.serve_forever),
+                              name=f"AcceptorServer@{timestamp}", daemon=True)
+    thread.start()
+    # What ae.start_server does after starting its thread; AssociationServer.shutdown() removes
+    # the server from this list again (and raises ValueError if it is not there).
+    ae._servers.append(server)
+    return server
