@@ -90,6 +90,9 @@ def query(port: int, calling: str, modality: str) -> None:
 def main(argv: list[str]) -> int:
     if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from wldesk.core.libraries import configure_libraries
+
+    configure_libraries()
     out = Path(argv[0] if argv else "docs/images")
     out.mkdir(parents=True, exist_ok=True)
     home = Path(tempfile.mkdtemp(prefix="wldesk-shots-"))

@@ -21,6 +21,7 @@ from wldesk.core.editing.dump import ParsedDump, dump_bytes, from_json, parse_du
 from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.values import worklist_problems
 from wldesk.core.events import EventBus
+from wldesk.core.libraries import configure_libraries
 from wldesk.core.logs import EventLogger, setup_logging
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import Settings, SettingsError, is_orthanc_config_file, load_settings
@@ -192,6 +193,7 @@ def load_command(text_path: Path, out_path: Path) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    configure_libraries()
     parser = _parser()
     args = parser.parse_args(argv)
     try:

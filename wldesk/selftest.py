@@ -246,6 +246,9 @@ class _SelfTest:
 
 def run() -> int:
     """Run every check, print one line each; 0 when all passed, 1 otherwise."""
+    from wldesk.core.libraries import configure_libraries
+
+    configure_libraries()
     with tempfile.TemporaryDirectory(prefix="wldesk-selftest-") as tmp:
         test = _SelfTest(Path(tmp))
         test.check("environment", test.environment)

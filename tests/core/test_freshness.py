@@ -105,6 +105,7 @@ def test_folder_removed_and_recreated(watched: tuple[FolderStore, list[FileProbl
     assert accessions(store) == ["B1", "C1"]
 
 
+@pytest.mark.expect_log_warnings(r"Inotify queue overflowed")
 def test_lost_events_make_the_next_sync_relist(
         watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path) -> None:
     store, _ = watched

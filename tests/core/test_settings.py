@@ -372,6 +372,7 @@ def test_orthanc_wrong_type_names_the_orthanc_key(tmp_path: Path, fragment: str,
     assert str(config) in message, message
 
 
+@pytest.mark.expect_log_warnings(r"Worklists.Enable is false")
 def test_orthanc_disabled_worklists_still_imported(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     config = tmp_path / "orthanc.json"
     config.write_text('{"DicomAet": "X", "Worklists": {"Enable": false, "Database": "wl"}}',

@@ -18,6 +18,7 @@ import pytest
 from watchdog.events import FileSystemEvent
 
 import wldesk.core.store as store_module
+from tests.conftest import LogWarnings
 from tests.helpers.samples import (
     convert_dcmtk_samples,
     dataset_of,
@@ -275,9 +276,12 @@ def test_other_files_are_ignored(make_store: MakeStore, folder: Path, reports: R
     assert reports.events == []
 
 
-def test_missing_folder_then_created(make_store: MakeStore, tmp_path: Path, reports: Reports) -> None:
+def test_missing_folder_then_created(make_store: MakeStore, tmp_path: Path, reports: Reports,
+                                     log_warnings: LogWarnings) -> None:
     folder = tmp_path / "not-yet"
     store = make_store(folder, reports)
+    if store.mode == "watch":
+        log_warnings.expect(r"cannot watch .*not-yet")
     for _ in range(3):
         snapshot = store.fresh()
         assert snapshot.entries == ()

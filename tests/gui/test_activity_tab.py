@@ -95,6 +95,8 @@ def select(tab: ActivityTab, source_row: int) -> None:
     tab.table.selectRow(tab.proxy.mapFromSource(tab.model.index(source_row, 0)).row())
 
 
+@pytest.mark.expect_log_warnings(r"invalid query: ScheduledProcedureStepStartDate",
+                                 r"is not a known modality")
 def test_queries_details_filters_export(qtbot: QtBot, qtmodeltester: ModelTester, tab: ActivityTab, *,
                                         running: ServerController, worklist_folder: Path,
                                         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -59,6 +59,7 @@ def echo_possible(port: int) -> bool:
         return probe.connect_ex(("127.0.0.1", port)) == 0
 
 
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
 def test_header_counts_entries_and_problems(qtbot: QtBot, window: MainWindow,
                                             worklist_folder: Path) -> None:
     write_entry(worklist_folder, "a.wl")
@@ -67,6 +68,7 @@ def test_header_counts_entries_and_problems(qtbot: QtBot, window: MainWindow,
     assert "1</b> problem files" in window.header.details.text()
 
 
+@pytest.mark.expect_log_warnings(r"the port is already in use")
 def test_port_in_use_shows_the_error(qtbot: QtBot, window: MainWindow,
                                      controller: ServerController) -> None:
     with socket.socket() as blocker:

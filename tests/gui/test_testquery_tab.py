@@ -95,6 +95,7 @@ def accessions(tab: Tab) -> list[str]:
 
 # --- the network -----------------------------------------------------------------------------------
 
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
 def test_ct_today_as_ct1_answers_the_ct_and_explains_the_others(
         qtbot: QtBot, controller: ServerController, entries: Path, qtmodeltester: ModelTester) -> None:
     start(qtbot, controller)
@@ -124,6 +125,7 @@ def test_ct_today_as_ct1_answers_the_ct_and_explains_the_others(
     check_model(qtmodeltester, tab.others_model)
 
 
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
 def test_filter_issuer_aet_is_explained(qtbot: QtBot, controller: ServerController,
                                         entries: Path) -> None:
     start(qtbot, controller)
@@ -145,6 +147,7 @@ def test_filter_issuer_aet_is_explained(qtbot: QtBot, controller: ServerControll
         "scheduled for MR1, not for the calling AE title CT1 (FilterIssuerAet)")
 
 
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
 def test_wildcard_patient_name(qtbot: QtBot, controller: ServerController, entries: Path) -> None:
     start(qtbot, controller)
     tab = make_tab(qtbot, controller)
@@ -158,6 +161,7 @@ def test_wildcard_patient_name(qtbot: QtBot, controller: ServerController, entri
     assert accessions(tab) == ["A1", "C1"]
 
 
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
 def test_date_range(qtbot: QtBot, controller: ServerController, entries: Path) -> None:
     start(qtbot, controller)
     tab = make_tab(qtbot, controller)
@@ -170,6 +174,11 @@ def test_date_range(qtbot: QtBot, controller: ServerController, entries: Path) -
     assert accessions(tab) == ["C1"]
 
 
+@pytest.mark.expect_log_warnings(
+    r"is not a known modality",
+    r"Association Rejected|Result: Rejected Permanent|Calling AE title not recognised",
+    r"skipped: not a DICOM file",
+)
 def test_access_control_rejection(qtbot: QtBot, controller: ServerController, entries: Path) -> None:
     start(qtbot, controller)
     tab = make_tab(qtbot, controller)
@@ -188,6 +197,7 @@ def test_access_control_rejection(qtbot: QtBot, controller: ServerController, en
     assert accessions(tab) == ["A1"]
 
 
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
 def test_server_not_running_explains_locally(qtbot: QtBot, controller: ServerController,
                                              entries: Path) -> None:
     assert controller.state == "stopped"
@@ -216,6 +226,7 @@ def test_invalid_calling_aet(qtbot: QtBot, controller: ServerController) -> None
 
 # --- findscu -----------------------------------------------------------------------------------------
 
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
 def test_copy_as_findscu_command(qtbot: QtBot, controller: ServerController, entries: Path,
                                  tmp_path: Path) -> None:
     start(qtbot, controller)

@@ -104,6 +104,7 @@ def write_incomplete(folder: Path, name: str) -> Path:
     return path
 
 
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
 def test_entries_problems_and_live_updates(qtbot: QtBot, qtmodeltester: ModelTester, tab: WorklistTab,
                                            worklist_folder: Path) -> None:
     model, problems = tab.model, tab.problems_model

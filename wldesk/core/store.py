@@ -283,8 +283,8 @@ class _LostEvents(logging.Handler):
                     watcher.rescan = True
 
 
-_LOST_EVENTS = _LostEvents()
-logging.getLogger("watchdog.observers.inotify_c").addHandler(_LOST_EVENTS)
+LOST_EVENTS = _LostEvents()
+"""Installed on watchdog's logger by :func:`wldesk.core.libraries.configure_libraries`."""
 
 
 class FolderStore:
@@ -335,7 +335,7 @@ class FolderStore:
 
     def _stop_observer(self) -> None:
         if self._watcher is not None:
-            _LOST_EVENTS.watchers.discard(self._watcher)
+            LOST_EVENTS.watchers.discard(self._watcher)
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(5)
@@ -352,7 +352,7 @@ class FolderStore:
             return
         self._watcher, self._observer = watcher, observer
         self._barrier_ok = True
-        _LOST_EVENTS.watchers.add(watcher)
+        LOST_EVENTS.watchers.add(watcher)
 
     def _background(self) -> None:
         started = time.perf_counter()

@@ -105,6 +105,7 @@ def test_orthanc_fixture_dump_reads_like_dump2dcm(dump: Path, tmp_path: Path) ->
 
 
 @requires_dcmtk
+@pytest.mark.expect_log_warnings(r"VR lookup failed for the raw element")
 def test_exported_dumps_are_read_back_by_dump2dcm(tmp_path: Path) -> None:
     sources = [dump2dcm(d, tmp_path / f"{d.stem}.wl") for d in [*SAMPLE_DUMPS, *ORTHANC_DUMPS]]
     sources.append(write_wl(tmp_path / "special.wl", special_dataset()))
@@ -303,6 +304,7 @@ def test_duplicates_keep_the_first_and_group_lengths_are_dropped() -> None:
 # character sets
 
 
+@pytest.mark.expect_log_warnings(r"Failed to decode byte string with encoding 'UTF8'")
 def test_bytes_are_read_in_the_dumps_character_set() -> None:
     latin1 = "(0008,0005) CS [ISO_IR 100]\n(0010,0010) PN [Müller^Jürgen]\n".encode("latin-1")
     parsed = parse_dump(latin1)
@@ -354,6 +356,7 @@ def test_code_extensions_through_dump2dcm(tmp_path: Path) -> None:
     assert elements(dump2dcm(text, tmp_path / "back.wl").read_bytes()) == elements(source.read_bytes())
 
 
+@pytest.mark.expect_log_warnings(r"using replacement characters in encoded string")
 def test_unencodable_text_is_an_error_for_bytes_but_shown_as_text() -> None:
     ds = worklist_dataset("Łukasz", SpecificCharacterSet="ISO_IR 100")
     with pytest.raises(DumpError, match="PatientName"):

@@ -207,6 +207,7 @@ def test_file_without_charset_is_read_like_the_server_reads_it(tmp_path: Path) -
 # open + save without edits
 
 
+@pytest.mark.expect_log_warnings(r"VR lookup failed for the raw element")
 def test_open_save_changes_nothing_of_substance(sample_files: list[Path], tmp_path: Path) -> None:
     assert len(sample_files) >= 22
     for path in sample_files:
@@ -231,6 +232,7 @@ def test_open_save_changes_nothing_of_substance(sample_files: list[Path], tmp_pa
         assert not load_document(target).is_modified()
 
 
+@pytest.mark.expect_log_warnings(r"VR lookup failed for the raw element")
 def test_save_in_place_keeps_the_file_and_updates_identity(tmp_path: Path) -> None:
     path = write_wl(tmp_path / "a.wl", private_dataset(), "implicit")
     original = path.read_bytes()
@@ -281,6 +283,7 @@ def test_adding_and_removing_elements_and_items(tmp_path: Path) -> None:
     assert len(saved.ScheduledProcedureStepSequence) == 2
 
 
+@pytest.mark.expect_log_warnings(r"using replacement characters in encoded string")
 def test_text_the_charset_cannot_carry_is_refused_never_replaced(tmp_path: Path) -> None:
     path = write_wl(tmp_path / "a.wl", private_dataset())  # ISO_IR 100
     original = path.read_bytes()
@@ -303,6 +306,7 @@ def test_text_the_charset_cannot_carry_is_refused_never_replaced(tmp_path: Path)
     assert "Jürgen".encode() in path.read_bytes()  # every text re-encoded in UTF-8
 
 
+@pytest.mark.expect_log_warnings(r"Unknown encoding 'ISO_IR 999'")
 def test_unknown_charset_is_refused_for_non_ascii_text() -> None:
     ds = worklist_dataset("Ärzte", SpecificCharacterSet="ISO_IR 999")
     assert encoding_problems(ds) == ["SpecificCharacterSet (0008,0005) ISO_IR 999 is not a "
@@ -452,6 +456,7 @@ def test_new_entry_is_complete_and_valid() -> None:
     assert given.SpecificCharacterSet == "ISO_IR 100"
 
 
+@pytest.mark.expect_log_warnings(r"using replacement characters in encoded string")
 def test_new_entry_lists_every_problem() -> None:
     with pytest.raises(EditError) as info:
         new_entry(patient_id="P\\1", modality="ct", scheduled_date="20260230")

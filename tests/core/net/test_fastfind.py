@@ -162,6 +162,7 @@ def test_other_statuses_go_through_pynetdicom_and_the_handler_is_closed() -> Non
     assert [str(ds.PatientID) for ds in found] == ["ID0", "ID1", "ID2"]
 
 
+@pytest.mark.expect_log_warnings(r"Failed encoding the response")
 def test_empty_identifier_is_reported_by_pynetdicom() -> None:
     def handler(event: evt.Event) -> Iterator[Result]:
         yield 0xFF00, answer(0)
@@ -211,6 +212,8 @@ def test_idle_association_falls_back_to_pynetdicoms_pace() -> None:
         ae.shutdown()
 
 
+@pytest.mark.expect_log_warnings(r"Exception in handler bound to 'evt.EVT_C_FIND'",
+                                 r"TypeError: fast_pending needs an association accepted by")
 def test_without_a_batching_dul_the_query_fails_cleanly() -> None:
     """fast_pending needs wldesk's server; under pynetdicom's own the query gets a failure status."""
     ae = AE(ae_title="WLDESK")

@@ -179,6 +179,7 @@ def test_query_in_its_own_character_set(running: Running, folder: Path) -> None:
     assert str(answers[0].PatientName) == "Müller^Zoë"
 
 
+@pytest.mark.expect_log_warnings(r"using replacement characters in encoded string")
 def test_answer_falls_back_to_utf8_when_the_query_charset_cannot_carry_it(
         running: Running, folder: Path) -> None:
     write_entry(folder, "greek.wl", charset="ISO_IR 192", patient="ΑΛΦΑ^ΒΗΤΑ", accession="G1")
@@ -293,6 +294,9 @@ def test_filter_issuer_aet_over_the_network(folder: Path) -> None:
         run.server.stop()
 
 
+@pytest.mark.expect_log_warnings(
+    r"Association Rejected|Result: Rejected Permanent|Calling AE title not recognised",
+)
 def test_unknown_modalities_refused_when_not_allowed(folder: Path) -> None:
     write_entry(folder, "a.wl")
     run = Running(folder, allow_unknown_modalities=False, modalities=(

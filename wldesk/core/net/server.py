@@ -15,7 +15,7 @@ from typing import Any
 
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
-from pynetdicom import AE, _config, evt
+from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
@@ -33,10 +33,6 @@ from wldesk.core.settings import Settings
 from wldesk.core.store import Entry, FolderStore
 
 log = logging.getLogger(__name__)
-
-# Patient data must not reach pynetdicom's own log output.
-_config.LOG_REQUEST_IDENTIFIERS = False
-_config.LOG_RESPONSE_IDENTIFIERS = False
 
 STATUS_TEXT = {
     0x0000: "Success",
