@@ -32,7 +32,7 @@ def _png(svg: Path, size: int) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    if not image.save(buffer, "PNG"):
+    if not image.save(buffer, "PNG"):  # type: ignore[call-overload]  # (the stubs say bytes; Qt wants str)
         raise SystemExit("make_icons: Qt could not encode a PNG")
     buffer.close()
     return bytes(data.data())
