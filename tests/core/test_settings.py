@@ -1,7 +1,9 @@
-"""Settings: defaults, validation (every message names the key), atomic persistence, Orthanc import."""
+"""Settings: declarations, defaults, validation (every message names the key), atomic persistence,
+Orthanc import."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -10,7 +12,16 @@ from typing import Any
 import pytest
 
 from wldesk.core import paths
-from wldesk.core.settings import KnownModality, Settings, SettingsError, load_settings, save_settings
+from wldesk.core.settings import (
+    GROUPS,
+    KnownModality,
+    Settings,
+    SettingsError,
+    describe_settings,
+    load_settings,
+    save_settings,
+    setting,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -38,8 +49,64 @@ def test_defaults(private_dirs: Path) -> None:
 
 
 def test_every_setting_is_described() -> None:
+    names = [f.name for f in dataclasses.fields(Settings)]
+    assert [d.name for d in Settings.declarations()] == names
     for declaration in Settings.declarations():
-        assert declaration.metadata["description"].strip(), declaration.name
+        assert declaration.description.strip(), declaration.name
+        assert declaration.group in GROUPS, declaration.name
+        assert declaration.default_value() == getattr(Settings(), declaration.name)
+        assert Settings.declaration(declaration.name) is declaration
+
+
+def test_every_setting_says_whether_it_needs_a_restart() -> None:
+    for declaration in Settings.declarations():
+        assert isinstance(declaration.restart, bool), declaration.name
+    restart = {d.name for d in Settings.declarations() if d.restart}
+    assert restart == {"ae_title", "port", "bind_address", "database", "filter_issuer_aet",
+                       "limit_answers", "limit_final_status", "allow_unknown_modalities",
+                       "modalities"}
+    assert Settings().restart_needed_for(Settings(port=104))
+    assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True))
+
+
+def test_a_setting_without_its_restart_flag_cannot_be_declared() -> None:
+    with pytest.raises(TypeError, match="restart"):
+        setting(1, "A number.", group="Network")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="restart"):
+        setting(1, "A number.", group="Network", restart=None)  # type: ignore[arg-type]
+
+    @dataclasses.dataclass(frozen=True)
+    class Undeclared:  # a field added as a plain dataclass field, without setting()
+        port: int = setting(4242, "TCP port.", group="Network", restart=True, minimum=1)
+        backlog: int = 5
+
+    with pytest.raises(TypeError, match=r"Undeclared\.backlog is not declared with setting\(\)"):
+        describe_settings(Undeclared)
+
+
+@pytest.mark.parametrize(("declare", "expected"), [
+    (lambda: setting(1, "A number.", group="Elsewhere", restart=False), "not one of"),
+    (lambda: setting(1, " ", group="Network", restart=False), "description"),
+])
+def test_a_declaration_is_checked_when_made(declare: Any, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        declare()
+
+
+def test_a_declared_default_must_be_valid() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class OutOfRange:
+        port: int = setting(0, "TCP port.", group="Network", restart=True, minimum=1, maximum=65535)
+
+    with pytest.raises(TypeError, match=r"OutOfRange\.port: its default: must be a number from 1"):
+        describe_settings(OutOfRange)
+
+    @dataclasses.dataclass(frozen=True)
+    class ChoicesOnABool:
+        flag: bool = setting(False, "A flag.", group="wldesk", restart=False, choices={"x": "X"})
+
+    with pytest.raises(TypeError, match="only a str setting has choices"):
+        describe_settings(ChoicesOnABool)
 
 
 def test_empty_file_object_gives_defaults(tmp_path: Path) -> None:
@@ -113,7 +180,7 @@ def test_save_into_a_path_that_is_a_folder_fails_cleanly(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(("key", "value", "expected"), [
     ("port", "abc", "an integer"),
-    ("port", 0, "1 to 65535"),
+    ("port", 0, "must be a number from 1 to 65535 (got 0)"),
     ("port", 70000, "1 to 65535"),
     ("port", -1, "1 to 65535"),
     ("port", 4242.0, "an integer"),
