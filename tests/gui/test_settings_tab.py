@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -182,6 +183,18 @@ def test_settings_round_trip_to_disk(qtbot: QtBot, tab: SettingsTab, controller:
     assert tab.save_error.isHidden() and tab.restart_bar.isHidden()  # the server is not running
     assert not tab.save_button.isEnabled() and not tab.revert_button.isEnabled()
     assert tab.modalities_model.rows() == [("CT room 1", "CT1", "192.168.1.20"), ("Ultraschall", "US_2", "")]
+
+
+@pytest.mark.expect_log_warnings(r"unknown setting 'dashboard' kept as is")
+def test_a_key_of_a_newer_wldesk_survives_a_save(tab: SettingsTab, controller: ServerController) -> None:
+    path = controller.settings_path
+    data = {**controller.settings.to_mapping(), "version": 2, "dashboard": {"theme": "dark"}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    controller.apply_settings(load_settings(path))  # as if the window had started with it
+    type_into(tab.line_edit("ae_title"), "RENAMED")
+    click_save(tab)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["dashboard"] == {"theme": "dark"} and saved["ae_title"] == "RENAMED"
 
 
 def test_values_are_saved_as_the_settings_normalize_them(qtbot: QtBot, tab: SettingsTab,

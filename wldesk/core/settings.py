@@ -5,8 +5,19 @@ description, check, choices, range, label for 0, its group in the Settings tab a
 needs a server restart. The Settings tab, the server controller and the command line's help all
 read these declarations (:meth:`Settings.declarations`) instead of keeping their own tables.
 
-Settings live in a JSON file under the platformdirs config dir, written atomically. An Orthanc
-configuration file is also accepted as a source, so a clinic can migrate by pointing at it.
+The settings file is a JSON object (comments and a UTF-8 BOM are accepted), written atomically::
+
+    {"version": 1, "ae_title": "WLDESK", "port": 4242, ...}
+
+``version`` is the file's format (:data:`SETTINGS_VERSION`). A file without it is format 0, the
+files of wldesk before the key existed: same keys. An older format is upgraded step by step when it
+is read; saving writes the current one. A key this wldesk does not know (written by a newer wldesk,
+or misspelt) is not an error: it is logged as a warning, kept in :attr:`Settings.unknown_keys`, and
+written back unchanged on the next save, so a newer wldesk's file does not stop an older one. A
+known key with a wrong type or value is an error naming the key.
+
+An Orthanc configuration file is also accepted as a source, so a clinic can migrate by pointing at
+it.
 """
 
 from __future__ import annotations
@@ -21,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wldesk import __version__
 from wldesk.core import paths
 from wldesk.core.fileio import atomic_write_bytes
 
@@ -113,6 +125,7 @@ GROUPS = ("Worklist", "Network", "Modalities", "wldesk")
 
 _TYPES = {"str": "str", "int": "int", "bool": "bool", "tuple[KnownModality, ...]": "modalities"}
 _DECLARED = "wldesk.setting"  # field metadata key: what setting() was told
+_NOT_A_SETTING = "wldesk.not_a_setting"  # field metadata key: why a field is no setting
 
 
 @dataclass(frozen=True)
@@ -184,12 +197,14 @@ def setting(default: Any, description: str, *, group: str, restart: bool,
 def describe_settings(cls: type) -> tuple[SettingInfo, ...]:
     """The settings a dataclass declares, in field order.
 
-    Raises TypeError for a field not declared with :func:`setting`: a setting without its
-    description, group or restart flag cannot exist. Each declared default must pass the
-    setting's own checks.
+    Raises TypeError for a field not declared with :func:`setting` (and not marked as no
+    setting): a setting without its description, group or restart flag cannot exist. Each
+    declared default must pass the setting's own checks.
     """
     infos = []
     for f in dataclasses.fields(cls):
+        if _NOT_A_SETTING in f.metadata:
+            continue
         declared = f.metadata.get(_DECLARED)
         where = f"{cls.__name__}.{f.name}"
         if declared is None:
@@ -220,7 +235,7 @@ def _default_database() -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """The settings of a wldesk installation. Each field is one setting, declared with
+    """The settings of a wldesk installation. Each field but the last is one setting, declared with
     :func:`setting`; :meth:`declarations` lists them."""
 
     ae_title: str = setting("WLDESK", "AE title the worklist server answers as.", check=check_ae_title,
@@ -255,6 +270,15 @@ class Settings:
         False, "Keep patient data (names, IDs, birth dates) out of the logs.", group="wldesk",
         restart=False)
 
+    unknown_keys: tuple[tuple[str, str], ...] = field(default=(), metadata={_NOT_A_SETTING: (
+        "the keys of the settings file that this wldesk does not know (a newer one's), each with "
+        "its value as JSON text: kept so that saving writes them back unchanged")})
+
+    def __post_init__(self) -> None:
+        clash = {key for key, _value in self.unknown_keys} & {"version", *_SETTING_NAMES}
+        if clash:
+            raise ValueError(f"unknown_keys holds known key(s): {', '.join(sorted(clash))}")
+
     @classmethod
     def declarations(cls) -> tuple[SettingInfo, ...]:
         return _SETTINGS
@@ -266,21 +290,32 @@ class Settings:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "settings") -> Settings:
-        """Build settings from JSON-like data, validating every key; unknown keys are an error."""
-        unknown = sorted(set(data) - _SETTING_NAMES)
-        if unknown:
-            raise SettingsError(f"{source}: unknown setting(s): {', '.join(unknown)}")
-        values = {name: _coerce(_SETTINGS_BY_NAME[name], value, f"{source}: setting '{name}'")
-                  for name, value in data.items()}
-        return cls(**values)
+        """Build settings from a settings file's JSON object, validating every setting.
+
+        A file of an older format is upgraded first. Keys this wldesk does not know are kept in
+        ``unknown_keys`` and logged as a warning (a newer wldesk may have written them).
+        """
+        values = dict(data)
+        version = _file_version(values.pop("version", 0), source)
+        for upgrade in _UPGRADES[version:]:
+            values = upgrade(values)
+        unknown = [key for key in values if key not in _SETTINGS_BY_NAME]
+        _warn_unknown(source, unknown, version)
+        settings = {name: _coerce(_SETTINGS_BY_NAME[name], value, f"{source}: setting '{name}'")
+                    for name, value in values.items() if name in _SETTINGS_BY_NAME}
+        kept = tuple((key, json.dumps(values[key], ensure_ascii=False)) for key in unknown)
+        return cls(**settings, unknown_keys=kept)
 
     def to_mapping(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
+        """The settings file's JSON object: ``version``, every setting, then the unknown keys."""
+        out: dict[str, Any] = {"version": SETTINGS_VERSION}
         for info in _SETTINGS:
             value = getattr(self, info.name)
             if info.type == "modalities":
                 value = [m.to_mapping() for m in value]
             out[info.name] = value
+        for key, text in self.unknown_keys:
+            out[key] = json.loads(text)
         return out
 
     def replace(self, **changes: Any) -> Settings:
@@ -341,6 +376,43 @@ def _coerce(info: SettingInfo, value: Any, where: str) -> Any:
 _SETTINGS = describe_settings(Settings)
 _SETTINGS_BY_NAME = {info.name: info for info in _SETTINGS}
 _SETTING_NAMES = frozenset(_SETTINGS_BY_NAME)
+
+
+# --- the settings file's format: version and upgrades --------------------------------------------
+
+def _upgrade_from_0(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 0 (wldesk before the "version" key) has the keys of format 1: nothing to change."""
+    return data
+
+
+# Step i turns a file of format i into format i + 1. A step must not overwrite a key that is
+# already there: an older wldesk re-saves a newer file with its own version and the newer keys.
+_UPGRADES: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (_upgrade_from_0,)
+SETTINGS_VERSION = len(_UPGRADES)
+"""The format of the settings files this wldesk writes (their ``version`` key)."""
+
+
+def _file_version(value: Any, source: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SettingsError(f"{source}: key 'version': expected the settings format, a whole number "
+                            f"from 0 up, got {value!r}")
+    return value
+
+
+def _warn_unknown(source: str, unknown: list[str], version: int) -> None:
+    if version > SETTINGS_VERSION:
+        why = (f"the file is settings version {version}, written by a newer wldesk; this one "
+               f"({__version__}) knows versions up to {SETTINGS_VERSION}")
+    elif unknown:
+        why = "misspelt, or written by a newer wldesk?"
+    else:
+        return
+    if not unknown:
+        log.warning("%s: %s; using the settings it knows", source, why)
+        return
+    keys = ", ".join(repr(key) for key in unknown)
+    log.warning("%s: unknown setting%s %s kept as is in the file but not used (%s)", source,
+                "s" if len(unknown) > 1 else "", keys, why)
 
 
 # --- files -------------------------------------------------------------------------------------
