@@ -32,7 +32,13 @@ from pathlib import Path
 import platformdirs
 
 from wldesk import APP_NAME
-from wldesk.core.settings import Settings, SettingsError, load_settings, save_settings
+from wldesk.core.settings import (
+    SETTINGS_VERSION,
+    Settings,
+    SettingsError,
+    load_settings,
+    save_settings,
+)
 
 RULE_NAME = "wldesk DICOM"
 USERS_SID = "*S-1-5-32-545"  # BUILTIN\Users, whatever the Windows language
@@ -102,7 +108,7 @@ def write_settings(folder: Path, port: int | None) -> Settings:
     settings = Settings(database=str(folder / "worklists"))
     if port is not None:
         settings = settings.replace(port=port)
-    data = {"database": settings.database, "port": settings.port}
+    data = {"version": SETTINGS_VERSION, "database": settings.database, "port": settings.port}
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(f"settings: {path} written (port {settings.port}, worklists {settings.database})")
     return settings
