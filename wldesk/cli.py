@@ -31,6 +31,14 @@ log = logging.getLogger("wldesk")
 EXIT_OK, EXIT_PROBLEMS, EXIT_USAGE = 0, 1, 2
 
 
+def _default(name: str) -> str:
+    """Setting ``name``'s declared default as the help shows it."""
+    value = Settings.declaration(name).default_value()
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value)
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="wldesk", description="DICOM Modality Worklist server for the .wl files of a folder.",
@@ -48,13 +56,18 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--config", type=Path, metavar="FILE", dest="serve_config",
                        help="settings file: wldesk JSON, or an Orthanc configuration file")
     serve.add_argument("--database", metavar="DIR", help="folder whose .wl files are served")
-    serve.add_argument("--port", type=int, help="TCP port (default 4242)")
-    serve.add_argument("--aet", metavar="TITLE", help="AE title of the server (default WLDESK)")
-    serve.add_argument("--bind", metavar="ADDR", help="local address to listen on (default all)")
+    serve.add_argument("--port", type=int, help=f"TCP port (default {_default('port')})")
+    serve.add_argument("--aet", metavar="TITLE",
+                       help=f"AE title of the server (default {_default('ae_title')})")
+    serve.add_argument("--bind", metavar="ADDR",
+                       help=f"local address to listen on (default {_default('bind_address')})")
     serve.add_argument("--filter-issuer-aet", action=argparse.BooleanOptionalAction, default=None,
-                       help="serve each modality only the steps scheduled for its AE title")
+                       help="serve each modality only the steps scheduled for its AE title "
+                            f"(default {_default('filter_issuer_aet')})")
     serve.add_argument("--limit-answers", type=int, metavar="N",
-                       help="at most N answers per query (0: unlimited)")
+                       help=f"at most N answers per query (0: "
+                            f"{Settings.declaration('limit_answers').zero_label}; "
+                            f"default {_default('limit_answers')})")
 
     check = sub.add_parser("check", help="list .wl files that cannot be served or lack keys "
                                          "modalities need; exit code 1 when any has a problem")

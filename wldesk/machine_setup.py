@@ -32,11 +32,16 @@ from pathlib import Path
 import platformdirs
 
 from wldesk import APP_NAME
-from wldesk.core.settings import Settings, SettingsError, load_settings, save_settings
+from wldesk.core.settings import (
+    SETTINGS_VERSION,
+    Settings,
+    SettingsError,
+    load_settings,
+    save_settings,
+)
 
 RULE_NAME = "wldesk DICOM"
 USERS_SID = "*S-1-5-32-545"  # BUILTIN\Users, whatever the Windows language
-DEFAULT_PORT = 4242
 
 
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
@@ -82,8 +87,9 @@ def _port_arg(text: str) -> int | None:
         port = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
-    if not 1 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"a TCP port is a number from 1 to 65535 (got {port})")
+    problem = Settings.declaration("port").range_problem(port)
+    if problem is not None:
+        raise argparse.ArgumentTypeError(f"a TCP port {problem}")
     return port
 
 
@@ -99,8 +105,10 @@ def write_settings(folder: Path, port: int | None) -> Settings:
         else:
             print(f"settings: {path} kept (port {settings.port})")
         return settings
-    settings = Settings(database=str(folder / "worklists"), port=port or DEFAULT_PORT)
-    data = {"database": settings.database, "port": settings.port}
+    settings = Settings(database=str(folder / "worklists"))
+    if port is not None:
+        settings = settings.replace(port=port)
+    data = {"version": SETTINGS_VERSION, "database": settings.database, "port": settings.port}
     path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     print(f"settings: {path} written (port {settings.port}, worklists {settings.database})")
     return settings

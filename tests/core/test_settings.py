@@ -1,7 +1,9 @@
-"""Settings: defaults, validation (every message names the key), atomic persistence, Orthanc import."""
+"""Settings: declarations, defaults, validation (every message names the key), atomic persistence,
+the file's version and unknown keys, Orthanc import."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -10,7 +12,17 @@ from typing import Any
 import pytest
 
 from wldesk.core import paths
-from wldesk.core.settings import KnownModality, Settings, SettingsError, load_settings, save_settings
+from wldesk.core.settings import (
+    GROUPS,
+    SETTINGS_VERSION,
+    KnownModality,
+    Settings,
+    SettingsError,
+    describe_settings,
+    load_settings,
+    save_settings,
+    setting,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -38,8 +50,64 @@ def test_defaults(private_dirs: Path) -> None:
 
 
 def test_every_setting_is_described() -> None:
+    names = [f.name for f in dataclasses.fields(Settings) if f.name != "unknown_keys"]
+    assert [d.name for d in Settings.declarations()] == names
     for declaration in Settings.declarations():
-        assert declaration.metadata["description"].strip(), declaration.name
+        assert declaration.description.strip(), declaration.name
+        assert declaration.group in GROUPS, declaration.name
+        assert declaration.default_value() == getattr(Settings(), declaration.name)
+        assert Settings.declaration(declaration.name) is declaration
+
+
+def test_every_setting_says_whether_it_needs_a_restart() -> None:
+    for declaration in Settings.declarations():
+        assert isinstance(declaration.restart, bool), declaration.name
+    restart = {d.name for d in Settings.declarations() if d.restart}
+    assert restart == {"ae_title", "port", "bind_address", "database", "filter_issuer_aet",
+                       "limit_answers", "limit_final_status", "allow_unknown_modalities",
+                       "modalities"}
+    assert Settings().restart_needed_for(Settings(port=104))
+    assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True))
+
+
+def test_a_setting_without_its_restart_flag_cannot_be_declared() -> None:
+    with pytest.raises(TypeError, match="restart"):
+        setting(1, "A number.", group="Network")  # type: ignore[call-arg]
+    with pytest.raises(TypeError, match="restart"):
+        setting(1, "A number.", group="Network", restart=None)  # type: ignore[arg-type]
+
+    @dataclasses.dataclass(frozen=True)
+    class Undeclared:  # a field added as a plain dataclass field, without setting()
+        port: int = setting(4242, "TCP port.", group="Network", restart=True, minimum=1)
+        backlog: int = 5
+
+    with pytest.raises(TypeError, match=r"Undeclared\.backlog is not declared with setting\(\)"):
+        describe_settings(Undeclared)
+
+
+@pytest.mark.parametrize(("declare", "expected"), [
+    (lambda: setting(1, "A number.", group="Elsewhere", restart=False), "not one of"),
+    (lambda: setting(1, " ", group="Network", restart=False), "description"),
+])
+def test_a_declaration_is_checked_when_made(declare: Any, expected: str) -> None:
+    with pytest.raises(ValueError, match=expected):
+        declare()
+
+
+def test_a_declared_default_must_be_valid() -> None:
+    @dataclasses.dataclass(frozen=True)
+    class OutOfRange:
+        port: int = setting(0, "TCP port.", group="Network", restart=True, minimum=1, maximum=65535)
+
+    with pytest.raises(TypeError, match=r"OutOfRange\.port: its default: must be a number from 1"):
+        describe_settings(OutOfRange)
+
+    @dataclasses.dataclass(frozen=True)
+    class ChoicesOnABool:
+        flag: bool = setting(False, "A flag.", group="wldesk", restart=False, choices={"x": "X"})
+
+    with pytest.raises(TypeError, match="only a str setting has choices"):
+        describe_settings(ChoicesOnABool)
 
 
 def test_empty_file_object_gives_defaults(tmp_path: Path) -> None:
@@ -65,6 +133,7 @@ def test_round_trip(tmp_path: Path) -> None:
     assert load_settings(path) == settings
     data = json.loads(path.read_text(encoding="utf-8"))
     assert data == settings.to_mapping()
+    assert next(iter(data)) == "version" and data["version"] == SETTINGS_VERSION == 1
     assert data["modalities"][0] == {"name": "CT room 1", "ae_title": "CT1", "host": "192.168.1.20"}
     assert path.read_text(encoding="utf-8").endswith("}\n")
     assert sorted(p.name for p in path.parent.iterdir()) == ["settings.json"]
@@ -113,7 +182,7 @@ def test_save_into_a_path_that_is_a_folder_fails_cleanly(tmp_path: Path) -> None
 
 @pytest.mark.parametrize(("key", "value", "expected"), [
     ("port", "abc", "an integer"),
-    ("port", 0, "1 to 65535"),
+    ("port", 0, "must be a number from 1 to 65535 (got 0)"),
     ("port", 70000, "1 to 65535"),
     ("port", -1, "1 to 65535"),
     ("port", 4242.0, "an integer"),
@@ -183,14 +252,76 @@ def test_modality_name_defaults_to_ae_title_and_values_are_trimmed() -> None:
     assert settings.find_modality("CT2") is None
 
 
-def test_unknown_key_is_named(tmp_path: Path) -> None:
+# --- the file's version and keys of newer versions -------------------------------------------------
+
+@pytest.mark.expect_log_warnings(
+    r"^wldesk\.core\.settings: .*settings\.json: unknown settings 'prot', 'dashboard' kept as is "
+    r"in the file but not used \(misspelt, or written by a newer wldesk\?\)$")
+def test_unknown_key_is_kept_and_warned_about(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "settings.json"
-    path.write_text(json.dumps({"port": 4242, "prot": 4243, "aetitle": "X"}), encoding="utf-8")
-    with pytest.raises(SettingsError, match="unknown setting"):
-        load_settings(path)
+    dashboard = {"theme": "dark", "columns": ["Patient", "Zeit ü"], "refresh": 2.5, "pin": None}
+    path.write_text(json.dumps({"port": 4242, "prot": 4243, "dashboard": dashboard}), encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.port == 4242
+    assert [r.getMessage() for r in caplog.records if r.levelname == "WARNING"] == [
+        f"{path}: unknown settings 'prot', 'dashboard' kept as is in the file but not used "
+        "(misspelt, or written by a newer wldesk?)"]
+
+    save_settings(settings.replace(ae_title="CHANGED"), path)  # the next save, of another setting
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["prot"] == 4243 and data["dashboard"] == dashboard
+    assert list(data)[-2:] == ["prot", "dashboard"]
+    assert data["ae_title"] == "CHANGED" and data["version"] == SETTINGS_VERSION
+    again = load_settings(path)
+    assert again.unknown_keys == settings.unknown_keys
+    assert again == settings.replace(ae_title="CHANGED")
+
+
+@pytest.mark.expect_log_warnings(r"settings version 7, written by a newer wldesk; this one \(.+\) "
+                                 r"knows versions up to 1; using the settings it knows",
+                                 r"unknown setting 'hl7_port' kept as is in the file but not used \("
+                                 r"the file is settings version 7, written by a newer wldesk")
+def test_file_of_a_newer_version_is_read_with_a_warning(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": 7, "port": 104}), encoding="utf-8")
+    assert load_settings(path) == Settings(port=104)
+    path.write_text(json.dumps({"version": 7, "port": 104, "hl7_port": 2575}), encoding="utf-8")
+    settings = load_settings(path)
+    assert settings.port == 104 and settings.unknown_keys == (("hl7_port", "2575"),)
+    save_settings(settings, path)
+    data = json.loads(path.read_text(encoding="utf-8"))
+    assert data["version"] == SETTINGS_VERSION and data["hl7_port"] == 2575
+
+
+def test_file_without_version_is_upgraded_and_saved_with_it(tmp_path: Path) -> None:
+    """The files of wldesk before the version key load as they are; saving adds the key."""
+    path = tmp_path / "settings.json"
+    old = full_settings(tmp_path).to_mapping()
+    del old["version"]
+    path.write_text(json.dumps(old, indent=2), encoding="utf-8")
+    settings = load_settings(path)
+    assert settings == full_settings(tmp_path) and settings.unknown_keys == ()
+    save_settings(settings, path)
+    assert json.loads(path.read_text(encoding="utf-8")) == {"version": 1, **old}
+    path.write_text(json.dumps({"version": 0, "port": 104}), encoding="utf-8")
+    assert load_settings(path) == Settings(port=104)
+
+
+@pytest.mark.parametrize("version", ["1", 1.0, -1, True, None, [1]])
+def test_wrong_version_is_named(tmp_path: Path, version: Any) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": version, "port": 104}), encoding="utf-8")
     with pytest.raises(SettingsError) as info:
         load_settings(path)
-    assert "aetitle" in str(info.value) and "prot" in str(info.value)
+    assert str(info.value).startswith(f"{path}: key 'version': expected the settings format, "
+                                      "a whole number from 0 up, got ")
+
+
+def test_unknown_keys_never_shadow_a_setting() -> None:
+    with pytest.raises(ValueError, match="known key"):
+        Settings(unknown_keys=(("port", "104"),))
+    with pytest.raises(ValueError, match="known key"):
+        Settings(unknown_keys=(("version", "3"),))
 
 
 def test_valid_values_are_normalised() -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import sys
@@ -13,12 +14,12 @@ import pytest
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog, QLineEdit, QWidget
+from PySide6.QtWidgets import QFileDialog, QGroupBox, QLineEdit, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from tests.helpers.ports import echo, free_port
-from wldesk.core.settings import KnownModality, Settings, load_settings
+from wldesk.core.settings import GROUPS, KnownModality, Settings, load_settings
 from wldesk.gui.controller import ServerController
 from wldesk.gui.settings_tab import ModalitiesModel, SettingsTab, field_label
 
@@ -111,7 +112,7 @@ def test_every_setting_has_an_editor_described_by_its_declaration(tab: SettingsT
     declarations = Settings.declarations()
     assert sorted(tab.field_names()) == sorted(f.name for f in declarations)
     for declaration in declarations:
-        assert tab.editor(declaration.name).toolTip() == declaration.metadata["description"]
+        assert tab.editor(declaration.name).toolTip() == declaration.description
     assert field_label(next(f for f in declarations if f.name == "bind_address")) == \
         "Local address to listen on"
     assert field_label(next(f for f in declarations if f.name == "limit_final_status")) == \
@@ -123,6 +124,18 @@ def test_every_setting_has_an_editor_described_by_its_declaration(tab: SettingsT
     assert not combo.isEnabled(), "the final status matters only when answers are limited"
     tab.spin_box("limit_answers").setValue(3)
     assert combo.isEnabled()
+
+
+def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
+    boxes = tab.findChildren(QGroupBox)
+    assert [box.title() for box in boxes] == list(GROUPS)
+    for box in boxes:
+        members = [d.name for d in Settings.declarations() if d.group == box.title()]
+        assert [n for n in tab.field_names() if box.isAncestorOf(tab.editor(n))] == members
+    assert tab.field_names() == [  # the form's order, as before the groups were declared
+        "database", "filter_issuer_aet", "limit_answers", "limit_final_status",
+        "ae_title", "port", "bind_address", "allow_unknown_modalities", "modalities",
+        "start_at_launch", "start_at_login", "redact_patient_data"]
 
 
 def test_form_shows_the_settings_in_use_and_nothing_to_save(tab: SettingsTab,
@@ -172,6 +185,18 @@ def test_settings_round_trip_to_disk(qtbot: QtBot, tab: SettingsTab, controller:
     assert tab.modalities_model.rows() == [("CT room 1", "CT1", "192.168.1.20"), ("Ultraschall", "US_2", "")]
 
 
+@pytest.mark.expect_log_warnings(r"unknown setting 'dashboard' kept as is")
+def test_a_key_of_a_newer_wldesk_survives_a_save(tab: SettingsTab, controller: ServerController) -> None:
+    path = controller.settings_path
+    data = {**controller.settings.to_mapping(), "version": 2, "dashboard": {"theme": "dark"}}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    controller.apply_settings(load_settings(path))  # as if the window had started with it
+    type_into(tab.line_edit("ae_title"), "RENAMED")
+    click_save(tab)
+    saved = json.loads(path.read_text(encoding="utf-8"))
+    assert saved["dashboard"] == {"theme": "dark"} and saved["ae_title"] == "RENAMED"
+
+
 def test_values_are_saved_as_the_settings_normalize_them(qtbot: QtBot, tab: SettingsTab,
                                                          controller: ServerController) -> None:
     type_into(tab.line_edit("ae_title"), "  SPACED  ")
@@ -205,7 +230,7 @@ def test_invalid_ae_title_is_named_and_disables_save(tab: SettingsTab) -> None:
 def test_invalid_port_is_named_and_disables_save(tab: SettingsTab) -> None:
     spin = tab.spin_box("port")
     type_into(spin, "0")
-    assert tab.error_text("port") == "setting 'port': a TCP port is a number from 1 to 65535 (got 0)"
+    assert tab.error_text("port") == "setting 'port': must be a number from 1 to 65535 (got 0)"
     assert not tab.save_button.isEnabled()
     type_into(spin, "")
     assert tab.error_text("port") == "setting 'port': expected an integer, got ''"

@@ -1,7 +1,23 @@
-"""Every wldesk setting, declared once (name, type, default, description), and its persistence.
+"""Every wldesk setting, declared once, and its persistence.
 
-Settings live in a JSON file under the platformdirs config dir, written atomically. An Orthanc
-configuration file is also accepted as a source, so a clinic can migrate by pointing at it.
+Each field of :class:`Settings` is declared with :func:`setting`: type (the annotation), default,
+description, check, choices, range, label for 0, its group in the Settings tab and whether a change
+needs a server restart. The Settings tab, the server controller and the command line's help all
+read these declarations (:meth:`Settings.declarations`) instead of keeping their own tables.
+
+The settings file is a JSON object (comments and a UTF-8 BOM are accepted), written atomically::
+
+    {"version": 1, "ae_title": "WLDESK", "port": 4242, ...}
+
+``version`` is the file's format (:data:`SETTINGS_VERSION`). A file without it is format 0, the
+files of wldesk before the key existed: same keys. An older format is upgraded step by step when it
+is read; saving writes the current one. A key this wldesk does not know (written by a newer wldesk,
+or misspelt) is not an error: it is logged as a warning, kept in :attr:`Settings.unknown_keys`, and
+written back unchanged on the next save, so a newer wldesk's file does not stop an older one. A
+known key with a wrong type or value is an error naming the key.
+
+An Orthanc configuration file is also accepted as a source, so a clinic can migrate by pointing at
+it.
 """
 
 from __future__ import annotations
@@ -16,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from wldesk import __version__
 from wldesk.core import paths
 from wldesk.core.fileio import atomic_write_bytes
 
@@ -36,18 +53,6 @@ def check_ae_title(value: str) -> str:
     if any(ch == "\\" or not (" " <= ch <= "~") for ch in title):
         raise ValueError(f"an AE title uses ASCII letters, digits and punctuation other than \\ ({title!r})")
     return title
-
-
-def _check_port(value: int) -> int:
-    if not 1 <= value <= 65535:
-        raise ValueError(f"a TCP port is a number from 1 to 65535 (got {value})")
-    return value
-
-
-def _check_non_negative(value: int) -> int:
-    if value < 0:
-        raise ValueError(f"must be 0 (unlimited) or a positive number (got {value})")
-    return value
 
 
 def _check_bind(value: str) -> str:
@@ -113,12 +118,115 @@ def _modality_from(value: Any, where: str) -> KnownModality:
                          host=texts["host"])
 
 
-def _setting(default: Any = None, *, description: str, check: Callable[[Any], Any] | None = None,
-             choices: tuple[str, ...] = (), default_factory: Callable[[], Any] | None = None) -> Any:
-    metadata = {"description": description, "check": check, "choices": choices}
+# --- declaring a setting -----------------------------------------------------------------------
+
+GROUPS = ("Worklist", "Network", "Modalities", "wldesk")
+"""The boxes of the Settings tab, in their order; every setting names one as its group."""
+
+_TYPES = {"str": "str", "int": "int", "bool": "bool", "tuple[KnownModality, ...]": "modalities"}
+_DECLARED = "wldesk.setting"  # field metadata key: what setting() was told
+_NOT_A_SETTING = "wldesk.not_a_setting"  # field metadata key: why a field is no setting
+
+
+@dataclass(frozen=True)
+class SettingInfo:
+    """Everything wldesk knows about one setting, as declared with :func:`setting`."""
+
+    name: str
+    type: str  # "str", "int", "bool" or "modalities" (a tuple of KnownModality)
+    default: Any  # None when default_factory computes it
+    default_factory: Callable[[], Any] | None
+    description: str  # one sentence: the Settings tab's tooltip, its label up to ":" or "("
+    group: str  # one of GROUPS
+    restart: bool  # True: the running server reads it at start, a change needs a restart
+    check: Callable[[Any], Any] | None = None  # raises ValueError; returns the value normalised
+    choices: tuple[str, ...] = ()  # the values allowed (a str setting), in the tab's order
+    choice_labels: tuple[str, ...] = ()  # how the Settings tab shows each of the choices
+    minimum: int | None = None  # an int setting's range (None: unbounded)
+    maximum: int | None = None
+    zero_label: str = ""  # what 0 means for an int setting, shown instead of 0 ("unlimited")
+
+    def default_value(self) -> Any:
+        return self.default_factory() if self.default_factory is not None else self.default
+
+    def range_problem(self, value: int) -> str | None:
+        """Why ``value`` is outside the declared range, or None."""
+        low, high = self.minimum, self.maximum
+        if (low is None or value >= low) and (high is None or value <= high):
+            return None
+        if low is not None and high is not None:
+            return f"must be a number from {low} to {high} (got {value})"
+        if low == 0 and self.zero_label:
+            return f"must be 0 ({self.zero_label}) or a positive number (got {value})"
+        if low is not None:
+            return f"must be {low} or more (got {value})"
+        return f"must be {high} or less (got {value})"
+
+
+def setting(default: Any, description: str, *, group: str, restart: bool,
+            check: Callable[[Any], Any] | None = None, choices: Mapping[str, str] | None = None,
+            minimum: int | None = None, maximum: int | None = None, zero_label: str = "",
+            default_factory: Callable[[], Any] | None = None) -> Any:
+    """Declare a field of :class:`Settings` as a setting (a ``dataclasses.field`` with its metadata).
+
+    ``restart`` has no default on purpose: whether a change needs a server restart is decided for
+    every setting when it is declared. ``choices`` maps each allowed value to its label in the
+    Settings tab. A computed default (the worklist folder) comes from ``default_factory``, with
+    ``default`` None.
+    """
+    if not isinstance(restart, bool):
+        raise TypeError(f"setting(): restart must be True or False, not {restart!r}")
+    if group not in GROUPS:
+        raise ValueError(f"setting(): group {group!r} is not one of {', '.join(GROUPS)}")
+    if not description.strip():
+        raise ValueError("setting(): every setting needs a description")
+    if default_factory is not None and default is not None:
+        raise ValueError("setting(): give a default or a default_factory, not both")
+    declared = {
+        "description": description, "group": group, "restart": restart, "check": check,
+        "choices": tuple(choices or ()), "choice_labels": tuple((choices or {}).values()),
+        "minimum": minimum, "maximum": maximum, "zero_label": zero_label,
+        "default": default, "default_factory": default_factory,
+    }
+    metadata = {_DECLARED: declared}
     if default_factory is not None:
         return field(default_factory=default_factory, metadata=metadata)
     return field(default=default, metadata=metadata)
+
+
+def describe_settings(cls: type) -> tuple[SettingInfo, ...]:
+    """The settings a dataclass declares, in field order.
+
+    Raises TypeError for a field not declared with :func:`setting` (and not marked as no
+    setting): a setting without its description, group or restart flag cannot exist. Each
+    declared default must pass the setting's own checks.
+    """
+    infos = []
+    for f in dataclasses.fields(cls):
+        if _NOT_A_SETTING in f.metadata:
+            continue
+        declared = f.metadata.get(_DECLARED)
+        where = f"{cls.__name__}.{f.name}"
+        if declared is None:
+            raise TypeError(f"{where} is not declared with setting(): its description, group and "
+                            "restart flag are missing")
+        kind = _TYPES.get(str(f.type))
+        if kind is None:
+            raise TypeError(f"{where}: settings of type {f.type} are not supported")
+        info = SettingInfo(name=f.name, type=kind, **declared)
+        if info.choices and kind != "str":
+            raise TypeError(f"{where}: only a str setting has choices")
+        if kind != "int" and (info.minimum, info.maximum, info.zero_label) != (None, None, ""):
+            raise TypeError(f"{where}: only an int setting has a range or a label for 0")
+        if info.zero_label and info.range_problem(0) is not None:
+            raise TypeError(f"{where}: a label for 0, but 0 is out of its range")
+        if info.default_factory is None:
+            try:
+                _coerce(info, info.default, "its default")
+            except SettingsError as exc:
+                raise TypeError(f"{where}: {exc}") from None
+        infos.append(info)
+    return tuple(infos)
 
 
 def _default_database() -> str:
@@ -127,83 +235,116 @@ def _default_database() -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """The settings of a wldesk installation. Each field is one setting; its metadata describes it."""
+    """The settings of a wldesk installation. Each field but the last is one setting, declared with
+    :func:`setting`; :meth:`declarations` lists them."""
 
-    ae_title: str = _setting("WLDESK", check=check_ae_title,
-                             description="AE title the worklist server answers as.")
-    port: int = _setting(4242, check=_check_port, description="TCP port the server listens on.")
-    bind_address: str = _setting(
-        "0.0.0.0", check=_check_bind,
-        description="Local address to listen on (0.0.0.0: every IPv4 interface).")
-    database: str = _setting(default_factory=_default_database, check=_check_folder,
-                             description="Folder whose .wl files are served.")
-    filter_issuer_aet: bool = _setting(
-        False, description="Serve a modality only the steps scheduled for its own AE title when "
-                           "its query leaves the station AE title open.")
-    limit_answers: int = _setting(0, check=_check_non_negative,
-                                  description="Maximum answers per query (0: unlimited).")
-    limit_final_status: str = _setting(
-        "success", choices=("success", "cancel"),
-        description="Final status after LimitAnswers cut a query: 'success' (what most "
-                    "modalities expect) or 'cancel' (0xFE00, like Orthanc).")
-    allow_unknown_modalities: bool = _setting(
-        True, description="Accept queries from AE titles that are not in the known modalities.")
-    modalities: tuple[KnownModality, ...] = _setting(
-        (), description="Known modalities: name, AE title and optional host.")
-    redact_patient_data: bool = _setting(
-        False, description="Keep patient data (names, IDs, birth dates) out of the logs.")
-    start_at_launch: bool = _setting(
-        True, description="Start the worklist server when the wldesk window opens.")
-    start_at_login: bool = _setting(
-        False, description="Open wldesk (in the tray) when this user logs in.")
+    ae_title: str = setting("WLDESK", "AE title the worklist server answers as.", check=check_ae_title,
+                            group="Network", restart=True)
+    port: int = setting(4242, "TCP port the server listens on.", minimum=1, maximum=65535,
+                        group="Network", restart=True)
+    bind_address: str = setting(
+        "0.0.0.0", "Local address to listen on (0.0.0.0: every IPv4 interface).", check=_check_bind,
+        group="Network", restart=True)
+    database: str = setting(None, "Folder whose .wl files are served.", check=_check_folder,
+                            default_factory=_default_database, group="Worklist", restart=True)
+    filter_issuer_aet: bool = setting(
+        False, "Serve a modality only the steps scheduled for its own AE title when its query "
+               "leaves the station AE title open.", group="Worklist", restart=True)
+    limit_answers: int = setting(0, "Maximum answers per query (0: unlimited).", minimum=0,
+                                 zero_label="unlimited", group="Worklist", restart=True)
+    limit_final_status: str = setting(
+        "success", "Final status after LimitAnswers cut a query: 'success' (what most modalities "
+                   "expect) or 'cancel' (0xFE00, like Orthanc).",
+        choices={"success": "Success", "cancel": "Cancel (0xFE00)"}, group="Worklist", restart=True)
+    allow_unknown_modalities: bool = setting(
+        True, "Accept queries from AE titles that are not in the known modalities.",
+        group="Modalities", restart=True)
+    modalities: tuple[KnownModality, ...] = setting(
+        (), "Known modalities: name, AE title and optional host.", group="Modalities", restart=True)
+    start_at_launch: bool = setting(
+        True, "Start the worklist server when the wldesk window opens.", group="wldesk",
+        restart=False)
+    start_at_login: bool = setting(
+        False, "Open wldesk (in the tray) when this user logs in.", group="wldesk", restart=False)
+    redact_patient_data: bool = setting(
+        False, "Keep patient data (names, IDs, birth dates) out of the logs.", group="wldesk",
+        restart=False)
+
+    unknown_keys: tuple[tuple[str, str], ...] = field(default=(), metadata={_NOT_A_SETTING: (
+        "the keys of the settings file that this wldesk does not know (a newer one's), each with "
+        "its value as JSON text: kept so that saving writes them back unchanged")})
+
+    def __post_init__(self) -> None:
+        clash = {key for key, _value in self.unknown_keys} & {"version", *_SETTING_NAMES}
+        if clash:
+            raise ValueError(f"unknown_keys holds known key(s): {', '.join(sorted(clash))}")
 
     @classmethod
-    def declarations(cls) -> tuple[dataclasses.Field[Any], ...]:
-        return dataclasses.fields(cls)
+    def declarations(cls) -> tuple[SettingInfo, ...]:
+        return _SETTINGS
+
+    @classmethod
+    def declaration(cls, name: str) -> SettingInfo:
+        """The declaration of setting ``name``; KeyError when there is none."""
+        return _SETTINGS_BY_NAME[name]
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any], *, source: str = "settings") -> Settings:
-        """Build settings from JSON-like data, validating every key; unknown keys are an error."""
-        known = {f.name: f for f in cls.declarations()}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise SettingsError(f"{source}: unknown setting(s): {', '.join(unknown)}")
-        values = {name: _coerce(known[name], value, f"{source}: setting '{name}'")
-                  for name, value in data.items()}
-        return cls(**values)
+        """Build settings from a settings file's JSON object, validating every setting.
+
+        A file of an older format is upgraded first. Keys this wldesk does not know are kept in
+        ``unknown_keys`` and logged as a warning (a newer wldesk may have written them).
+        """
+        values = dict(data)
+        version = _file_version(values.pop("version", 0), source)
+        for upgrade in _UPGRADES[version:]:
+            values = upgrade(values)
+        unknown = [key for key in values if key not in _SETTINGS_BY_NAME]
+        _warn_unknown(source, unknown, version)
+        settings = {name: _coerce(_SETTINGS_BY_NAME[name], value, f"{source}: setting '{name}'")
+                    for name, value in values.items() if name in _SETTINGS_BY_NAME}
+        kept = tuple((key, json.dumps(values[key], ensure_ascii=False)) for key in unknown)
+        return cls(**settings, unknown_keys=kept)
 
     def to_mapping(self) -> dict[str, Any]:
-        out: dict[str, Any] = {}
-        for f in self.declarations():
-            value = getattr(self, f.name)
-            if f.name == "modalities":
+        """The settings file's JSON object: ``version``, every setting, then the unknown keys."""
+        out: dict[str, Any] = {"version": SETTINGS_VERSION}
+        for info in _SETTINGS:
+            value = getattr(self, info.name)
+            if info.type == "modalities":
                 value = [m.to_mapping() for m in value]
-            out[f.name] = value
+            out[info.name] = value
+        for key, text in self.unknown_keys:
+            out[key] = json.loads(text)
         return out
 
     def replace(self, **changes: Any) -> Settings:
         """A copy with ``changes`` applied, each validated like a value read from a file."""
-        known = {f.name: f for f in self.declarations()}
-        values = {name: _coerce(known[name], value, f"setting '{name}'")
+        values = {name: _coerce(_SETTINGS_BY_NAME[name], value, f"setting '{name}'")
                   for name, value in changes.items()}
         return dataclasses.replace(self, **values)
+
+    def restart_needed_for(self, new: Settings) -> bool:
+        """True when ``new`` changes a setting that the server reads only when it starts."""
+        return any(getattr(new, info.name) != getattr(self, info.name)
+                   for info in _SETTINGS if info.restart)
 
     def find_modality(self, ae_title: str) -> KnownModality | None:
         title = ae_title.strip()
         return next((m for m in self.modalities if m.ae_title == title), None)
 
 
-def _type_name(f: dataclasses.Field[Any]) -> str:
-    if f.metadata["choices"]:
-        return "one of " + ", ".join(repr(c) for c in f.metadata["choices"])
-    return {"str": "a string", "int": "an integer", "bool": "true or false"}.get(
-        str(f.type), "a list of modalities")
+def _type_name(info: SettingInfo) -> str:
+    if info.choices:
+        return "one of " + ", ".join(repr(c) for c in info.choices)
+    return {"str": "a string", "int": "an integer", "bool": "true or false",
+            "modalities": "a list of modalities"}[info.type]
 
 
-def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
-    if f.name == "modalities":
+def _coerce(info: SettingInfo, value: Any, where: str) -> Any:
+    if info.type == "modalities":
         if not isinstance(value, (list, tuple)):
-            raise SettingsError(f"{where}: expected {_type_name(f)}, got {value!r}")
+            raise SettingsError(f"{where}: expected {_type_name(info)}, got {value!r}")
         modalities = tuple(
             m if isinstance(m, KnownModality) else _modality_from(m, f"{where}[{i}]")
             for i, m in enumerate(value)
@@ -215,18 +356,63 @@ def _coerce(f: dataclasses.Field[Any], value: Any, where: str) -> Any:
                 raise SettingsError(f"{where}[{i}].ae_title: {modality.ae_title!r} is already the "
                                     f"AE title of modality {j}")
         return modalities
-    expected = {"str": str, "int": int, "bool": bool}[str(f.type)]
+    expected = {"str": str, "int": int, "bool": bool}[info.type]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
-        raise SettingsError(f"{where}: expected {_type_name(f)}, got {value!r}")
-    if f.metadata["choices"] and value not in f.metadata["choices"]:
-        raise SettingsError(f"{where}: expected {_type_name(f)}, got {value!r}")
-    check = f.metadata["check"]
-    if check is not None:
+        raise SettingsError(f"{where}: expected {_type_name(info)}, got {value!r}")
+    if info.choices and value not in info.choices:
+        raise SettingsError(f"{where}: expected {_type_name(info)}, got {value!r}")
+    if isinstance(value, int):
+        problem = info.range_problem(value)
+        if problem is not None:
+            raise SettingsError(f"{where}: {problem}")
+    if info.check is not None:
         try:
-            value = check(value)
+            value = info.check(value)
         except ValueError as exc:
             raise SettingsError(f"{where}: {exc}") from None
     return value
+
+
+_SETTINGS = describe_settings(Settings)
+_SETTINGS_BY_NAME = {info.name: info for info in _SETTINGS}
+_SETTING_NAMES = frozenset(_SETTINGS_BY_NAME)
+
+
+# --- the settings file's format: version and upgrades --------------------------------------------
+
+def _upgrade_from_0(data: dict[str, Any]) -> dict[str, Any]:
+    """Format 0 (wldesk before the "version" key) has the keys of format 1: nothing to change."""
+    return data
+
+
+# Step i turns a file of format i into format i + 1. A step must not overwrite a key that is
+# already there: an older wldesk re-saves a newer file with its own version and the newer keys.
+_UPGRADES: tuple[Callable[[dict[str, Any]], dict[str, Any]], ...] = (_upgrade_from_0,)
+SETTINGS_VERSION = len(_UPGRADES)
+"""The format of the settings files this wldesk writes (their ``version`` key)."""
+
+
+def _file_version(value: Any, source: str) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise SettingsError(f"{source}: key 'version': expected the settings format, a whole number "
+                            f"from 0 up, got {value!r}")
+    return value
+
+
+def _warn_unknown(source: str, unknown: list[str], version: int) -> None:
+    if version > SETTINGS_VERSION:
+        why = (f"the file is settings version {version}, written by a newer wldesk; this one "
+               f"({__version__}) knows versions up to {SETTINGS_VERSION}")
+    elif unknown:
+        why = "misspelt, or written by a newer wldesk?"
+    else:
+        return
+    if not unknown:
+        log.warning("%s: %s; using the settings it knows", source, why)
+        return
+    keys = ", ".join(repr(key) for key in unknown)
+    log.warning("%s: unknown setting%s %s kept as is in the file but not used (%s)", source,
+                "s" if len(unknown) > 1 else "", keys, why)
 
 
 # --- files -------------------------------------------------------------------------------------
@@ -311,10 +497,9 @@ def settings_from_orthanc(data: Mapping[str, Any], config_path: Path) -> Setting
         if orthanc_key in worklists:
             raw[key] = (f"Worklists.{orthanc_key}", worklists[orthanc_key])
 
-    known = {f.name: f for f in Settings.declarations()}
     values: dict[str, Any] = {"allow_unknown_modalities": False, "limit_final_status": "cancel"}
     for key, (orthanc_key, value) in raw.items():
-        values[key] = _coerce(known[key], value, f"{source}: key '{orthanc_key}'")
+        values[key] = _coerce(_SETTINGS_BY_NAME[key], value, f"{source}: key '{orthanc_key}'")
     if "database" in values:
         values["database"] = str((config_path.parent / values["database"]).resolve())
     return Settings(**values)

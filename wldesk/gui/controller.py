@@ -23,11 +23,6 @@ from wldesk.gui.bridge import EventBridge
 
 log = logging.getLogger(__name__)
 
-# Settings the running server reads at start: changing them needs a restart.
-RESTART_SETTINGS = ("ae_title", "port", "bind_address", "database", "filter_issuer_aet",
-                    "limit_answers", "limit_final_status", "allow_unknown_modalities",
-                    "modalities")
-
 
 class ServerController(QObject):
     state_changed = Signal(str, str)  # state (stopped, starting, running, stopping, error), message
@@ -149,8 +144,7 @@ class ServerController(QObject):
 
     def needs_restart(self, new: Settings) -> bool:
         """True when the running server would have to restart to use ``new``."""
-        return self.state in ("starting", "running") and any(
-            getattr(new, name) != getattr(self.settings, name) for name in RESTART_SETTINGS)
+        return self.state in ("starting", "running") and self.settings.restart_needed_for(new)
 
     def apply_settings(self, new: Settings) -> None:
         """Save ``new`` (atomically) and use it: raises OSError when it cannot be saved."""

@@ -1,14 +1,14 @@
 """The Settings tab: a form over every declared setting, validated while the user types.
 
 Nothing about a setting is declared here twice: the form is built from ``Settings.declarations()``
-(the editor from the field's type and choices, the label and tooltip from its description), and
-every value is validated by ``Settings.replace``, whose message (naming the key) is shown in red
-under the field. Save stays disabled while any field is invalid.
+(the group boxes from their groups, the editor from the type, choices and their labels, range and
+label for 0, the label and tooltip from the description), and every value is validated by
+``Settings.replace``, whose message (naming the key) is shown in red under the field. Save stays
+disabled while any field is invalid.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable, Iterable
 from functools import cache
@@ -37,37 +37,25 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wldesk.core.settings import KnownModality, Settings, SettingsError, check_ae_title
+from wldesk.core.settings import GROUPS, KnownModality, SettingInfo, Settings, SettingsError, check_ae_title
 from wldesk.gui.controller import ServerController
 
 ERROR_COLOR = "#b00020"
 RESTART_TEXT = "These changes take effect when the server restarts"
 
-# How the form is arranged; a setting missing here still gets an editor, in "Other".
-_GROUPS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("Worklist", ("database", "filter_issuer_aet", "limit_answers", "limit_final_status")),
-    ("Network", ("ae_title", "port", "bind_address")),
-    ("Modalities", ("allow_unknown_modalities", "modalities")),
-    ("wldesk", ("start_at_launch", "start_at_login", "redact_patient_data")),
-)
-# Spin box ranges; the settings' own checks still decide what is valid.
-_INT_RANGES = {"port": (1, 65535)}
-_DEFAULT_INT_RANGE = (0, 2**31 - 1)
-_ZERO_TEXT = {"limit_answers": "unlimited"}
-_CHOICE_TEXT = {"success": "Success", "cancel": "Cancel (0xFE00)"}
-
-Field = dataclasses.Field[Any]
+# A spin box holds a 32-bit int: the bounds of a setting declared without its own.
+_SPIN_LIMITS = (-(2**31), 2**31 - 1)
 
 
-def field_label(declaration: Field) -> str:
+def field_label(declaration: SettingInfo) -> str:
     """A short label from a setting's description: without a trailing "(...)" or ": details"."""
-    text = str(declaration.metadata["description"]).strip().rstrip(".")
+    text = declaration.description.strip().rstrip(".")
     text = re.sub(r"\s*\([^()]*\)$", "", text)
     return text.split(": ", 1)[0]
 
 
-def field_tooltip(declaration: Field) -> str:
-    return str(declaration.metadata["description"]).strip()
+def field_tooltip(declaration: SettingInfo) -> str:
+    return declaration.description.strip()
 
 
 def _error_label(name: str) -> QLabel:
@@ -305,12 +293,13 @@ class _FolderEditor(_TextEditor):
 
 
 class _IntEditor(_Editor):
-    def __init__(self, name: str, changed: Callable[[], None]) -> None:
+    def __init__(self, declaration: SettingInfo, changed: Callable[[], None]) -> None:
         self.spin = QSpinBox()
-        low, high = _INT_RANGES.get(name, _DEFAULT_INT_RANGE)
+        low = _SPIN_LIMITS[0] if declaration.minimum is None else declaration.minimum
+        high = _SPIN_LIMITS[1] if declaration.maximum is None else declaration.maximum
         self.spin.setRange(low, high)
-        if low == 0 and name in _ZERO_TEXT:
-            self.spin.setSpecialValueText(_ZERO_TEXT[name])
+        if low == 0 and declaration.zero_label:  # the spin box shows it for its minimum
+            self.spin.setSpecialValueText(declaration.zero_label)
         # QSpinBox.textChanged says nothing while the typed text is no valid value, and its line
         # edit's textChanged nothing on setValue: listen to both
         self.spin.textChanged.connect(changed)
@@ -345,10 +334,10 @@ class _BoolEditor(_Editor):
 
 
 class _ChoiceEditor(_Editor):
-    def __init__(self, choices: Iterable[str], changed: Callable[[], None]) -> None:
+    def __init__(self, declaration: SettingInfo, changed: Callable[[], None]) -> None:
         self.combo = QComboBox()
-        for choice in choices:
-            self.combo.addItem(_CHOICE_TEXT.get(choice, choice.capitalize()), choice)
+        for choice, label in zip(declaration.choices, declaration.choice_labels, strict=True):
+            self.combo.addItem(label, choice)
         self.combo.currentIndexChanged.connect(changed)
         self.widget = self.combo
 
@@ -452,13 +441,10 @@ class SettingsTab(QWidget):
 
         body = QWidget()
         body_layout = QVBoxLayout(body)
-        declarations = {f.name: f for f in Settings.declarations()}
-        placed = {name for _title, names in _GROUPS for name in names}
-        groups = [*_GROUPS, ("Other", tuple(n for n in declarations if n not in placed))]
-        for title, names in groups:
-            present = [declarations[n] for n in names if n in declarations]
-            if present:
-                body_layout.addWidget(self._group(title, present))
+        for group in GROUPS:
+            members = [d for d in Settings.declarations() if d.group == group]
+            if members:
+                body_layout.addWidget(self._group(group, members))
         body_layout.addStretch(1)
         scroll = QScrollArea()
         scroll.setWidgetResizable(True)
@@ -490,24 +476,24 @@ class SettingsTab(QWidget):
 
     # --- building ------------------------------------------------------------------------------
 
-    def _editor_for(self, declaration: Field) -> _Editor:
-        name, kind = declaration.name, str(declaration.type)
+    def _editor_for(self, declaration: SettingInfo) -> _Editor:
+        name, kind = declaration.name, declaration.type
         changed = self._revalidate
-        if name == "modalities":
+        if kind == "modalities":
             return _ModalitiesEditor(changed)
         if name == "database":
             return _FolderEditor(changed)
-        if declaration.metadata["choices"]:
-            return _ChoiceEditor(declaration.metadata["choices"], changed)
+        if declaration.choices:
+            return _ChoiceEditor(declaration, changed)
         if kind == "bool":
             return _BoolEditor(field_label(declaration), changed)
         if kind == "int":
-            return _IntEditor(name, changed)
+            return _IntEditor(declaration, changed)
         if kind == "str":
             return _TextEditor(changed)
         raise TypeError(f"the Settings tab has no editor for setting {name!r} of type {kind}")
 
-    def _group(self, title: str, declarations: list[Field]) -> QGroupBox:
+    def _group(self, title: str, declarations: list[SettingInfo]) -> QGroupBox:
         box = QGroupBox(title)
         form = QFormLayout(box)
         form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.WrapLongRows)
