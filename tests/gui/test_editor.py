@@ -310,6 +310,9 @@ def test_character_set(editor: EditorWindow, boxes: Boxes) -> None:
     assert not model.setData(name, "ИВАНОВ^ИВАН")  # Cyrillic is not Latin-1
     assert "'И' (U+0418) cannot be written in ISO_IR 100" in model.last_error
     assert value(model, "PatientName") == "MÜLLER^JOSÉ"
+    assert not model.setData(model.find(SPS, 0, "ScheduledProcedureStepDescription"), "ИВАН")
+    assert model.last_error.startswith(  # the attribute named once
+        "ScheduledProcedureStepSequence item 1: ScheduledProcedureStepDescription: the character 'И'")
     # ASCII cannot carry the Ü of the name: refused with a message, nothing changed
     editor.charset_combo.setCurrentIndex(editor.charset_combo.findData(""))
     editor.charset_combo.activated.emit(editor.charset_combo.currentIndex())

@@ -612,8 +612,7 @@ class DatasetModel(QAbstractItemModel):
             parts = [text] if elem.VR in ("LT", "ST", "UT") else text.split("\\")
             problems = encoding_problems(self._dataset, [(where, p) for p in parts])
             if problems:
-                return problems[0].split(": ", 1)[-1] if problems[0].startswith(where) \
-                    else problems[0]
+                return problems[0].removeprefix(f"{where}: ")
         return None
 
     def charset_problems(self, value: str) -> list[str]:
