@@ -22,15 +22,9 @@ from pytestqt.qtbot import QtBot
 from tests.helpers.samples import worklist_dataset, write_wl
 from wldesk.core.editing.document import load_document
 from wldesk.gui.controller import ServerController
-from wldesk.gui.editor import (
-    MISSING_BRUSH,
-    VR_ROLE,
-    DatasetModel,
-    DateEditor,
-    EditorWindow,
-    PersonNameEditor,
-    ValueLineEditor,
-)
+from wldesk.gui.editor.model import MISSING_BRUSH, VR_ROLE, DatasetModel
+from wldesk.gui.editor.widgets import DateEditor, PersonNameEditor, ValueLineEditor
+from wldesk.gui.editor.window import EditorWindow
 from wldesk.gui.mainwindow import MainWindow
 
 SPS = "ScheduledProcedureStepSequence"
