@@ -14,23 +14,22 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from pydicom.datadict import dictionary_description, dictionary_VR, tag_for_keyword
+from pydicom.datadict import dictionary_description, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag, Tag
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QUndoCommand, QUndoStack
 
 from wldesk.core.dicom.model import SPS_SEQUENCE
-from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, TEXT_VRS, attribute_name, tag_text
-from wldesk.core.editing.document import encoding_problems
+from wldesk.core.dicom.vr import KNOWN_VRS, SPECIFIC_CHARACTER_SET, attribute_name, tag_text
 from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.values import (
+    Parsed,
+    element_from_text,
     element_text,
-    validate_element,
-    validate_value,
-    value_from_text,
+    new_element,
+    parse_key,
     value_problems,
     worklist_problems,
 )
@@ -54,55 +53,6 @@ _STEP_KEYWORDS = frozenset({
     "ScheduledStationAETitle", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime",
     "Modality", "ScheduledProcedureStepID", "ScheduledProcedureStepDescription",
     "ScheduledProtocolCodeSequence"})
-
-
-def parse_key(text: str) -> BaseTag:
-    """The tag the user means by ``text``: a keyword (``PatientWeight``) or a tag
-    (``(0010,1030)``, ``0010,1030``, ``00101030``); :class:`EditError` says why not."""
-    stripped = text.strip()
-    word = stripped.split()[0] if stripped else ""
-    found = tag_for_keyword(word)
-    if found is not None:
-        return Tag(found)
-    match = re.fullmatch(r"\(?\s*([0-9a-fA-F]{4})\s*,?\s*([0-9a-fA-F]{4})\s*\)?", stripped)
-    if match:
-        return Tag(int(match.group(1), 16) << 16 | int(match.group(2), 16))
-    raise EditError(f"{stripped or 'nothing'!r} is neither a DICOM keyword (e.g. PatientWeight) "
-                    "nor a tag (e.g. (0010,1030))")
-
-
-def dictionary_vr_of(tag: BaseTag) -> str:
-    """The VR a new element of ``tag`` gets (the first of "US or SS"); :class:`EditError` for
-    tags that cannot be added to a worklist dataset."""
-    if tag.group == 0x0002:
-        raise EditError(f"{tag_text(tag)} belongs to the file meta information, not the dataset")
-    if tag.group == 0xFFFE:
-        raise EditError("items and delimiters are not elements; use Add item on a sequence")
-    if tag.element == 0:
-        raise EditError("group lengths are computed when the file is written")
-    if tag.is_private:
-        return "LO" if tag.is_private_creator else "UN"
-    try:
-        return str(dictionary_VR(tag)).split(" or ")[0]
-    except KeyError:
-        raise EditError(f"{tag_text(tag)} is not in the DICOM data dictionary") from None
-
-
-def empty_element(tag: BaseTag, vr: str) -> DataElement:
-    if vr == "SQ":
-        return DataElement(tag, "SQ", DicomSequence([]))
-    return DataElement(tag, vr, value_from_text(vr, ""))
-
-
-def element_from_text(tag: BaseTag, vr: str, text: str) -> DataElement:
-    """A new element of ``tag`` and ``vr`` holding ``text`` (already checked)."""
-    from pydicom import config as pydicom_config
-
-    try:
-        value = value_from_text(vr, text)
-    except ValueError as exc:
-        raise EditError(f"{attribute_name(tag)}: {exc}") from None
-    return DataElement(tag, vr, value, validation_mode=pydicom_config.IGNORE)
 
 
 class _Node:
@@ -402,7 +352,7 @@ class DatasetModel(QAbstractItemModel):
         if not node.is_element:
             return False
         elem = node.element()
-        return elem.VR != "SQ" and elem.tag.element != 0 and validate_value(elem.VR, "") is None
+        return elem.VR != "SQ" and elem.tag.element != 0 and elem.VR in KNOWN_VRS
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -482,16 +432,12 @@ class DatasetModel(QAbstractItemModel):
         text = "" if value is None else str(value)
         if text == element_text(elem):
             return True
-        reason = self.check_text(index, text)
-        if reason is not None:
-            return self._refuse(f"{self.where(index)}: {reason}")
-        try:
-            new = element_from_text(elem.tag, elem.VR, text)
-        except EditError as exc:
-            return self._refuse(str(exc))
+        parsed = self._parse(index, text)
+        if parsed.element is None:
+            return self._refuse(f"{self.where(index)}: {parsed.reason}")
         where, _ = self.key(index)
         self.undo_stack.push(_ElementCommand(self, f"Edit {attribute_name(elem.tag)}",
-                                             where=where, tag=elem.tag, old=elem, new=new))
+                                             where=where, tag=elem.tag, old=elem, new=parsed.element))
         return True
 
     def _refuse(self, reason: str) -> bool:
@@ -504,32 +450,15 @@ class DatasetModel(QAbstractItemModel):
     def check_text(self, index: Index, text: str) -> str | None:
         """Why ``text`` cannot be the value of the element at ``index`` (its VR, how many values
         its attribute holds, what the character set can carry), or None when it can."""
+        return self._parse(index, text).reason
+
+    def _parse(self, index: Index, text: str) -> Parsed:
+        """:func:`element_from_text` for the element at ``index`` (its VR, the top-level character set)."""
         elem = self.element(index)
         if elem is None:
-            return "not an element"
-        reason = validate_element(elem.tag, text, elem.VR)
-        if reason is not None:
-            return reason
-        if int(elem.tag) == SPECIFIC_CHARACTER_SET and self.key(index)[0] == ():
-            problems = self.charset_problems(text)
-            return "; ".join(problems) if problems else None
-        if elem.VR in TEXT_VRS and text and not text.isascii():
-            where = self.where(index)
-            parts = [text] if elem.VR in ("LT", "ST", "UT") else text.split("\\")
-            problems = encoding_problems(self._dataset, [(where, p) for p in parts])
-            if problems:
-                return problems[0].removeprefix(f"{where}: ")
-        return None
-
-    def charset_problems(self, value: str) -> list[str]:
-        """The text values the character set ``value`` (a (0008,0005) value) cannot carry."""
-        probe = Dataset()
-        for elem in self._dataset:
-            if int(elem.tag) != SPECIFIC_CHARACTER_SET:
-                probe.add(elem)
-        if value:
-            probe.add(DataElement(SPECIFIC_CHARACTER_SET, "CS", value_from_text("CS", value)))
-        return encoding_problems(probe)
+            return Parsed(None, ("not an element",))
+        return element_from_text(self.dataset_at(index), elem.tag, text, elem.VR,
+                                 charset=self._dataset)
 
     def _recheck(self, emit: bool = True) -> None:
         """Bring the highlights (invalid values, keys modalities need) up to date."""
@@ -597,7 +526,7 @@ class DatasetModel(QAbstractItemModel):
         it cannot be added."""
         try:
             tag = Tag(key) if isinstance(key, int) else parse_key(key)
-            vr = dictionary_vr_of(tag)
+            new = new_element(tag)
             container = self.container(parent if parent is not None else QModelIndex())
             where = self.key(container)[0] if container.isValid() else ()
             dataset = self.dataset_at(container)
@@ -607,7 +536,7 @@ class DatasetModel(QAbstractItemModel):
             self._refuse(str(exc))
             raise
         self.undo_stack.push(_ElementCommand(self, f"Add {attribute_name(tag)}", where=where,
-                                             tag=tag, old=None, new=empty_element(tag, vr)))
+                                             tag=tag, old=None, new=new))
         return self.index_of((where, int(tag)))
 
     def remove_element(self, index: Index) -> None:
@@ -650,13 +579,14 @@ class DatasetModel(QAbstractItemModel):
         old = self._dataset.get(SPECIFIC_CHARACTER_SET)
         if value == (element_text(old) if old is not None else ""):
             return
-        reason = validate_value("CS", value)
-        problems = [reason] if reason else self.charset_problems(value)
-        if problems:
+        parsed = element_from_text(self._dataset, SPECIFIC_CHARACTER_SET, value, "CS",
+                                   charset=self._dataset)
+        if parsed.element is None:
             shown = value or "the default character set (ASCII)"
-            self._refuse(f"The character set cannot be changed to {shown}:\n" + "\n".join(problems))
+            self._refuse(f"The character set cannot be changed to {shown}:\n"
+                         + "\n".join(parsed.problems))
             raise EditError(self.last_error)
-        new = element_from_text(Tag(SPECIFIC_CHARACTER_SET), "CS", value) if value else None
+        new = parsed.element if value else None
         self.undo_stack.push(_ElementCommand(self, "Change character set", where=(),
                                              tag=Tag(SPECIFIC_CHARACTER_SET), old=old, new=new))
 
