@@ -174,7 +174,7 @@ def shoot_editor(window: MainWindow, path: Path, out: Path,
     """An entry open in the editor, its step expanded, a key just emptied: the panel lists it."""
     from PySide6.QtCore import Qt
 
-    from wldesk.gui.editor import DatasetModel
+    from wldesk.gui.editor.model import DatasetModel
 
     editor = window.open_entry(path)
     assert editor is not None

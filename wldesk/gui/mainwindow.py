@@ -24,8 +24,8 @@ from wldesk.core import paths
 from wldesk.core.editing.errors import EditError
 from wldesk.gui.activity_tab import ActivityTab
 from wldesk.gui.controller import ServerController
-from wldesk.gui.editor import EditorWindow
-from wldesk.gui.new_entry import NewEntryDialog
+from wldesk.gui.editor.new_entry import NewEntryDialog
+from wldesk.gui.editor.window import EditorWindow
 from wldesk.gui.resources import icon
 from wldesk.gui.settings_tab import SettingsTab
 from wldesk.gui.testquery_tab import TestQueryTab

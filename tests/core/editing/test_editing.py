@@ -43,7 +43,6 @@ from wldesk.core.editing.document import (
     WORKLIST_SOP_CLASS_UID,
     Document,
     encode_document,
-    encoding_problems,
     load_document,
     new_document,
     save_document,
@@ -59,7 +58,9 @@ from wldesk.core.editing.entries import (
 from wldesk.core.editing.errors import ConflictError, EditError
 from wldesk.core.editing.templates import list_templates, load_template, save_template, template_from_entry
 from wldesk.core.editing.values import (
+    element_from_text,
     element_text,
+    encoding_problems,
     set_element_text,
     text_of,
     validate_element,
@@ -572,6 +573,31 @@ def test_set_element_text_and_element_text() -> None:
     with pytest.raises(EditError, match="unknown attribute"):
         set_element_text(ds, "NoSuchKeyword", "x")
     assert element_text(None) == ""
+
+
+@pytest.mark.expect_log_warnings(r"using replacement characters in encoded string")
+def test_element_from_text_checks_the_character_set_of_the_top_level() -> None:
+    ds = worklist_dataset("MÜLLER^JOSÉ", SpecificCharacterSet="ISO_IR 100")
+    step = ds.ScheduledProcedureStepSequence[0]
+    made = element_from_text(step, "ScheduledProcedureStepDescription", "Kopf", charset=ds)
+    assert made.element is not None and made.element.value == "Kopf" and made.reason is None
+    assert step.ScheduledProcedureStepDescription == "CT head"  # made, not set
+    refused = element_from_text(step, "ScheduledProcedureStepDescription", "Голова", charset=ds)
+    assert refused.element is None
+    assert refused.reason == ("the character 'Г' (U+0413) cannot be written in ISO_IR 100; change "
+                              "SpecificCharacterSet to ISO_IR 192 (UTF-8) or remove the character")
+    assert element_from_text(step, "ScheduledProcedureStepDescription", "Голова").element is not None
+    # the character set itself: every text value of the top level must fit the new one
+    ascii_only = element_from_text(ds, "SpecificCharacterSet", "", charset=ds)
+    assert ascii_only.problems == ("PatientName: the character 'Ü' (U+00DC) cannot be written in "
+                                   "the default character set (ASCII); change SpecificCharacterSet "
+                                   "to ISO_IR 192 (UTF-8) or remove the character",)
+    assert element_from_text(ds, "SpecificCharacterSet", "ISO_IR 192", charset=ds).element is not None
+    assert element_from_text(ds, "PatientID", "A\\B").reason == \
+        "this attribute holds one value; a backslash (\\) separates values"
+    assert element_from_text(ds, "PatientBirthDate", "1.1", check=False).element is not None
+    assert element_from_text(ds, "ScheduledProcedureStepSequence", "", check=False).reason == \
+        "a sequence holds items, not a text value"
 
 
 def test_value_problems_and_worklist_problems() -> None:

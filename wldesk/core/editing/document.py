@@ -4,8 +4,10 @@ No Qt here; the window builds on this API.
 
 * :func:`load_document` reads a `.wl` file into a :class:`Document` (a pydicom dataset plus what is
   needed to save it faithfully and to notice that someone else changed the file meanwhile).
-* The editor changes ``document.dataset`` directly, or through :func:`set_element_text`, which
-  takes the text the user typed and checks it with :func:`validate_value`.
+* The editor changes ``document.dataset`` directly, with the elements
+  :func:`~wldesk.core.editing.values.element_from_text` makes of the text the user typed (after
+  checking it against the VR, the number of values and the character set), or through
+  :func:`~wldesk.core.editing.values.set_element_text`.
 * :func:`save_document` writes the file atomically in its original transfer syntax, with its file
   meta information. Every element whose value the editor did not change is written with its
   original bytes, so opening and saving a file changes nothing but what was edited (pydicom only
@@ -52,11 +54,18 @@ from pydicom.uid import (
 from pydicom.valuerep import PersonName
 
 from wldesk import __version__
-from wldesk.core.dicom.charsets import UTF8, can_encode, charset_terms, is_default
+from wldesk.core.dicom.charsets import UTF8, charset_terms
 from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, TEXT_VRS
 from wldesk.core.dicom.wlfile import Raw, WorklistFileError, walk
 from wldesk.core.editing.errors import ConflictError, EditError
-from wldesk.core.editing.values import ValueProblem, element_where, value_problems, worklist_problems
+from wldesk.core.editing.values import (
+    ValueProblem,
+    element_texts,
+    element_where,
+    encoding_problems,
+    value_problems,
+    worklist_problems,
+)
 from wldesk.core.fileio import atomic_create_bytes, atomic_write_bytes
 
 WORKLIST_SOP_CLASS_UID = "1.2.276.0.7230010.3.1.0.1"
@@ -282,52 +291,6 @@ def _complete_meta(given: FileMetaDataset | None) -> FileMetaDataset:
     return meta
 
 
-
-
-def _texts(elem: DataElement, prefix: str = "") -> Iterator[tuple[str, str]]:
-    """(where, text) of every text value in ``elem`` (sequences included)."""
-    if elem.VR == "SQ":
-        for number, item in enumerate(elem.value or (), start=1):
-            for child in item:
-                yield from _texts(child, f"{element_where(prefix, elem)} item {number}: ")
-    elif elem.VR in TEXT_VRS and elem.value is not None:
-        values = elem.value if isinstance(elem.value, (list, MultiValue)) else [elem.value]
-        for value in values:
-            if str(value):
-                yield element_where(prefix, elem), str(value)
-
-
-def _charset_name(terms: Sequence[str]) -> str:
-    shown = "\\".join(terms)
-    return shown if shown.strip() else "the default character set (ASCII)"
-
-
-def encoding_problems(ds: Dataset, texts: Sequence[tuple[str, str]] | None = None) -> list[str]:
-    """Text that ``ds``'s Specific Character Set cannot carry: one message per value, naming the
-    attribute and the first character that does not fit. ``texts`` restricts the check to some
-    (where, text) pairs; by default every text value of ``ds`` is checked."""
-    terms = charset_terms(ds.get("SpecificCharacterSet"))
-    terms = terms if any(terms) else [""]
-    if texts is None:
-        texts = [pair for elem in ds for pair in _texts(elem)]
-    if not can_encode([], terms):
-        if any(not text.isascii() for _, text in texts):
-            return [f"SpecificCharacterSet (0008,0005) {_charset_name(terms)} is not a character "
-                    "set wldesk knows; use ISO_IR 192 (UTF-8)"]
-        return []
-    default = is_default(terms)
-    problems = []
-    for where, text in texts:
-        if text.isascii() or (not default and can_encode([text], terms)):
-            continue
-        bad = next((c for c in text if not c.isascii() and (default or not can_encode([c], terms))),
-                   text[0])
-        problems.append(f"{where}: the character {bad!r} (U+{ord(bad):04X}) cannot be written in "
-                        f"{_charset_name(terms)}; change SpecificCharacterSet to ISO_IR 192 "
-                        "(UTF-8) or remove the character")
-    return problems
-
-
 def _canon_value(elem: DataElement) -> Any:
     if elem.VR == "SQ":
         return tuple(_canon_dataset(item) for item in elem.value or ())
@@ -355,7 +318,7 @@ def _same_dataset(a: Dataset, b: Dataset) -> bool:
 
 
 def _has_text(elem: DataElement) -> bool:
-    return next(_texts(elem), None) is not None
+    return next(element_texts(elem), None) is not None
 
 
 def _merge(raw: Dataset, old: Dataset, new: Dataset, *, reencode_text: bool, prefix: str,
@@ -382,11 +345,11 @@ def _merge(raw: Dataset, old: Dataset, new: Dataset, *, reencode_text: bool, pre
                     items.append(raw_items[number - 1])
                 else:
                     where = f"{element_where(prefix, elem)} item {number}: "
-                    encoded.extend(pair for child in item for pair in _texts(child, where))
+                    encoded.extend(pair for child in item for pair in element_texts(child, where))
                     items.append(item)
             raw[tag] = DataElement(tag, "SQ", DicomSequence(items))
             continue
-        encoded.extend(_texts(elem, prefix))
+        encoded.extend(element_texts(elem, prefix))
         raw[tag] = elem
 
 

@@ -17,9 +17,15 @@ from pydicom.uid import (
     generate_uid,
 )
 
-from wldesk.core.editing.document import DEFAULT_CHARSET, Document, encoding_problems, save_document
+from wldesk.core.editing.document import DEFAULT_CHARSET, Document, save_document
 from wldesk.core.editing.errors import EditError
-from wldesk.core.editing.values import set_element_text, text_of, value_problems, worklist_problems
+from wldesk.core.editing.values import (
+    encoding_problems,
+    set_element_text,
+    text_of,
+    value_problems,
+    worklist_problems,
+)
 
 # ----------------------------------------------------------------------------------------------
 # New entries

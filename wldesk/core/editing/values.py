@@ -1,10 +1,16 @@
-"""Values of a dataset as the text a person types and reads, and their checks against the VR (PS3.5 6.2)."""
+"""Values of a dataset as the text a person types and reads, and their checks against the VR (PS3.5 6.2)
+and the character set.
+
+What the user types for an element becomes one through :func:`element_from_text`: the element, or
+the reasons it cannot be one.
+"""
 
 from __future__ import annotations
 
 import calendar
 import re
 import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,9 +19,11 @@ from pydicom.datadict import dictionary_VM, dictionary_VR, keyword_for_tag, tag_
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.tag import BaseTag, Tag
 
 from wldesk.core.check import missing_keys
+from wldesk.core.dicom.charsets import can_encode, charset_terms, is_default
 from wldesk.core.dicom.node import Node
 from wldesk.core.dicom.vr import (
     BINARY_VRS,
@@ -23,7 +31,10 @@ from wldesk.core.dicom.vr import (
     INT_RANGES,
     KNOWN_VRS,
     SINGLE_VALUED_VRS,
+    SPECIFIC_CHARACTER_SET,
     STRING_VRS,
+    TEXT_VRS,
+    attribute_name,
     tag_text,
 )
 from wldesk.core.editing.errors import EditError
@@ -52,14 +63,49 @@ def _resolve_tag(key: int | str | BaseTag) -> BaseTag:
     return Tag(key)
 
 
-def _dictionary_vr(tag: BaseTag) -> str:
+def _dictionary_vr(tag: BaseTag) -> str | None:
+    """The VR of a new element of ``tag``: the dictionary's (the first of "US or SS"), LO for a
+    private creator, UN for other private tags; None when the dictionary does not know ``tag``."""
     if tag.is_private:
         return "LO" if tag.is_private_creator else "UN"
     try:
         vr = dictionary_VR(tag)
     except KeyError:
-        return "UN"
+        return None
     return vr.split(" or ")[0]
+
+
+def parse_key(text: str) -> BaseTag:
+    """The tag the user means by ``text``: a keyword (``PatientWeight``) or a tag
+    (``(0010,1030)``, ``0010,1030``, ``00101030``); :class:`EditError` says why not."""
+    stripped = text.strip()
+    word = stripped.split()[0] if stripped else ""
+    found = tag_for_keyword(word)
+    if found is not None:
+        return Tag(found)
+    try:
+        return Tag(_parse_at(stripped))
+    except ValueError:
+        raise EditError(f"{stripped or 'nothing'!r} is neither a DICOM keyword (e.g. PatientWeight) "
+                        "nor a tag (e.g. (0010,1030))") from None
+
+
+def new_element(tag: BaseTag) -> DataElement:
+    """An empty element of ``tag`` to add to a dataset (an empty sequence for SQ), with the VR
+    :func:`_dictionary_vr` gives; :class:`EditError` for tags that cannot be added to a worklist
+    dataset."""
+    if tag.group == 0x0002:
+        raise EditError(f"{tag_text(tag)} belongs to the file meta information, not the dataset")
+    if tag.group == 0xFFFE:
+        raise EditError("items and delimiters are not elements; use Add item on a sequence")
+    if tag.element == 0:
+        raise EditError("group lengths are computed when the file is written")
+    vr = _dictionary_vr(tag)
+    if vr is None:
+        raise EditError(f"{tag_text(tag)} is not in the DICOM data dictionary")
+    if vr == "SQ":
+        return DataElement(tag, "SQ", DicomSequence([]))
+    return DataElement(tag, vr, value_from_text(vr, ""))
 
 
 def element_text(elem: DataElement | None) -> str:
@@ -161,27 +207,79 @@ def _parse_at(text: str) -> int:
     return int(match.group(1), 16) << 16 | int(match.group(2), 16)
 
 
-def set_element_text(ds: Dataset, key: int | str | BaseTag, text: str, vr: str | None = None, *,
-                     check: bool = True) -> DataElement:
-    """Set the element ``key`` (keyword or tag) of ``ds`` from the text the user typed, creating
-    it when absent (with ``vr``, else the element's or the dictionary's VR). With ``check``, the
-    text must pass :func:`validate_element`; otherwise :class:`EditError` names the attribute and
-    says why. Returns the element set."""
+@dataclass(frozen=True)
+class Parsed:
+    """What a text typed for an element gives: the ``element``, or (None and) the ``problems``
+    that keep it from being one."""
+
+    element: DataElement | None
+    problems: tuple[str, ...] = ()
+
+    @property
+    def reason(self) -> str | None:
+        """The problems in one line, or None when there is an element."""
+        return "; ".join(self.problems) if self.problems else None
+
+
+def element_from_text(ds: Dataset, key: int | str | BaseTag, text: str, vr: str | None = None, *,
+                      charset: Dataset | None = None, check: bool = True) -> Parsed:
+    """The element ``key`` (keyword or tag) of ``ds`` holding ``text`` as the user typed it, or
+    why it cannot be (reasons that do not name the attribute or where it is).
+
+    The VR is ``vr``, else the element's in ``ds``, else the dictionary's. With ``check``, the
+    text must fit the VR and the number of values the attribute allows (:func:`validate_element`)
+    and, when ``charset`` is given (the dataset at the top of the file, whose Specific Character
+    Set applies to ``ds``), that character set; SpecificCharacterSet itself in ``charset`` must be
+    able to carry every text value there (:func:`encoding_problems`). A sequence never takes text.
+    """
     tag = _resolve_tag(key)
     existing = ds.get(tag)
-    chosen = vr or (existing.VR if existing is not None else _dictionary_vr(tag))
-    if chosen == "SQ":
-        raise EditError(f"{keyword_for_tag(tag) or tag} is a sequence; edit its items instead")
-    if check:
+    chosen = vr or (existing.VR if existing is not None else _dictionary_vr(tag) or "UN")
+    if check or chosen == "SQ":
         reason = validate_element(tag, text, chosen)
         if reason is not None:
-            raise EditError(f"{keyword_for_tag(tag) or tag}: {reason}")
+            return Parsed(None, (reason,))
+    if check and charset is not None:
+        problems = _charset_problems(charset, text, tag, ds, chosen)
+        if problems:
+            return Parsed(None, tuple(problems))
     try:
         value = value_from_text(chosen, text)
     except ValueError as exc:
-        raise EditError(f"{keyword_for_tag(tag) or tag}: {exc}") from None
-    elem = DataElement(tag, chosen, value, validation_mode=pydicom_config.IGNORE)
-    ds[tag] = elem
+        return Parsed(None, (str(exc),))
+    return Parsed(DataElement(tag, chosen, value, validation_mode=pydicom_config.IGNORE))
+
+
+def _charset_problems(charset: Dataset, text: str, tag: BaseTag, ds: Dataset, vr: str) -> list[str]:
+    """What keeps ``text`` from being the value of ``tag`` in ``ds`` as far as the character set
+    of ``charset`` (the top-level dataset) goes."""
+    if int(tag) == SPECIFIC_CHARACTER_SET and ds is charset:
+        probe = Dataset()  # the dataset as it would be with the new character set
+        for elem in charset:
+            if int(elem.tag) != SPECIFIC_CHARACTER_SET:
+                probe.add(elem)
+        if text:
+            probe.add(DataElement(SPECIFIC_CHARACTER_SET, "CS", value_from_text("CS", text)))
+        return encoding_problems(probe)
+    if vr in TEXT_VRS and text and not text.isascii():
+        name = attribute_name(tag)
+        parts = [text] if vr in SINGLE_VALUED_VRS else text.split("\\")
+        problems = encoding_problems(charset, [(name, part) for part in parts])
+        return [problems[0].removeprefix(f"{name}: ")] if problems else []
+    return []
+
+
+def set_element_text(ds: Dataset, key: int | str | BaseTag, text: str, vr: str | None = None, *,
+                     check: bool = True) -> DataElement:
+    """Set the element ``key`` (keyword or tag) of ``ds`` from the text the user typed, creating
+    it when absent (:func:`element_from_text`, with ``check`` the VR checks but not the character
+    set's); otherwise :class:`EditError` names the attribute and says why. Returns the element
+    set."""
+    tag = _resolve_tag(key)
+    parsed = element_from_text(ds, tag, text, vr, check=check)
+    if parsed.element is None:
+        raise EditError(f"{keyword_for_tag(tag) or tag}: {parsed.reason}")
+    ds[tag] = parsed.element
     return ds[tag]
 
 
@@ -393,7 +491,7 @@ def validate_element(key: int | str | BaseTag, text: str, vr: str | None = None)
     """:func:`validate_value` for the attribute ``key`` (keyword or tag), also checking the number
     of values the dictionary allows (e.g. Patient ID holds one value, so no backslash)."""
     tag = _resolve_tag(key)
-    chosen = vr or _dictionary_vr(tag)
+    chosen = vr or _dictionary_vr(tag) or "UN"
     reason = validate_value(chosen, text)
     if reason is not None or text == "" or chosen in SINGLE_VALUED_VRS or chosen in BINARY_VRS:
         return reason
@@ -450,3 +548,51 @@ def worklist_problems(ds: Dataset) -> list[str]:
 def element_where(prefix: str, elem: DataElement) -> str:
     name = elem.keyword or tag_text(elem.tag)
     return f"{prefix}{name}"
+
+
+# ----------------------------------------------------------------------------------------------
+# What the character set can carry
+
+
+def element_texts(elem: DataElement, prefix: str = "") -> Iterator[tuple[str, str]]:
+    """(where, text) of every text value in ``elem`` (sequences included)."""
+    if elem.VR == "SQ":
+        for number, item in enumerate(elem.value or (), start=1):
+            for child in item:
+                yield from element_texts(child, f"{element_where(prefix, elem)} item {number}: ")
+    elif elem.VR in TEXT_VRS and elem.value is not None:
+        values = elem.value if isinstance(elem.value, (list, MultiValue)) else [elem.value]
+        for value in values:
+            if str(value):
+                yield element_where(prefix, elem), str(value)
+
+
+def _charset_name(terms: Sequence[str]) -> str:
+    shown = "\\".join(terms)
+    return shown if shown.strip() else "the default character set (ASCII)"
+
+
+def encoding_problems(ds: Dataset, texts: Sequence[tuple[str, str]] | None = None) -> list[str]:
+    """Text that ``ds``'s Specific Character Set cannot carry: one message per value, naming the
+    attribute and the first character that does not fit. ``texts`` restricts the check to some
+    (where, text) pairs; by default every text value of ``ds`` is checked."""
+    terms = charset_terms(ds.get("SpecificCharacterSet"))
+    terms = terms if any(terms) else [""]
+    if texts is None:
+        texts = [pair for elem in ds for pair in element_texts(elem)]
+    if not can_encode([], terms):
+        if any(not text.isascii() for _, text in texts):
+            return [f"SpecificCharacterSet (0008,0005) {_charset_name(terms)} is not a character "
+                    "set wldesk knows; use ISO_IR 192 (UTF-8)"]
+        return []
+    default = is_default(terms)
+    problems = []
+    for where, text in texts:
+        if text.isascii() or (not default and can_encode([text], terms)):
+            continue
+        bad = next((c for c in text if not c.isascii() and (default or not can_encode([c], terms))),
+                   text[0])
+        problems.append(f"{where}: the character {bad!r} (U+{ord(bad):04X}) cannot be written in "
+                        f"{_charset_name(terms)}; change SpecificCharacterSet to ISO_IR 192 "
+                        "(UTF-8) or remove the character")
+    return problems

@@ -22,15 +22,9 @@ from pytestqt.qtbot import QtBot
 from tests.helpers.samples import worklist_dataset, write_wl
 from wldesk.core.editing.document import load_document
 from wldesk.gui.controller import ServerController
-from wldesk.gui.editor import (
-    MISSING_BRUSH,
-    VR_ROLE,
-    DatasetModel,
-    DateEditor,
-    EditorWindow,
-    PersonNameEditor,
-    ValueLineEditor,
-)
+from wldesk.gui.editor.model import MISSING_BRUSH, VR_ROLE, DatasetModel
+from wldesk.gui.editor.widgets import DateEditor, PersonNameEditor, ValueLineEditor
+from wldesk.gui.editor.window import EditorWindow
 from wldesk.gui.mainwindow import MainWindow
 
 SPS = "ScheduledProcedureStepSequence"
@@ -310,6 +304,9 @@ def test_character_set(editor: EditorWindow, boxes: Boxes) -> None:
     assert not model.setData(name, "ИВАНОВ^ИВАН")  # Cyrillic is not Latin-1
     assert "'И' (U+0418) cannot be written in ISO_IR 100" in model.last_error
     assert value(model, "PatientName") == "MÜLLER^JOSÉ"
+    assert not model.setData(model.find(SPS, 0, "ScheduledProcedureStepDescription"), "ИВАН")
+    assert model.last_error.startswith(  # the attribute named once
+        "ScheduledProcedureStepSequence item 1: ScheduledProcedureStepDescription: the character 'И'")
     # ASCII cannot carry the Ü of the name: refused with a message, nothing changed
     editor.charset_combo.setCurrentIndex(editor.charset_combo.findData(""))
     editor.charset_combo.activated.emit(editor.charset_combo.currentIndex())

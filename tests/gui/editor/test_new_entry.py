@@ -22,9 +22,9 @@ from wldesk.core.editing.document import load_document
 from wldesk.core.editing.templates import list_templates
 from wldesk.core.settings import KnownModality
 from wldesk.gui.controller import ServerController
-from wldesk.gui.editor import EditorWindow
+from wldesk.gui.editor.new_entry import NewEntryDialog
+from wldesk.gui.editor.window import EditorWindow
 from wldesk.gui.mainwindow import MainWindow
-from wldesk.gui.new_entry import NewEntryDialog
 
 SPS = "ScheduledProcedureStepSequence"
 MODALITIES = (KnownModality("CT room 1", "CT1"), KnownModality("MR scanner", "MR1"))

@@ -1,9 +1,10 @@
 """The new-entry form: patient, order and step in, a complete `.wl` file in the worklist folder out.
 
-The form collects what a person at the front desk knows; :func:`wldesk.core.editing.new_entry`
-makes the entry (Study Instance UID and empty IDs generated, UTF-8 unless chosen otherwise) and
-:func:`~wldesk.core.editing.save_new_entry` writes it atomically under the name
-:func:`~wldesk.core.editing.suggest_filename` gives, never over a file that appeared meanwhile. A
+The form collects what a person at the front desk knows;
+:func:`wldesk.core.editing.entries.new_entry` makes the entry (Study Instance UID and empty IDs
+generated, UTF-8 unless chosen otherwise) and :func:`~wldesk.core.editing.entries.save_new_entry`
+writes it atomically under the name :func:`~wldesk.core.editing.entries.suggest_filename` gives,
+never over a file that appeared meanwhile. A
 template (saved from an editor, or from the form) fills in the order and step; an entry being
 duplicated fills in everything but its IDs.
 """
@@ -42,7 +43,7 @@ from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.templates import list_templates, load_template, save_template
 from wldesk.core.editing.values import text_of, validate_element
 from wldesk.core.settings import KnownModality
-from wldesk.gui.editor import CHARSETS, DateEditor
+from wldesk.gui.editor.widgets import CHARSETS, DateEditor
 
 MODALITIES = ("CT", "MR", "US", "CR", "DX", "MG", "XA", "RF", "NM", "PT", "OT", "IO", "PX", "ES",
               "OP", "SC")
