@@ -108,6 +108,10 @@ def new_element(tag: BaseTag) -> DataElement:
     return DataElement(tag, vr, value_from_text(vr, ""))
 
 
+_WORD_FORMATS = {"OW": "<H", "OF": "<f", "OD": "<d", "OL": "<I", "OV": "<Q"}
+"""The binary VRs other than bytes, and the :mod:`struct` format of one of their values."""
+
+
 def element_text(elem: DataElement | None) -> str:
     """The value of ``elem`` as the editor shows it: several values separated by a backslash,
     person names as ``Family^Given``, tags as ``(gggg,eeee)``, binary values as hexadecimal
@@ -119,7 +123,7 @@ def element_text(elem: DataElement | None) -> str:
     if vr in ("OB", "UN") or (isinstance(value, bytes) and vr not in BINARY_VRS):
         return "\\".join(f"{b:02x}" for b in bytes(value))
     if vr in BINARY_VRS:
-        fmt = {"OW": "<H", "OF": "<f", "OD": "<d", "OL": "<I", "OV": "<Q"}[vr]
+        fmt = _WORD_FORMATS[vr]
         size = struct.calcsize(fmt)
         raw = bytes(value)
         numbers = [struct.unpack_from(fmt, raw, i)[0] for i in range(0, len(raw) - size + 1, size)]
@@ -167,8 +171,6 @@ def value_from_text(vr: str, text: str) -> Any:
     """The pydicom value for ``text`` typed for an element of ``vr`` (the inverse of
     :func:`element_text`); raises ValueError when the text cannot be converted. Text VRs are
     taken as given (see :func:`validate_value` for the checks)."""
-    import struct
-
     if text == "":
         return "" if vr in STRING_VRS else None
     if vr in SINGLE_VALUED_VRS:
@@ -179,13 +181,12 @@ def value_from_text(vr: str, text: str) -> Any:
     if vr in ("OB", "UN"):
         return bytes(_hex_values(text, 2, vr))
     if vr == "OW":
-        return b"".join(struct.pack("<H", w) for w in _hex_values(text, 4, vr))
+        return b"".join(struct.pack(_WORD_FORMATS["OW"], w) for w in _hex_values(text, 4, vr))
     parts = text.split("\\")
     if vr in ("OF", "OD", "OL", "OV"):
-        fmt = {"OF": "<f", "OD": "<d", "OL": "<I", "OV": "<Q"}[vr]
         try:
             numbers: list[Any] = [float(p) if vr in ("OF", "OD") else int(p) for p in parts]
-            return b"".join(struct.pack(fmt, n) for n in numbers)
+            return b"".join(struct.pack(_WORD_FORMATS[vr], n) for n in numbers)
         except (ValueError, struct.error):
             raise ValueError(f"{vr} values are numbers separated by a backslash") from None
     if vr in INT_RANGES:
