@@ -4,7 +4,8 @@ Runs, each on its own line ("ok" or "FAIL" and what was seen):
 
 * the worklist server on a free port of 127.0.0.1, serving a temporary folder with one ``.wl``
   file written here with pydicom;
-* a C-ECHO and a Modality Worklist C-FIND against it with pynetdicom (one answer, then Success);
+* a C-ECHO against it with pynetdicom, and a Modality Worklist C-FIND sent by the Test query's
+  probe (:mod:`wldesk.core.net.probe`, pynetdicom too): one answer, then Success;
 * the application's resources (SVG icons rendered through Qt's svg plugins);
 * the window application (tray, window, single-instance channel) started on Qt's offscreen
   platform unless another platform was asked for, then quit.
@@ -150,33 +151,19 @@ class _SelfTest:
         return "Success (0x0000)"
 
     def find(self) -> str:
-        from pydicom.dataset import Dataset
+        """The C-FIND a modality sends, through the Test query's probe (wldesk.core.net.probe)."""
+        from wldesk.core.net.probe import QueryForm, Target, build_identifier, send_query
 
-        query = Dataset()
-        query.PatientName = "SELFTEST*"
-        query.PatientID = ""
-        query.AccessionNumber = ""
-        sps = Dataset()
-        sps.Modality = ""
-        sps.ScheduledStationAETitle = ""
-        sps.ScheduledProcedureStepStartDate = ""
-        query.ScheduledProcedureStepSequence = [sps]
-        assoc = self._associate(MWL_FIND)
-        answers: list[Dataset] = []
-        final: int | None = None
-        try:
-            for status, identifier in assoc.send_c_find(query, MWL_FIND):
-                if status is None or "Status" not in status:
-                    raise CheckFailed("the C-FIND got no (or an invalid) response")
-                if status.Status in (0xFF00, 0xFF01):
-                    answers.append(identifier)
-                else:
-                    final = int(status.Status)
-        finally:
-            assoc.release()
-        if final != 0:
-            raise CheckFailed(f"final C-FIND status {final if final is None else hex(final)}, "
-                              "expected Success (0x0000)")
+        if self.server is None:
+            raise CheckFailed("the server did not start")
+        form = QueryForm(calling_aet="SELFTEST", patient_name="SELFTEST*")
+        target = Target("127.0.0.1", self.port, "WLDESK", filter_issuer_aet=False)
+        result = send_query(form, target, build_identifier(form), timeout=20)
+        if not result.reached:
+            raise CheckFailed(result.status)
+        if result.final_status != 0:
+            raise CheckFailed(f"{result.status}; expected Success (0x0000)")
+        answers = result.answers
         if len(answers) != 1:
             raise CheckFailed(f"{len(answers)} answers, expected 1")
         name = str(answers[0].get("PatientName", ""))
