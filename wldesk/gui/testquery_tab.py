@@ -2,18 +2,17 @@
 
 It replaces hand-run ``findscu`` troubleshooting. The IT person fills in what the modality sends
 (its calling AE title, today's date, its modality and station), runs the query over the network
-against the running server (on a worker thread; results come back through a signal), and sees
-the answers; for every entry of the worklist folder that is not among them, the reason in plain
-words, and the files the server cannot serve at all. When the server is not running the same
-explanation can be worked out locally, without the network. The query, its sending and the
+against the running server (on a worker thread: :func:`wldesk.gui.tasks.run_in_background`), and
+sees the answers; for every entry of the worklist folder that is not among them, the reason in
+plain words, and the files the server cannot serve at all. When the server is not running the
+same explanation can be worked out locally, without the network. The query, its sending and the
 explanation are :mod:`wldesk.core.net.probe`; this module holds the widgets.
 """
 
 from __future__ import annotations
 
 import contextlib
-import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date
 from typing import Any
 
@@ -60,6 +59,7 @@ from wldesk.core.net.probe import (
 )
 from wldesk.core.settings import Settings, check_ae_title
 from wldesk.gui.controller import ServerController
+from wldesk.gui.tasks import run_in_background
 
 MODALITY_CHOICES = ("CT", "MR", "US", "CR", "DX", "MG", "XA", "NM", "PT", "RF", "OT")
 
@@ -119,12 +119,6 @@ class RowsModel(QAbstractTableModel):
         return None
 
 
-class _Messenger(QObject):
-    """Carries a worker's result to the GUI thread (a queued signal)."""
-
-    done = Signal(object)  # Outcome
-
-
 def _to_date(value: QDate) -> date:
     return date(value.year(), value.month(), value.day())
 
@@ -152,8 +146,6 @@ class TestQueryTab(QWidget):
         super().__init__(parent)
         self.controller = controller
         self._busy = False
-        self._messenger = _Messenger()  # no parent: a worker may outlive this widget
-        self._messenger.done.connect(self._show_outcome)
         self.last_outcome: Outcome | None = None
 
         # The form.
@@ -352,22 +344,15 @@ class TestQueryTab(QWidget):
         QGuiApplication.clipboard().setText(command)
         self._set_status("findscu command copied to the clipboard.", ok=True)
 
-    def _start(self, message: str, work: Any) -> None:
+    def _start(self, message: str, work: Callable[[], Outcome]) -> None:
         self._busy = True
         self.run_button.setEnabled(False)
         self.explain_button.setEnabled(False)
         self._set_status(message, ok=True)
-        messenger = self._messenger
+        run_in_background(self, work, self._show_outcome, self._show_failure, name="wldesk-testquery")
 
-        def worker() -> None:
-            try:
-                outcome = work()
-            except Exception as exc:  # never leave the tab busy
-                outcome = Outcome(False, False, f"the query failed: {exc}")
-            with contextlib.suppress(RuntimeError):  # the application is closing
-                messenger.done.emit(outcome)
-
-        threading.Thread(target=worker, name="wldesk-testquery", daemon=True).start()
+    def _show_failure(self, exc: Exception) -> None:
+        self._show_outcome(Outcome(False, False, f"the query failed: {exc}"))  # never left busy
 
     @Slot(object)
     def _show_outcome(self, outcome: Outcome) -> None:
