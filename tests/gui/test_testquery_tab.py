@@ -1,4 +1,6 @@
-"""The Test query tab against the real server (over the network) and without it (locally)."""
+"""The Test query tab against the real server (over the network) and without it (locally).
+
+The query, its sending and the explanation without Qt: tests/core/net/test_probe.py."""
 
 from __future__ import annotations
 
@@ -16,17 +18,10 @@ from pytestqt.qtbot import QtBot
 
 from tests.helpers.dcmtk import dcmtk_tool
 from tests.helpers.samples import write_entry
+from wldesk.core.net.probe import Outcome
 from wldesk.core.settings import KnownModality
 from wldesk.gui.controller import ServerController
-from wldesk.gui.testquery_tab import (
-    Outcome,
-    QueryForm,
-    RowsModel,
-    Target,
-    build_identifier,
-    connect_host,
-    findscu_command,
-)
+from wldesk.gui.testquery_tab import RowsModel
 from wldesk.gui.testquery_tab import TestQueryTab as Tab
 
 TODAY = date.today()
@@ -261,45 +256,7 @@ def test_copy_as_findscu_command(qtbot: QtBot, controller: ServerController, ent
     assert len(list(out.glob("rsp*.dcm"))) == len(outcome.answers) == 1
 
 
-def test_findscu_command_quoting_and_charset() -> None:
-    form = QueryForm("CT 1", TODAY, TODAY, patient_name="MÜLLER*")
-    target = Target("127.0.0.1", 104, "WLDESK", False)
-    posix = findscu_command(form, target, windows=False)
-    assert "-aet 'CT 1'" in posix
-    assert "-k 'SpecificCharacterSet=ISO_IR 192' -k 'PatientName=MÜLLER*'" in posix
-    windows = findscu_command(form, target, windows=True)
-    assert '-aet "CT 1"' in windows
-    assert '-k "SpecificCharacterSet=ISO_IR 192" -k PatientName=MÜLLER*' in windows
-
-
 # --- pieces -------------------------------------------------------------------------------------------
-
-def test_identifier_is_what_a_modality_sends() -> None:
-    ds = build_identifier(QueryForm("CT1", TODAY, TODAY, modality="CT", station="CT1"))
-    assert "SpecificCharacterSet" not in ds  # plain ASCII
-    assert {e.keyword for e in ds} == {
-        "PatientName", "PatientID", "PatientBirthDate", "PatientSex", "AccessionNumber",
-        "RequestedProcedureDescription", "StudyInstanceUID", "RequestedProcedureID",
-        "ScheduledProcedureStepSequence"}
-    assert {e.keyword for e in ds.ScheduledProcedureStepSequence[0]} == {
-        "ScheduledStationAETitle", "ScheduledProcedureStepStartDate",
-        "ScheduledProcedureStepStartTime", "Modality", "ScheduledProcedureStepDescription",
-        "ScheduledProcedureStepID"}
-    (step,) = ds.ScheduledProcedureStepSequence
-    assert step.ScheduledProcedureStepStartDate == f"{TODAY:%Y%m%d}-{TODAY:%Y%m%d}"
-    assert step.Modality == "CT" and step.ScheduledStationAETitle == "CT1"
-    assert step.ScheduledProcedureStepStartTime == ""
-    assert QueryForm().date_value == ""
-    assert QueryForm(date_from=TODAY).date_value == f"{TODAY:%Y%m%d}-"
-    assert build_identifier(QueryForm(patient_name="É*")).SpecificCharacterSet == "ISO_IR 192"
-
-
-def test_connect_host() -> None:
-    assert connect_host("0.0.0.0") == "127.0.0.1"
-    assert connect_host("") == "127.0.0.1"
-    assert connect_host("::") == "::1"
-    assert connect_host("192.168.1.5") == "192.168.1.5"
-
 
 def test_rows_model(qtmodeltester: ModelTester) -> None:
     model = RowsModel(("File", "Why"))

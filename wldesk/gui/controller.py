@@ -1,14 +1,14 @@
 """Owns the settings, the folder store and the worklist server for the GUI.
 
-Starting and stopping run on worker threads, so the window never freezes; the resulting state
-comes back through the bridge's ``server`` signal (ServerEvent), like every other core event.
+Starting and stopping run on worker threads (:func:`wldesk.gui.tasks.run_in_background`), so the
+window never freezes; the resulting state comes back through the bridge's ``server`` signal
+(ServerEvent), like every other core event.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -20,6 +20,7 @@ from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import Settings, save_settings
 from wldesk.core.store import FolderStore, Snapshot
 from wldesk.gui.bridge import EventBridge
+from wldesk.gui.tasks import run_in_background
 
 log = logging.getLogger(__name__)
 
@@ -77,17 +78,14 @@ class ServerController(QObject):
         if not self.store.has_pending():
             return
         self._syncing = True
-        store = self.store
+        run_in_background(self, self.store.sync, self._synced, self._sync_failed, name="wldesk-gui-sync")
 
-        def work() -> None:
-            try:
-                store.sync()
-            except Exception:
-                log.exception("updating the worklist index failed")
-            finally:
-                self._syncing = False
+    def _synced(self, _: None) -> None:
+        self._syncing = False
 
-        threading.Thread(target=work, name="wldesk-gui-sync", daemon=True).start()
+    def _sync_failed(self, exc: Exception) -> None:
+        self._syncing = False
+        log.error("updating the worklist index failed", exc_info=exc)
 
     # --- server --------------------------------------------------------------------------------
 
@@ -111,14 +109,14 @@ class ServerController(QObject):
             with contextlib.suppress(ServerStartError):  # it emitted a "failed" event with why
                 server.start()
 
-        threading.Thread(target=work, name="wldesk-gui-start", daemon=True).start()
+        run_in_background(self, work, name="wldesk-gui-start")  # the outcome comes as a ServerEvent
 
     def stop(self) -> None:
         server = self.server
         if server is None or self.state not in ("running", "starting"):
             return
         self._set_state("stopping", "stopping")
-        threading.Thread(target=server.stop, name="wldesk-gui-stop", daemon=True).start()
+        run_in_background(self, server.stop, name="wldesk-gui-stop")  # ... and so does this one
 
     def stop_and_wait(self) -> None:
         """Stop synchronously (used when quitting); safe to call more than once."""

@@ -10,6 +10,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from pydicom.dataset import Dataset
 from pydicom.uid import (
+    UID,
     DeflatedExplicitVRLittleEndian,
     ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
@@ -18,13 +19,26 @@ from pydicom.uid import (
 from pynetdicom import AE, evt
 from pynetdicom.dimse_messages import C_FIND_RSP
 from pynetdicom.dimse_primitives import C_FIND
+from pynetdicom.dsutils import encode
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 from pynetdicom.transport import ThreadedAssociationServer
 
-from wldesk.core.net.fastfind import BUSY_SPELL, IDLE_POLL, BatchingDUL, command_fragments, fast_pending
+from tests.conftest import LogWarnings
+from wldesk.core.net.fastfind import (
+    BUSY_SPELL,
+    IDLE_POLL,
+    BatchingDUL,
+    FastPath,
+    HandlerResult,
+    PreEncoded,
+    command_fragments,
+    fast_pending,
+)
 from wldesk.core.net.transport import start_server
 
 MWL = ModalityWorklistInformationFind
+ALL_SYNTAXES = [ImplicitVRLittleEndian, ExplicitVRLittleEndian, ExplicitVRBigEndian,
+                DeflatedExplicitVRLittleEndian]
 TIMEOUT = 10.0
 Result = tuple[int | Dataset, Dataset | None]
 Handler = Callable[[evt.Event], Iterator[Result]]
@@ -43,6 +57,18 @@ def pending(count: int, status: int = 0xFF00) -> Handler:
     def handler(event: evt.Event) -> Iterator[Result]:
         for index in range(count):
             yield status, answer(index)
+    return handler
+
+
+def pre_encoded(count: int, status: int, syntax: str) -> Callable[[evt.Event], Iterator[HandlerResult]]:
+    """Like :func:`pending`, with the answers encoded for ``syntax`` as the server encodes them."""
+    uid = UID(syntax)
+
+    def handler(event: evt.Event) -> Iterator[HandlerResult]:
+        for index in range(count):
+            data = encode(answer(index), uid.is_implicit_VR, uid.is_little_endian, uid.is_deflated)
+            assert data
+            yield status, PreEncoded(data)
     return handler
 
 
@@ -212,18 +238,34 @@ def test_idle_association_falls_back_to_pynetdicoms_pace() -> None:
         ae.shutdown()
 
 
-@pytest.mark.expect_log_warnings(r"Exception in handler bound to 'evt.EVT_C_FIND'",
-                                 r"TypeError: fast_pending needs an association accepted by")
-def test_without_a_batching_dul_the_query_fails_cleanly() -> None:
-    """fast_pending needs wldesk's server; under pynetdicom's own the query gets a failure status."""
-    ae = AE(ae_title="WLDESK")
-    ae.add_supported_context(MWL)
-    server = ae.start_server(("127.0.0.1", 0), block=False,
-                             evt_handlers=[(evt.EVT_C_FIND, fast_pending(pending(3)))])
-    assert server is not None
-    try:
-        found, statuses = find(server)
-    finally:
-        ae.shutdown()
-    assert found == []
-    assert len(statuses) == 1 and int(statuses[0].Status) & 0xF000 == 0xC000
+@pytest.mark.expect_log_warnings(r"wldesk\.core\.net\.fastfind: fast answer path off: an association "
+                                 r"came without wldesk's batching DUL .*pynetdicom's standard path")
+@pytest.mark.parametrize("syntax", [ImplicitVRLittleEndian, ExplicitVRLittleEndian,
+                                    ExplicitVRBigEndian, DeflatedExplicitVRLittleEndian])
+def test_without_a_batching_dul_the_answers_go_through_pynetdicom(
+        syntax: str, log_warnings: LogWarnings) -> None:
+    """Under pynetdicom's own server (no BatchingDUL) fast_pending fails open: pynetdicom sends
+    the same answers, pre-encoded ones included, as it would without fast_pending; one warning."""
+    results = {}
+    fast_path = FastPath()
+    for name, handler in (("stock", pending(5, 0xFF01)),
+                          ("fail-open", fast_pending(pre_encoded(5, 0xFF01, syntax), fast_path))):
+        sent: list[bytes] = []
+        ae = AE(ae_title="WLDESK")
+        ae.add_supported_context(MWL, ALL_SYNTAXES)
+        server = ae.start_server(
+            ("127.0.0.1", 0), block=False,
+            evt_handlers=[(evt.EVT_C_FIND, handler),
+                          (evt.EVT_DATA_SENT, lambda event, sent=sent: sent.append(bytes(event.data)))])
+        assert server is not None
+        try:
+            for _ in range(2):
+                found, statuses = find(server, syntax)
+                assert [int(s.Status) for s in statuses] == [0xFF01] * 5 + [0x0000]
+                assert [str(ds.PatientName) for ds in found] == [f"MÜLLER^ZOË{i}" for i in range(5)]
+        finally:
+            ae.shutdown()
+        results[name] = sent
+    assert b"".join(results["fail-open"]) == b"".join(results["stock"])
+    assert not fast_path.is_on and not fast_path.used
+    assert len(log_warnings.records) == 1  # once, not once per query

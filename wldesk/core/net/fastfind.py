@@ -19,12 +19,19 @@ the ones stock pynetdicom sends. Everything else (the final status, cancels, fai
 pending statuses given as Datasets, identifiers that fail to encode) is yielded to pynetdicom
 unchanged, which answers it its usual way.
 
-The association's DUL must be a :class:`BatchingDUL` (:func:`wldesk.core.net.transport.start_server`
+The association's DUL is a :class:`BatchingDUL` (:func:`wldesk.core.net.transport.start_server`
 installs it on every accepted connection): the PDUs of several answers go to it as one batch
 that it writes with one socket write, in its turn among the other queued primitives: the first
 answer alone, so that the peer starts on it at once, then batches doubling up to
 ``BATCH_ANSWERS`` answers or ``BATCH_BYTES`` bytes. At most ``MAX_QUEUED`` primitives wait for
 the DUL thread, so that a C-CANCEL (the handler checks between answers) still stops a long answer.
+
+The fast path fails open. When an association has no BatchingDUL (a pynetdicom release whose
+association or DUL is built differently, so that the swap failed; or a server other than
+``start_server``), the handler's answers go to pynetdicom as the ``(status, identifier)`` pairs
+it expects (pre-encoded identifiers decoded back into datasets) and it sends them its usual way:
+the same answers, only slower for long worklists. :class:`FastPath` records that for one server
+and logs it once, as a warning.
 
 What this relies on in pynetdicom 3.0 (pinned below 3.1): ``Event.request`` / ``Event.context`` /
 ``Event.assoc``; ``Association.is_established``, ``Association.dimse.maximum_pdu_size`` and
@@ -39,20 +46,26 @@ a batch as one write.
 
 from __future__ import annotations
 
+import logging
 import struct
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Generator, Iterable, Iterator
+from io import BytesIO
 from typing import cast
 
+import pynetdicom
 from pydicom.dataset import Dataset
 from pynetdicom import evt
 from pynetdicom.association import Association
 from pynetdicom.dimse_primitives import C_FIND
-from pynetdicom.dsutils import encode
+from pynetdicom.dsutils import decode, encode
 from pynetdicom.dul import DULServiceProvider
 from pynetdicom.pdu import P_DATA_TF, _PDUType
 from pynetdicom.pdu_primitives import P_DATA
+
+log = logging.getLogger(__name__)
 
 
 class PreEncoded:
@@ -85,6 +98,29 @@ _COMMAND_LAST = b"\x03"
 _PDU_HEADER = struct.Struct(">BBLLB")  # PS3.8 9.3.5: type 04, reserved, length; PDV item length, context
 
 
+class FastPath:
+    """Whether one server's fast answer path works: on until an association comes without a
+    :class:`BatchingDUL`; then off, with one warning in the log and the reason kept here."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.off_reason: str | None = None
+        self.used = False  # a query's answers went out through the fast path
+
+    @property
+    def is_on(self) -> bool:
+        return self.off_reason is None
+
+    def turn_off(self, reason: str) -> None:
+        """Record why the fast path is off; the first time, log it (a warning, for the IT person)."""
+        with self._lock:
+            if self.off_reason is not None:
+                return
+            self.off_reason = reason
+        log.warning("fast answer path off: %s; answers go out through pynetdicom's standard path "
+                    "(the same answers, slower for long worklists)", reason)
+
+
 class BatchingDUL(DULServiceProvider):
     """pynetdicom's DUL service provider with two additions for fast answers.
 
@@ -107,13 +143,19 @@ class BatchingDUL(DULServiceProvider):
 
     @classmethod
     def install(cls, assoc: Association) -> None:
+        """Make ``assoc``'s DUL a BatchingDUL; raises (and changes nothing) when it is not
+        pynetdicom's own DULServiceProvider, or cannot be changed."""
         dul = assoc.dul
-        if type(dul) is DULServiceProvider:
-            dul.__class__ = cls
-            assert isinstance(dul, BatchingDUL)
-            dul._batches = deque()
-            dul._active = time.monotonic()
-            dul._run_loop_delay = BUSY_POLL  # the peer's A-ASSOCIATE-RQ is on its way
+        if isinstance(dul, cls):
+            return
+        if type(dul) is not DULServiceProvider:
+            raise TypeError(f"the association's DUL is a {type(dul).__module__}."
+                            f"{type(dul).__qualname__}, not pynetdicom's DULServiceProvider")
+        dul.__class__ = cls
+        assert isinstance(dul, BatchingDUL)
+        dul._batches = deque()
+        dul._active = time.monotonic()
+        dul._run_loop_delay = BUSY_POLL  # the peer's A-ASSOCIATE-RQ is on its way
 
     def send_pdus(self, data: bytes) -> None:
         """Queue ``data`` (whole encoded P-DATA-TF PDUs) to be written after what is queued."""
@@ -183,12 +225,9 @@ def data_fragments(data: bytes, max_pdu: int) -> list[bytes]:
 class _Sender:
     """Collects the PDUs of pending answers into batches for a :class:`BatchingDUL`."""
 
-    def __init__(self, assoc: Association, context_id: int, max_pdu: int) -> None:
-        if not isinstance(assoc.dul, BatchingDUL):
-            raise TypeError("fast_pending needs an association accepted by "
-                            "wldesk.core.net.transport.start_server (a BatchingDUL)")
+    def __init__(self, assoc: Association, dul: BatchingDUL, context_id: int, max_pdu: int) -> None:
         self.assoc = assoc
-        self.dul = assoc.dul
+        self.dul = dul
         self.context_id = context_id
         self.max_pdu = max_pdu
         self.pdus: list[bytes] = []  # one item per answer: its PDUs
@@ -226,45 +265,83 @@ class _Sender:
         return True
 
 
-def fast_pending(handler: FindHandler) -> Callable[[evt.Event], Iterator[FindResult]]:
-    """An ``EVT_C_FIND`` handler that sends ``handler``'s pending answers with a cached command set."""
+def fast_pending(handler: FindHandler, fast_path: FastPath | None = None
+                 ) -> Callable[[evt.Event], Iterator[FindResult]]:
+    """An ``EVT_C_FIND`` handler that sends ``handler``'s pending answers with a cached command set.
+
+    On an association without a :class:`BatchingDUL` the answers go through pynetdicom's standard
+    path instead, and ``fast_path`` (one per server; without it, one for this handler) is turned
+    off, which logs it once.
+    """
+    state = fast_path if fast_path is not None else FastPath()
 
     def wrapper(event: evt.Event) -> Iterator[FindResult]:
-        assoc = event.assoc
-        request = cast(C_FIND, event.request)
-        context_id, _, syntax = event.context
-        max_pdu = assoc.dimse.maximum_pdu_size
-        commands: dict[int, bytes] = {}  # status -> its command set, framed
-        sender = _Sender(assoc, context_id, max_pdu)
-        results = handler(event)
-        try:
-            for status, identifier in results:
-                if not (isinstance(status, int) and status in PENDING and identifier is not None):
-                    if isinstance(identifier, PreEncoded):
-                        raise TypeError("only pending answers may be pre-encoded")
-                    if not sender.flush():
-                        return
-                    yield status, identifier
-                    continue
-                if isinstance(identifier, PreEncoded):
-                    data: bytes | None = identifier.data
-                else:
-                    data = encode(identifier, syntax.is_implicit_VR, syntax.is_little_endian,
-                                  syntax.is_deflated)
-                if not data:  # let pynetdicom report it (0xC312)
-                    if not sender.flush():
-                        return
-                    yield status, None if isinstance(identifier, PreEncoded) else identifier
-                    continue
-                command = commands.get(status)
-                if command is None:
-                    command = commands[status] = sender.framed(
-                        command_fragments(request, status, max_pdu))
-                if not sender.send(command, data):
-                    return  # aborted or released meanwhile
-            sender.flush()  # pynetdicom sends the final Success itself
-        finally:  # pynetdicom closes us when it stops early: pass that on to the handler
-            if isinstance(results, Generator):
-                results.close()
+        dul = getattr(event.assoc, "dul", None)
+        if isinstance(dul, BatchingDUL):
+            state.used = True
+            return _fast(handler, event, dul)
+        state.turn_off(f"an association came without wldesk's batching DUL (its DUL is a "
+                       f"{type(dul).__qualname__}, pynetdicom {pynetdicom.__version__})")
+        return _standard(handler, event)
 
     return wrapper
+
+
+def _standard(handler: FindHandler, event: evt.Event) -> Iterator[FindResult]:
+    """``handler``'s results as pynetdicom takes them: pre-encoded identifiers decoded again."""
+    syntax = event.context.transfer_syntax
+    results = handler(event)
+    try:
+        for status, identifier in results:
+            if isinstance(identifier, PreEncoded):
+                if not (isinstance(status, int) and status in PENDING):
+                    raise TypeError("only pending answers may be pre-encoded")
+                # Empty: pynetdicom reports it (0xC312), as on the fast path.
+                yield status, decode(BytesIO(identifier.data), syntax.is_implicit_VR,
+                                     syntax.is_little_endian, syntax.is_deflated) \
+                    if identifier.data else None
+            else:
+                yield status, identifier
+    finally:  # pynetdicom closes us when it stops early: pass that on to the handler
+        if isinstance(results, Generator):
+            results.close()
+
+
+def _fast(handler: FindHandler, event: evt.Event, dul: BatchingDUL) -> Iterator[FindResult]:
+    """``handler``'s pending answers sent here through ``dul``; everything else yielded."""
+    assoc = event.assoc
+    request = cast(C_FIND, event.request)
+    context_id, _, syntax = event.context
+    max_pdu = assoc.dimse.maximum_pdu_size
+    commands: dict[int, bytes] = {}  # status -> its command set, framed
+    sender = _Sender(assoc, dul, context_id, max_pdu)
+    results = handler(event)
+    try:
+        for status, identifier in results:
+            if not (isinstance(status, int) and status in PENDING and identifier is not None):
+                if isinstance(identifier, PreEncoded):
+                    raise TypeError("only pending answers may be pre-encoded")
+                if not sender.flush():
+                    return
+                yield status, identifier
+                continue
+            if isinstance(identifier, PreEncoded):
+                data: bytes | None = identifier.data
+            else:
+                data = encode(identifier, syntax.is_implicit_VR, syntax.is_little_endian,
+                              syntax.is_deflated)
+            if not data:  # let pynetdicom report it (0xC312)
+                if not sender.flush():
+                    return
+                yield status, None if isinstance(identifier, PreEncoded) else identifier
+                continue
+            command = commands.get(status)
+            if command is None:
+                command = commands[status] = sender.framed(
+                    command_fragments(request, status, max_pdu))
+            if not sender.send(command, data):
+                return  # aborted or released meanwhile
+        sender.flush()  # pynetdicom sends the final Success itself
+    finally:  # pynetdicom closes us when it stops early: pass that on to the handler
+        if isinstance(results, Generator):
+            results.close()

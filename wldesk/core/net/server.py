@@ -24,7 +24,7 @@ from wldesk.core.dicom.charsets import charset_terms
 from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
 from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
-from wldesk.core.net.fastfind import HandlerResult, PreEncoded, fast_pending
+from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
 from wldesk.core.net.transport import start_server
 from wldesk.core.query.answer import Answer, CannotEncode, finalize
 from wldesk.core.query.matching import CompiledQuery, compile_query
@@ -136,6 +136,7 @@ class WorklistServer:
         self._lock = threading.Lock()
         self._counter = 0
         self.index_wait = INDEX_WAIT
+        self.fast_path = FastPath()  # off (and logged once) if pynetdicom cannot take wldesk's DUL
 
     @property
     def is_running(self) -> bool:
@@ -169,11 +170,11 @@ class WorklistServer:
             (evt.EVT_RELEASED, self._on_released),
             (evt.EVT_ABORTED, self._on_aborted),
             (evt.EVT_C_ECHO, self._on_echo),
-            (evt.EVT_C_FIND, fast_pending(self._on_find)),
+            (evt.EVT_C_FIND, fast_pending(self._on_find, self.fast_path)),
         ]
         address = (self.settings.bind_address, self.settings.port)
         try:
-            self._server = start_server(ae, address, handlers)
+            self._server = start_server(ae, address, handlers, self.fast_path)
         except OSError as exc:
             reason = ("the port is already in use" if exc.errno in (98, 10048)
                       else exc.strerror or str(exc))

@@ -30,14 +30,16 @@ import socket
 import ssl
 import sys
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+import pynetdicom
 from pynetdicom import AE, evt
 from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
-from wldesk.core.net.fastfind import BatchingDUL
+from wldesk.core.net.fastfind import BatchingDUL, FastPath
 
 log = logging.getLogger(__name__)
 
@@ -160,21 +162,34 @@ def _rebind(sock: socket.socket) -> QuickAckSocket:
     return rebound
 
 
-def _batching_dul(event: evt.Event) -> None:
-    BatchingDUL.install(event.assoc)  # before the association's threads start
+def _batching_dul(fast_path: FastPath) -> Callable[[evt.Event], None]:
+    """The ``EVT_CONN_OPEN`` handler that swaps in the BatchingDUL, failing open."""
+
+    def install(event: evt.Event) -> None:
+        try:
+            BatchingDUL.install(event.assoc)  # before the association's threads start
+        except Exception as exc:  # pynetdicom builds its associations differently: stock answers
+            fast_path.turn_off(f"wldesk could not attach its answer batching to a pynetdicom "
+                               f"{pynetdicom.__version__} association ({type(exc).__name__}: {exc})")
+
+    return install
 
 
-def start_server(ae: AE, address: tuple[str, int],
-                 evt_handlers: list[evt.EventHandlerType]) -> ThreadedAssociationServer:
+def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventHandlerType],
+                 fast_path: FastPath | None = None) -> ThreadedAssociationServer:
     """Like ``ae.start_server(address, block=False, evt_handlers=evt_handlers)``, with a
     :class:`LowLatencyAssociationServer` whose associations get a
     :class:`~wldesk.core.net.fastfind.BatchingDUL`.
 
-    The server runs ``serve_forever`` on a daemon thread named ``AcceptorServer@<timestamp>`` and is
-    registered with the AE, so ``server.shutdown()`` and ``ae.shutdown()`` both stop it. Raises
-    OSError when the address cannot be bound, as ``ae.start_server`` does.
+    When that cannot be installed, the association goes on with pynetdicom's own DUL and
+    ``fast_path`` (the one given to :func:`~wldesk.core.net.fastfind.fast_pending`) is turned off,
+    which logs it once. The server runs ``serve_forever`` on a daemon thread named
+    ``AcceptorServer@<timestamp>`` and is registered with the AE, so ``server.shutdown()`` and
+    ``ae.shutdown()`` both stop it. Raises OSError when the address cannot be bound, as
+    ``ae.start_server`` does.
     """
-    handlers = [(evt.EVT_CONN_OPEN, _batching_dul), *evt_handlers]
+    swap = _batching_dul(fast_path if fast_path is not None else FastPath())
+    handlers: list[evt.EventHandlerType] = [(evt.EVT_CONN_OPEN, swap), *evt_handlers]
     server = ae.make_server(address, evt_handlers=handlers, server_class=LowLatencyAssociationServer)
     timestamp = datetime.now().strftime("%Y%m%d%H%M%S")
     thread = threading.Thread(target=make_target(server.serve_forever),
