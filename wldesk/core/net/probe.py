@@ -31,6 +31,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 
+from wldesk.core.net.scu import find
 from wldesk.core.net.server import status_text
 from wldesk.core.query.matching import CompiledQuery, compile_query
 from wldesk.core.query.values import QueryError
@@ -40,7 +41,6 @@ DEFAULT_CALLING_AET = "TESTQUERY"
 QUERY_TIMEOUT = 10.0  # seconds, for connecting, the association and each C-FIND response
 SPS_KEYWORD = "ScheduledProcedureStepSequence"
 MWL = ModalityWorklistInformationFind
-_PENDING = (0xFF00, 0xFF01)
 _UTF8 = "ISO_IR 192"
 
 
@@ -176,21 +176,8 @@ def send_query(form: QueryForm, target: Target, identifier: Dataset,
         if not assoc.is_established:
             return NetworkResult(False, False, f"no association with {where}: the server did not "
                                                "answer (is it running, is the port right?)")
-        answers: list[Dataset] = []
-        final: Dataset | None = None
-        unsupported = False
         try:
-            for status, answer in assoc.send_c_find(identifier, MWL):
-                if status is None or "Status" not in status:
-                    return NetworkResult(False, False, f"no response from the server within {timeout:g} s "
-                                                       f"after {_plural(len(answers), 'answer')}")
-                code = int(status.Status)
-                if code in _PENDING:
-                    unsupported |= code == 0xFF01
-                    if answer is not None:
-                        answers.append(answer)
-                else:
-                    final = status
+            found = find(assoc, identifier, timeout=timeout)
         finally:
             if assoc.is_established:
                 assoc.release()
@@ -199,12 +186,16 @@ def send_query(form: QueryForm, target: Target, identifier: Dataset,
     finally:
         ae.shutdown()
     elapsed = round((time.perf_counter() - started) * 1000)
-    if final is None:
+    answers = found.answers
+    if found.final_status is None:
+        if found.timed_out:
+            return NetworkResult(False, False, f"no response from the server within {timeout:g} s "
+                                               f"after {_plural(len(answers), 'answer')}")
         return NetworkResult(False, False, "the server ended the query without a final status")
-    code = int(final.Status)
-    comment = str(final.get("ErrorComment", "") or "").strip()
+    code = found.final_status
+    comment = found.error_comment
     count = _plural(len(answers), "answer")
-    note = ", optional keys not supported (0xFF01)" if unsupported else ""
+    note = ", optional keys not supported (0xFF01)" if found.unsupported_keys else ""
     if code in (0x0000, 0xFE00):
         return NetworkResult(True, True, f"{count}, {status_text(code)}{note}, {elapsed} ms", answers,
                              code)
