@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
@@ -134,6 +135,108 @@ def findscu_command(form: QueryForm, target: Target, *, windows: bool | None = N
     if windows if windows is not None else sys.platform == "win32":
         return subprocess.list2cmdline(args)
     return shlex.join(args)
+
+
+# --- findscu-like keys ------------------------------------------------------------------------
+
+_NUMBERS = {"US": int, "SS": int, "UL": int, "SL": int, "UV": int, "SV": int, "FL": float,
+            "FD": float}
+
+
+def _tag_of(name: str) -> int:
+    """The tag of a keyword or of ``gggg,eeee`` / ``(gggg,eeee)``; ValueError when neither."""
+    text = name.strip()
+    hexa = text.strip("()").replace(",", "")
+    if "," in text and len(hexa) == 8:
+        try:
+            return int(hexa, 16)
+        except ValueError:
+            pass
+    tag = tag_for_keyword(text)
+    if tag is None:
+        raise ValueError(f"unknown keyword {text!r}")
+    return int(tag)
+
+
+def _step(segment: str) -> tuple[int, int | None]:
+    name, bracket, rest = segment.partition("[")
+    if not bracket:
+        return _tag_of(name), None
+    if not rest.endswith("]") or not rest[:-1].isdigit():
+        raise ValueError(f"bad item index in {segment!r} (write Keyword[0])")
+    return _tag_of(name), int(rest[:-1])
+
+
+def apply_key(ds: Dataset, key: str) -> None:
+    """Apply one findscu ``-k`` key to ``ds``: ``Keyword=value``, ``Keyword`` (a return key),
+    ``(0010,0010)=value``, ``ScheduledProcedureStepSequence[0].Modality=CT``. ValueError when the
+    key cannot be applied."""
+    path, equals, value = key.partition("=")
+    segments = path.strip().split(".")
+    if not path.strip() or any(not segment.strip() for segment in segments):
+        raise ValueError(f"bad key {key!r} (write Keyword=value)")
+    target = ds
+    for segment in segments[:-1]:
+        tag, index = _step(segment)
+        if index is None or dictionary_VR(tag) != "SQ":
+            raise ValueError(f"{segment!r} in {key!r} is not a sequence item (write Keyword[0])")
+        if tag not in target or target[tag].VR != "SQ" or target[tag].value is None:
+            target.add_new(tag, "SQ", DicomSequence([]))
+        items = target[tag].value
+        while len(items) <= index:
+            items.append(Dataset())
+        target = items[index]
+    tag, index = _step(segments[-1])
+    vr = dictionary_VR(tag) if dictionary_has_tag(tag) else "UN"
+    if vr == "SQ":
+        if equals and value:
+            raise ValueError(f"a sequence takes no value: {key!r}")
+        if tag not in target:
+            target.add_new(tag, "SQ", DicomSequence([]))
+        if index is not None:
+            while len(target[tag].value) <= index:
+                target[tag].value.append(Dataset())
+        return
+    if index is not None:
+        raise ValueError(f"{segments[-1]!r} in {key!r} is not a sequence")
+    convert = _NUMBERS.get(vr.split(" or ")[0])
+    element_value: Any = value if value else None
+    if element_value is not None and convert is not None:
+        try:
+            element_value = convert(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number ({vr}) in {key!r}") from None
+    try:
+        target.add_new(tag, vr.split(" or ")[0], element_value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"{value!r} is not a {vr} value in {key!r} ({exc})") from None
+
+
+def identifier_from_keys(keys: Sequence[str], base: Dataset | None = None) -> Dataset:
+    """``base`` (or an empty identifier) with the ``-k`` keys applied in order; UTF-8 is declared
+    when a value is not ASCII and no Specific Character Set is given."""
+    ds = base if base is not None else Dataset()
+    for key in keys:
+        apply_key(ds, key)
+    if "SpecificCharacterSet" not in ds and not all(key.isascii() for key in keys):
+        ds.SpecificCharacterSet = _UTF8
+    return ds
+
+
+def flat_keys(ds: Dataset, prefix: str = "") -> list[tuple[str, str]]:
+    """The elements of ``ds`` as (``-k``-style path, text) pairs, items as ``Keyword[i].``."""
+    rows: list[tuple[str, str]] = []
+    for element in ds:
+        name = element.keyword or f"({element.tag.group:04X},{element.tag.element:04X})"
+        if element.VR == "SQ":
+            items = element.value or []
+            if not items:
+                rows.append((f"{prefix}{name}", ""))
+            for number, item in enumerate(items):
+                rows += flat_keys(item, f"{prefix}{name}[{number}].")
+        else:
+            rows.append((f"{prefix}{name}", _text(element.value)))
+    return rows
 
 
 # --- running it ----------------------------------------------------------------------------------
