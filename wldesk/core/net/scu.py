@@ -64,6 +64,7 @@ class FindResult:
     timed_out: bool = False
     cancelled: bool = False  # a C-CANCEL was sent
     undecodable: int = 0  # pending answers whose identifier could not be decoded
+    statuses: list[int] = field(default_factory=list)  # every response's status, in order
 
     @property
     def error_comment(self) -> str:
@@ -210,6 +211,7 @@ def find(assoc: Association, identifier: Dataset, model: str = ModalityWorklistI
         responses = list(collector.responses)
     for command, raw in responses:
         code = int(command.Status)
+        result.statuses.append(code)
         if code in PENDING:
             result.unsupported_keys |= code == 0xFF01
             if raw is None:
