@@ -3,14 +3,17 @@
 It replaces hand-run ``findscu`` troubleshooting. :class:`QueryForm` holds what the modality sends
 (its calling AE title, the scheduled date, its modality and station, patient and accession keys);
 :func:`build_identifier` turns it into the C-FIND identifier and :func:`findscu_command` into the
-equivalent DCMTK command line. :func:`send_query` sends it over the network with pynetdicom, as a
-modality would (blocking); :func:`query_and_explain` also compares every entry of the worklist
-folder with the query and says, in plain words, why each one that is not among the answers is not
-(``compile_query(...).explain``), and which files the server cannot serve at all;
-:func:`explain_without_network` works the same out locally when the server cannot be asked.
+equivalent DCMTK command line; :func:`identifier_from_keys` applies findscu-style ``-k`` keys
+(``ScheduledProcedureStepSequence[0].Modality=CT``) and :func:`flat_keys` prints an answer the same
+way. :func:`send_query` sends it over the network with pynetdicom, as a modality would (blocking),
+collecting the answers with :func:`wldesk.core.net.scu.find`, which loses none;
+:func:`query_and_explain` also compares every entry of the worklist folder with the query and says,
+in plain words, why each one that is not among the answers is not (``compile_query(...).explain``),
+and which files the server cannot serve at all; :func:`explain_without_network` works the same out
+locally when the server cannot be asked.
 
-Used by the Test query tab (``wldesk.gui.testquery_tab``, on a worker thread) and by ``wldesk
-selftest`` for its C-FIND check. No Qt here.
+Used by the Test query tab (``wldesk.gui.testquery_tab``, on a worker thread), by ``wldesk
+query`` and by ``wldesk selftest`` for its C-FIND check. No Qt here.
 """
 
 from __future__ import annotations

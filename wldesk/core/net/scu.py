@@ -129,10 +129,11 @@ def _final_queued(assoc: Association, msg_id: int) -> bool:
                and p.Status is not None and p.Status not in PENDING for _, p in items)
 
 
-def _purge(assoc: Association, msg_id: int) -> None:
-    """Take this query's responses and the absorbing item off the DIMSE queue."""
+def _purge(assoc: Association, msg_id: int, *, final: bool) -> None:
+    """Take this query's responses and the absorbing item off the DIMSE queue; with ``final``,
+    after the DUL thread has queued the final response (it does so right after the event)."""
     deadline = time.monotonic() + _QUEUED_WAIT
-    while (not _final_queued(assoc, msg_id) and assoc.is_established
+    while (final and not _final_queued(assoc, msg_id) and assoc.is_established
            and time.monotonic() < deadline):
         time.sleep(0.0002)
     queue = assoc.dimse.msg_queue
@@ -200,9 +201,9 @@ def find(assoc: Association, identifier: Dataset, model: str = ModalityWorklistI
             collector.wake.clear()
         if result.timed_out:
             assoc.abort()
-        elif collector.final and assoc.is_established:
-            _purge(assoc, msg_id)
     finally:
+        if assoc.is_established:  # also when sending failed: no (None, None) may stay queued
+            _purge(assoc, msg_id, final=collector.final)
         for event, handler in handlers:
             assoc.unbind(event, handler)
         if checkpoint is not None:
