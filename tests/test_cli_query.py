@@ -125,6 +125,15 @@ def test_no_server_exits_1(env: Env) -> None:
     assert "no association with 127.0.0.1:" in result.stderr
 
 
+def test_no_server_with_explain_works_it_out_from_the_folder(env: Env, entries: Path) -> None:
+    result = run_wldesk(env, "query", "--port", str(free_port()), "--explain", "--folder",
+                        str(entries), "-k", "ScheduledProcedureStepSequence[0].Modality=CT")
+    assert result.returncode == 1
+    assert f"# the server was not asked; worked out from {entries}: 2 entries would match" \
+        in result.stdout
+    assert "mr.wl: modality MR ≠ CT" in result.stdout
+
+
 @pytest.mark.parametrize("key, message", [
     ("Bogus=1", "unknown keyword 'Bogus'"),
     ("PatientName[0].Modality=CT", "is not a sequence item"),

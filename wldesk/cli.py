@@ -299,6 +299,9 @@ def _explain(args: argparse.Namespace, settings: Settings, identifier: Dataset,
         print(f"# cannot explain: invalid query: {exc}", file=out)
         return
     explanation = explain_entries(FolderStore(folder).refresh(), query, answers)
+    if answers is None:
+        print(f"# the server was not asked; worked out from {folder}: "
+              f"{len(explanation.matching)} entries would match", file=out)
     print(f"# not answers, from {folder}: {len(explanation.others)}", file=out)
     for name, why in explanation.others:
         print(f"{name}: {why}", file=out)
