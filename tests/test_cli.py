@@ -25,6 +25,7 @@ from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  
 from tests.helpers.ports import free_port
 from tests.helpers.samples import encode, raw_text, worklist_dataset, write_wl
 from wldesk import __version__
+from wldesk.core.net.scu import find as scu_find
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCALHOST = "127.0.0.1"
@@ -113,21 +114,13 @@ def find(port: int, query: Dataset) -> tuple[list[Dataset], int]:
     ae.add_requested_context(ModalityWorklistInformationFind)
     assoc = ae.associate(LOCALHOST, port, ae_title="WLDESK")
     assert assoc.is_established
-    answers: list[Dataset] = []
-    final = -1
     try:
-        for status, identifier in assoc.send_c_find(query, ModalityWorklistInformationFind):
-            assert status is not None and "Status" in status
-            code = int(status.Status)
-            if code in (0xFF00, 0xFF01):
-                assert identifier is not None
-                answers.append(identifier)
-            else:
-                final = code
+        result = scu_find(assoc, query)
+        assert result.final_status is not None and result.undecodable == 0
         assoc.release()
     finally:
         ae.shutdown()
-    return answers, final
+    return result.answers, result.final_status
 
 
 class Serve:

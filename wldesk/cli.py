@@ -1,10 +1,11 @@
 """Command line: every command's body. ``wldesk serve`` (headless server), ``check`` (find problem
-files), ``dump`` / ``load`` (a `.wl` file as DCMTK dump text or DICOM JSON, and back), ``selftest``;
-without a command, the window."""
+files), ``dump`` / ``load`` (a `.wl` file as DCMTK dump text or DICOM JSON, and back), ``query``
+(the Test query without the window), ``selftest``; without a command, the window."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import signal
 import sys
@@ -12,6 +13,8 @@ import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from pydicom.dataset import Dataset
 
 from wldesk import __version__
 from wldesk.core import paths
@@ -23,8 +26,23 @@ from wldesk.core.editing.values import worklist_problems
 from wldesk.core.events import EventBus
 from wldesk.core.libraries import configure_libraries
 from wldesk.core.logs import EventLogger, setup_logging
+from wldesk.core.net.probe import (
+    DEFAULT_CALLING_AET,
+    QUERY_TIMEOUT,
+    QueryForm,
+    Target,
+    build_identifier,
+    connect_host,
+    explain_entries,
+    flat_keys,
+    identifier_from_keys,
+    send_query,
+)
 from wldesk.core.net.server import ServerStartError, WorklistServer
+from wldesk.core.query.matching import compile_query
+from wldesk.core.query.values import QueryError
 from wldesk.core.settings import Settings, SettingsError, is_orthanc_config_file, load_settings
+from wldesk.core.store import FolderStore
 
 log = logging.getLogger("wldesk")
 
@@ -85,6 +103,35 @@ def _parser() -> argparse.ArgumentParser:
                                        "format) or a DICOM JSON file")
     load.add_argument("text", type=Path, metavar="TEXT", help="the dump or JSON text")
     load.add_argument("out", type=Path, metavar="OUT.wl", help="the .wl file to write")
+
+    query = sub.add_parser(
+        "query", help="ask a worklist server as a modality would (the Test query without the "
+                      "window); exit code 1 when the query fails or no association is made",
+        description="Send one worklist C-FIND and print the answers. The keys are the Test query "
+                    "tab's (the usual return keys of a modality); -k adds or overrides keys as "
+                    "in findscu.")
+    query.add_argument("--host", help="server address (default: this computer, where the "
+                                      "configured server listens)")
+    query.add_argument("--port", type=int, help="server port (default: the configured port)")
+    query.add_argument("--aec", metavar="TITLE",
+                       help="called AE title (default: the configured AE title)")
+    query.add_argument("--aet", metavar="TITLE", default=DEFAULT_CALLING_AET,
+                       help=f"calling AE title, the modality's (default {DEFAULT_CALLING_AET})")
+    query.add_argument("-k", "--key", action="append", default=[], metavar="KEY[=VALUE]",
+                       dest="keys", help="a query key, as in findscu: PatientName=DOE*, "
+                                         "ScheduledProcedureStepSequence[0].Modality=CT, "
+                                         "(0010,0020)=123, or a keyword alone (a return key); "
+                                         "repeatable")
+    query.add_argument("--json", action="store_true",
+                       help="print the answers as a JSON list of DICOM JSON objects")
+    query.add_argument("--explain", action="store_true",
+                       help="also say why each entry of the worklist folder is not an answer")
+    query.add_argument("--folder", type=Path, metavar="DIR",
+                       help="the folder for --explain (default: the configured worklist folder)")
+    query.add_argument("--timeout", type=float, default=QUERY_TIMEOUT, metavar="SECONDS",
+                       help=f"network timeout (default {QUERY_TIMEOUT:g})")
+    query.add_argument("--config", type=Path, metavar="FILE", dest="query_config",
+                       help="settings file (for the defaults of --port, --aec, --folder)")
 
     sub.add_parser("selftest", help="check this installation on a temporary folder and free local "
                                     "ports: server, C-ECHO, worklist C-FIND, window (offscreen); "
@@ -205,6 +252,61 @@ def load_command(text_path: Path, out_path: Path) -> int:
     return EXIT_OK
 
 
+def query_command(args: argparse.Namespace) -> int:
+    """``wldesk query``: one C-FIND as the Test query sends it, with ``-k`` keys on top; the
+    answers as ``Keyword=value`` lines (one block per answer) or, with ``--json``, a JSON list of
+    DICOM JSON objects on stdout; the outcome on stderr. ``--explain`` prints why each entry of the
+    folder is not an answer. Exit code 0, 1 when the query fails or no association is made, 2 for
+    a key that cannot be read."""
+    settings = load_effective_settings(args.query_config or args.config, {})
+    target = Target(args.host or connect_host(settings.bind_address), args.port or settings.port,
+                    args.aec or settings.ae_title, settings.filter_issuer_aet)
+    form = QueryForm(calling_aet=args.aet)
+    try:
+        identifier = identifier_from_keys(args.keys, build_identifier(form))
+    except ValueError as exc:
+        _error(f"-k: {exc}")
+        return EXIT_USAGE
+    result = send_query(form, target, identifier, args.timeout)
+    sys.stdout.flush()
+    if args.json:
+        text = json.dumps([answer.to_json_dict() for answer in result.answers], indent=1,
+                          ensure_ascii=False)
+        sys.stdout.buffer.write((text + "\n").encode("utf-8"))
+    else:
+        lines: list[str] = []
+        for number, answer in enumerate(result.answers, 1):
+            lines.append(f"# answer {number}")
+            lines += [f"{path}={text}" for path, text in flat_keys(answer)]
+            lines.append("")
+        sys.stdout.buffer.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
+    sys.stdout.buffer.flush()
+    print(f"{target.host}:{target.port} {target.called_aet}: {result.status}", file=sys.stderr)
+    if args.explain:
+        _explain(args, settings, identifier, result.answers if result.reached else None)
+    return EXIT_OK if result.ok else EXIT_PROBLEMS
+
+
+def _explain(args: argparse.Namespace, settings: Settings, identifier: Dataset,
+             answers: list[Dataset] | None) -> None:
+    """Why each entry of the folder is not an answer: to stdout, or to stderr under --json."""
+    out = sys.stderr if args.json else sys.stdout
+    folder = args.folder or Path(settings.database)
+    try:
+        query = compile_query(identifier,
+                              issuer_aet=args.aet if settings.filter_issuer_aet else None)
+    except QueryError as exc:
+        print(f"# cannot explain: invalid query: {exc}", file=out)
+        return
+    explanation = explain_entries(FolderStore(folder).refresh(), query, answers)
+    if answers is None:
+        print(f"# the server was not asked; worked out from {folder}: "
+              f"{len(explanation.matching)} entries would match", file=out)
+    print(f"# not answers, from {folder}: {len(explanation.others)}", file=out)
+    for name, why in explanation.others:
+        print(f"{name}: {why}", file=out)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     configure_libraries()
     parser = _parser()
@@ -218,6 +320,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return dump_command(args.file, json=args.json)
         if args.command == "load":
             return load_command(args.text, args.out)
+        if args.command == "query":
+            return query_command(args)
         if args.command == "selftest":
             from wldesk.selftest import run  # loads Qt for its window check
 

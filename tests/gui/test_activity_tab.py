@@ -17,6 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, QueryEvent
+from wldesk.core.net.scu import find as scu_find
 from wldesk.gui.activity_tab import (
     MAX_ROWS,
     REDACTED,
@@ -72,8 +73,7 @@ def find(controller: ServerController, query: Dataset, calling: str) -> list[int
     assoc = ae.associate("127.0.0.1", controller.settings.port, ae_title="WLDESK")
     assert assoc.is_established
     try:
-        statuses = [int(status.Status) for status, _identifier
-                    in assoc.send_c_find(query, ModalityWorklistInformationFind)]
+        statuses = scu_find(assoc, query).statuses
     finally:
         assoc.release()
     return statuses

@@ -29,6 +29,7 @@ from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.net.fastfind import BatchingDUL
+from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.server import WorklistServer
 from wldesk.core.settings import Settings
 
@@ -95,13 +96,9 @@ def find(server: WorklistServer, ds: Dataset, syntax: str = ImplicitVRLittleEndi
     results = []
     try:
         for _ in range(queries):
-            answers, statuses = [], []
-            for status, identifier in assoc.send_c_find(ds, MWL):
-                assert status is not None, "no response from the server"
-                statuses.append(int(status.Status))
-                if identifier is not None:
-                    answers.append(identifier)
-            results.append((answers, statuses))
+            result = scu_find(assoc, ds)
+            assert result.final_status is not None, "no response from the server"
+            results.append((result.answers, result.statuses))
     finally:
         assoc.release()
     return results

@@ -34,6 +34,7 @@ from wldesk.core.net.fastfind import (
     command_fragments,
     fast_pending,
 )
+from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.transport import start_server
 
 MWL = ModalityWorklistInformationFind
@@ -93,16 +94,17 @@ def find(server: ThreadedAssociationServer, syntax: str = ImplicitVRLittleEndian
     assert assoc.is_established
     query = Dataset()
     query.PatientName = ""
-    found, statuses = [], []
     try:
-        for status, identifier in assoc.send_c_find(query, MWL):
-            assert status is not None, "no response from the server"
-            statuses.append(status)
-            if identifier is not None:
-                found.append(identifier)
+        result = scu_find(assoc, query, msg_id=1)  # the same bytes for every query
     finally:
         assoc.release()
-    return found, statuses
+    assert result.status is not None, "no response from the server"
+    statuses = []
+    for code in result.statuses[:-1]:
+        status = Dataset()
+        status.Status = code
+        statuses.append(status)
+    return result.answers, [*statuses, result.status]
 
 
 @pytest.mark.parametrize("status", [0xFF00, 0xFF01])
@@ -229,7 +231,7 @@ def test_idle_association_falls_back_to_pynetdicoms_pace() -> None:
             quiet_since = accepted.dul._active
             query = Dataset()
             query.PatientName = ""
-            statuses = [int(status.Status) for status, _ in assoc.send_c_find(query, MWL)]
+            statuses = scu_find(assoc, query).statuses
             assert statuses == [0xFF00] * 3 + [0x0000]
             assert accepted.dul._active > quiet_since  # busy again: the next BUSY_SPELL polls fast
         finally:

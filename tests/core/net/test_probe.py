@@ -25,6 +25,8 @@ from wldesk.core.net.probe import (
     connect_host,
     explain_without_network,
     findscu_command,
+    flat_keys,
+    identifier_from_keys,
     query_and_explain,
     send_query,
 )
@@ -252,3 +254,35 @@ def test_answer_row() -> None:
     ds.ScheduledProcedureStepSequence = steps
     assert answer_row(ds) == ("DOE^JANE", "P1", "A9", "CT", "CT1; CT2",
                               "2026-11-27 09:30; 2026-11-27 10:15", "Head (Head; Contrast)")
+
+
+# --- findscu-like keys -----------------------------------------------------------------------------
+
+def test_keys_as_findscu_writes_them_and_back() -> None:
+    keys = ["PatientName=DOE*", "(0010,0020)=ID-1", "ScheduledProcedureStepSequence[0].Modality=CT",
+            "ScheduledProcedureStepSequence[1].ScheduledStationAETitle", "ReferencedStudySequence",
+            "NumberOfStudyRelatedInstances=3", "ScheduledProcedureStepSequence[0].Modality=MR"]
+    ds = identifier_from_keys(keys)
+    assert "SpecificCharacterSet" not in ds
+    assert flat_keys(ds) == [
+        ("ReferencedStudySequence", ""), ("PatientName", "DOE*"), ("PatientID", "ID-1"),
+        ("NumberOfStudyRelatedInstances", "3"),
+        ("ScheduledProcedureStepSequence[0].Modality", "MR"),
+        ("ScheduledProcedureStepSequence[1].ScheduledStationAETitle", "")]
+    assert identifier_from_keys(["PatientName=MÜ*"]).SpecificCharacterSet == "ISO_IR 192"
+
+
+def test_keys_override_the_forms_identifier() -> None:
+    ds = identifier_from_keys(["ScheduledProcedureStepSequence[0].Modality=CT", "PatientID=7"],
+                              build_identifier(QueryForm()))
+    assert ds.PatientID == "7"
+    step = ds.ScheduledProcedureStepSequence[0]
+    assert step.Modality == "CT" and "ScheduledStationAETitle" in step
+
+
+@pytest.mark.parametrize("key", ["Bogus=1", "PatientName[0].X=1", "=3", "Seq[0].Modality=CT",
+                                 "ScheduledProcedureStepSequence=x", "PatientName[0]=x",
+                                 "NumberOfStudyRelatedInstances=many"])
+def test_bad_keys_say_so(key: str) -> None:
+    with pytest.raises(ValueError):
+        identifier_from_keys([key])

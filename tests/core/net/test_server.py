@@ -23,6 +23,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
+from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import KnownModality, Settings
 
@@ -61,20 +62,14 @@ class Running:
     def find(self, query: Dataset, calling: str = "MODALITY") -> tuple[list[Dataset], list[int]]:
         assoc = self.associate(calling)
         assert assoc.is_established
-        answers, statuses = [], []
         try:
-            for status, identifier in assoc.send_c_find(query, MWL):
-                assert status is not None, "no response from the server"
-                statuses.append(int(status.Status))
-                if identifier is not None and status.Status in (0xFF00, 0xFF01):
-                    answers.append(identifier)
-                elif status.Status not in (0xFF00, 0xFF01):
-                    last = status
-            if statuses and 0xA000 <= statuses[-1] < 0xF000:
-                assert "ErrorComment" in last
+            result = scu_find(assoc, query)
+            assert result.final_status is not None, "no response from the server"
+            if 0xA000 <= result.final_status < 0xF000:
+                assert result.error_comment
         finally:
             assoc.release()
-        return answers, statuses
+        return result.answers, result.statuses
 
 
 @pytest.fixture
@@ -194,10 +189,10 @@ def test_invalid_query_value_gives_a900_with_comment(running: Running, folder: P
     write_entry(folder, "a.wl")
     query = name_query(ScheduledProcedureStepStartDate="yesterday")
     assoc = running.associate()
-    responses = list(assoc.send_c_find(query, MWL))
+    result = scu_find(assoc, query)
     assoc.release()
-    status = responses[-1][0]
-    assert status.Status == 0xA900
+    status = result.status
+    assert status is not None and status.Status == 0xA900
     assert "ScheduledProcedureStepStartDate" in status.ErrorComment
     assert running.queries()[-1].status == 0xA900
 

@@ -26,6 +26,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
+from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.transport import (
     LowLatencyAssociationServer,
     QuickAckSocket,
@@ -101,13 +102,9 @@ def find(assoc: Association, count: int) -> tuple[list[Dataset], list[int]]:
     query.PatientID = str(count)
     query.PatientName = ""
     query.AccessionNumber = ""
-    found, statuses = [], []
-    for status, identifier in assoc.send_c_find(query, MWL):
-        assert status is not None, "no response from the server"
-        statuses.append(int(status.Status))
-        if identifier is not None:
-            found.append(identifier)
-    return found, statuses
+    result = scu_find(assoc, query)
+    assert result.final_status is not None, "no response from the server"
+    return result.answers, result.statuses
 
 
 def test_find_through_the_server_with_nodelay() -> None:

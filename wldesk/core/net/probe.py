@@ -3,14 +3,17 @@
 It replaces hand-run ``findscu`` troubleshooting. :class:`QueryForm` holds what the modality sends
 (its calling AE title, the scheduled date, its modality and station, patient and accession keys);
 :func:`build_identifier` turns it into the C-FIND identifier and :func:`findscu_command` into the
-equivalent DCMTK command line. :func:`send_query` sends it over the network with pynetdicom, as a
-modality would (blocking); :func:`query_and_explain` also compares every entry of the worklist
-folder with the query and says, in plain words, why each one that is not among the answers is not
-(``compile_query(...).explain``), and which files the server cannot serve at all;
-:func:`explain_without_network` works the same out locally when the server cannot be asked.
+equivalent DCMTK command line; :func:`identifier_from_keys` applies findscu-style ``-k`` keys
+(``ScheduledProcedureStepSequence[0].Modality=CT``) and :func:`flat_keys` prints an answer the same
+way. :func:`send_query` sends it over the network with pynetdicom, as a modality would (blocking),
+collecting the answers with :func:`wldesk.core.net.scu.find`, which loses none;
+:func:`query_and_explain` also compares every entry of the worklist folder with the query and says,
+in plain words, why each one that is not among the answers is not (``compile_query(...).explain``),
+and which files the server cannot serve at all; :func:`explain_without_network` works the same out
+locally when the server cannot be asked.
 
-Used by the Test query tab (``wldesk.gui.testquery_tab``, on a worker thread) and by ``wldesk
-selftest`` for its C-FIND check. No Qt here.
+Used by the Test query tab (``wldesk.gui.testquery_tab``, on a worker thread), by ``wldesk
+query`` and by ``wldesk selftest`` for its C-FIND check. No Qt here.
 """
 
 from __future__ import annotations
@@ -25,12 +28,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from pydicom.datadict import dictionary_has_tag, dictionary_VR, tag_for_keyword
 from pydicom.dataset import Dataset
 from pydicom.multival import MultiValue
 from pydicom.sequence import Sequence as DicomSequence
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 
+from wldesk.core.net.scu import find
 from wldesk.core.net.server import status_text
 from wldesk.core.query.matching import CompiledQuery, compile_query
 from wldesk.core.query.values import QueryError
@@ -40,7 +45,6 @@ DEFAULT_CALLING_AET = "TESTQUERY"
 QUERY_TIMEOUT = 10.0  # seconds, for connecting, the association and each C-FIND response
 SPS_KEYWORD = "ScheduledProcedureStepSequence"
 MWL = ModalityWorklistInformationFind
-_PENDING = (0xFF00, 0xFF01)
 _UTF8 = "ISO_IR 192"
 
 
@@ -136,6 +140,108 @@ def findscu_command(form: QueryForm, target: Target, *, windows: bool | None = N
     return shlex.join(args)
 
 
+# --- findscu-like keys ------------------------------------------------------------------------
+
+_NUMBERS = {"US": int, "SS": int, "UL": int, "SL": int, "UV": int, "SV": int, "FL": float,
+            "FD": float}
+
+
+def _tag_of(name: str) -> int:
+    """The tag of a keyword or of ``gggg,eeee`` / ``(gggg,eeee)``; ValueError when neither."""
+    text = name.strip()
+    hexa = text.strip("()").replace(",", "")
+    if "," in text and len(hexa) == 8:
+        try:
+            return int(hexa, 16)
+        except ValueError:
+            pass
+    tag = tag_for_keyword(text)
+    if tag is None:
+        raise ValueError(f"unknown keyword {text!r}")
+    return int(tag)
+
+
+def _step(segment: str) -> tuple[int, int | None]:
+    name, bracket, rest = segment.partition("[")
+    if not bracket:
+        return _tag_of(name), None
+    if not rest.endswith("]") or not rest[:-1].isdigit():
+        raise ValueError(f"bad item index in {segment!r} (write Keyword[0])")
+    return _tag_of(name), int(rest[:-1])
+
+
+def apply_key(ds: Dataset, key: str) -> None:
+    """Apply one findscu ``-k`` key to ``ds``: ``Keyword=value``, ``Keyword`` (a return key),
+    ``(0010,0010)=value``, ``ScheduledProcedureStepSequence[0].Modality=CT``. ValueError when the
+    key cannot be applied."""
+    path, equals, value = key.partition("=")
+    segments = path.strip().split(".")
+    if not path.strip() or any(not segment.strip() for segment in segments):
+        raise ValueError(f"bad key {key!r} (write Keyword=value)")
+    target = ds
+    for segment in segments[:-1]:
+        tag, index = _step(segment)
+        if index is None or dictionary_VR(tag) != "SQ":
+            raise ValueError(f"{segment!r} in {key!r} is not a sequence item (write Keyword[0])")
+        if tag not in target or target[tag].VR != "SQ" or target[tag].value is None:
+            target.add_new(tag, "SQ", DicomSequence([]))
+        items = target[tag].value
+        while len(items) <= index:
+            items.append(Dataset())
+        target = items[index]
+    tag, index = _step(segments[-1])
+    vr = dictionary_VR(tag) if dictionary_has_tag(tag) else "UN"
+    if vr == "SQ":
+        if equals and value:
+            raise ValueError(f"a sequence takes no value: {key!r}")
+        if tag not in target:
+            target.add_new(tag, "SQ", DicomSequence([]))
+        if index is not None:
+            while len(target[tag].value) <= index:
+                target[tag].value.append(Dataset())
+        return
+    if index is not None:
+        raise ValueError(f"{segments[-1]!r} in {key!r} is not a sequence")
+    convert = _NUMBERS.get(vr.split(" or ")[0])
+    element_value: Any = value if value else None
+    if element_value is not None and convert is not None:
+        try:
+            element_value = convert(value)
+        except ValueError:
+            raise ValueError(f"{value!r} is not a number ({vr}) in {key!r}") from None
+    try:
+        target.add_new(tag, vr.split(" or ")[0], element_value)
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise ValueError(f"{value!r} is not a {vr} value in {key!r} ({exc})") from None
+
+
+def identifier_from_keys(keys: Sequence[str], base: Dataset | None = None) -> Dataset:
+    """``base`` (or an empty identifier) with the ``-k`` keys applied in order; UTF-8 is declared
+    when a value is not ASCII and no Specific Character Set is given."""
+    ds = base if base is not None else Dataset()
+    for key in keys:
+        apply_key(ds, key)
+    if "SpecificCharacterSet" not in ds and not all(key.isascii() for key in keys):
+        ds.SpecificCharacterSet = _UTF8
+    return ds
+
+
+def flat_keys(ds: Dataset, prefix: str = "") -> list[tuple[str, str]]:
+    """The elements of ``ds`` as (``-k``-style path, text) pairs, items as ``Keyword[i].``."""
+    rows: list[tuple[str, str]] = []
+    for element in ds:
+        name = element.keyword or f"({element.tag.group:04X},{element.tag.element:04X})"
+        if element.VR == "SQ":
+            items = element.value or []
+            if not items:
+                rows.append((f"{prefix}{name}", ""))
+            for number, item in enumerate(items):
+                rows += flat_keys(item, f"{prefix}{name}[{number}].")
+        else:
+            rows.append((f"{prefix}{name}", _text(element.value)))
+    return rows
+
+
 # --- running it ----------------------------------------------------------------------------------
 
 @dataclass
@@ -176,21 +282,8 @@ def send_query(form: QueryForm, target: Target, identifier: Dataset,
         if not assoc.is_established:
             return NetworkResult(False, False, f"no association with {where}: the server did not "
                                                "answer (is it running, is the port right?)")
-        answers: list[Dataset] = []
-        final: Dataset | None = None
-        unsupported = False
         try:
-            for status, answer in assoc.send_c_find(identifier, MWL):
-                if status is None or "Status" not in status:
-                    return NetworkResult(False, False, f"no response from the server within {timeout:g} s "
-                                                       f"after {_plural(len(answers), 'answer')}")
-                code = int(status.Status)
-                if code in _PENDING:
-                    unsupported |= code == 0xFF01
-                    if answer is not None:
-                        answers.append(answer)
-                else:
-                    final = status
+            found = find(assoc, identifier, timeout=timeout)
         finally:
             if assoc.is_established:
                 assoc.release()
@@ -199,12 +292,16 @@ def send_query(form: QueryForm, target: Target, identifier: Dataset,
     finally:
         ae.shutdown()
     elapsed = round((time.perf_counter() - started) * 1000)
-    if final is None:
+    answers = found.answers
+    if found.final_status is None:
+        if found.timed_out:
+            return NetworkResult(False, False, f"no response from the server within {timeout:g} s "
+                                               f"after {_plural(len(answers), 'answer')}")
         return NetworkResult(False, False, "the server ended the query without a final status")
-    code = int(final.Status)
-    comment = str(final.get("ErrorComment", "") or "").strip()
+    code = found.final_status
+    comment = found.error_comment
     count = _plural(len(answers), "answer")
-    note = ", optional keys not supported (0xFF01)" if unsupported else ""
+    note = ", optional keys not supported (0xFF01)" if found.unsupported_keys else ""
     if code in (0x0000, 0xFE00):
         return NetworkResult(True, True, f"{count}, {status_text(code)}{note}, {elapsed} ms", answers,
                              code)
