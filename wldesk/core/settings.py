@@ -248,7 +248,7 @@ class Settings:
     tls_certificate: str = setting(
         "", "TLS certificate file (PEM): with its key, the server speaks DICOM TLS only (empty: plain "
             "TCP).", group="Network", restart=True)
-    tls_key: str = setting("", "TLS private key file (PEM, unencrypted) of the certificate.",
+    tls_key: str = setting("", "TLS private key file: the certificate's key (PEM, unencrypted).",
                            group="Network", restart=True)
     tls_ca: str = setting(
         "", "TLS CA certificates file (PEM): modalities must then present a certificate signed by "
