@@ -82,6 +82,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--filter-issuer-aet", action=argparse.BooleanOptionalAction, default=None,
                        help="serve each modality only the steps scheduled for its AE title "
                             f"(default {_default('filter_issuer_aet')})")
+    serve.add_argument("--tls-cert", metavar="FILE",
+                       help="TLS certificate (PEM): with --tls-key, DICOM TLS only")
+    serve.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM) of the certificate")
+    serve.add_argument("--tls-ca", metavar="FILE",
+                       help="CA certificates (PEM) that modalities' certificates must be signed by")
     serve.add_argument("--limit-answers", type=int, metavar="N",
                        help=f"at most N answers per query (0: "
                             f"{Settings.declaration('limit_answers').zero_label}; "
@@ -150,7 +155,8 @@ def _serve(args: argparse.Namespace) -> int:
     settings = load_effective_settings(args.serve_config or args.config, {
         "database": args.database, "port": args.port, "ae_title": args.aet,
         "bind_address": args.bind, "filter_issuer_aet": args.filter_issuer_aet,
-        "limit_answers": args.limit_answers})
+        "limit_answers": args.limit_answers, "tls_certificate": args.tls_cert,
+        "tls_key": args.tls_key, "tls_ca": args.tls_ca})
     folder = Path(settings.database)
     if folder == paths.default_worklist_dir():
         folder.mkdir(parents=True, exist_ok=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import ssl
 import subprocess
 import time
 from pathlib import Path
@@ -48,8 +49,10 @@ def _tcp_open(port: int) -> bool:
         return False
 
 
-def echo(port: int, called_aet: str, calling_aet: str = "ECHOPROBE", timeout: float = 5.0) -> bool:
-    """Send one C-ECHO with pynetdicom; True if the association was accepted and status 0x0000."""
+def echo(port: int, called_aet: str, calling_aet: str = "ECHOPROBE", timeout: float = 5.0,
+         tls: ssl.SSLContext | None = None) -> bool:
+    """Send one C-ECHO with pynetdicom (over TLS with ``tls``, to "localhost"); True if the
+    association was accepted and status 0x0000."""
     ae = AE(ae_title=calling_aet)
     ae.add_requested_context(Verification)
     ae.acse_timeout = timeout
@@ -60,7 +63,8 @@ def echo(port: int, called_aet: str, calling_aet: str = "ECHOPROBE", timeout: fl
     previous = pynetdicom_logger.level
     pynetdicom_logger.setLevel(logging.CRITICAL)  # refused connections while polling are expected
     try:
-        assoc = ae.associate(LOCALHOST, port, ae_title=called_aet)
+        assoc = ae.associate(LOCALHOST, port, ae_title=called_aet,
+                             tls_args=(tls, "localhost") if tls is not None else None)
         if not assoc.is_established:
             return False
         try:
@@ -81,6 +85,7 @@ def wait_until_echo(
     timeout: float = STARTUP_TIMEOUT,
     describe: str = "server",
     log: str | os.PathLike[str] | None = None,
+    tls: ssl.SSLContext | None = None,
 ) -> None:
     """Poll C-ECHO on 127.0.0.1:port until it succeeds; bounded by ``timeout`` seconds.
 
@@ -92,7 +97,7 @@ def wait_until_echo(
             raise RuntimeError(
                 f"{describe} exited with code {proc.returncode} before answering C-ECHO" + log_suffix(log)
             )
-        if _tcp_open(port) and echo(port, called_aet, timeout=min(5.0, timeout)):
+        if _tcp_open(port) and echo(port, called_aet, timeout=min(5.0, timeout), tls=tls):
             return
         if time.monotonic() >= deadline:
             raise RuntimeError(

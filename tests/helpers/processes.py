@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ class WldeskServe:
         port: int | None = None,
         startup_timeout: float = STARTUP_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         self.database = Path(database)
         self.aet = aet
@@ -73,6 +75,7 @@ class WldeskServe:
         self.port = port if port is not None else free_port()
         self.startup_timeout = startup_timeout
         self.stop_timeout = stop_timeout
+        self.tls = tls  # the client side, for the readiness C-ECHO of a server speaking TLS
         self._tmp: tempfile.TemporaryDirectory[str] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_path: Path | None = None
@@ -138,6 +141,7 @@ class WldeskServe:
                 proc=self._proc,
                 timeout=self.startup_timeout,
                 describe="wldesk serve",
+                tls=self.tls,
             )
         except BaseException as exc:
             _stop(self._proc, self.stop_timeout)

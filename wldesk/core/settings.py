@@ -245,6 +245,14 @@ class Settings:
     bind_address: str = setting(
         "0.0.0.0", "Local address to listen on (0.0.0.0: every IPv4 interface).", check=_check_bind,
         group="Network", restart=True)
+    tls_certificate: str = setting(
+        "", "TLS certificate file (PEM): with its key, the server speaks DICOM TLS only (empty: plain "
+            "TCP).", group="Network", restart=True)
+    tls_key: str = setting("", "TLS private key file: the certificate's key (PEM, unencrypted).",
+                           group="Network", restart=True)
+    tls_ca: str = setting(
+        "", "TLS CA certificates file (PEM): modalities must then present a certificate signed by "
+            "one of them (empty: no client certificate asked for).", group="Network", restart=True)
     database: str = setting(None, "Folder whose .wl files are served.", check=_check_folder,
                             default_factory=_default_database, group="Worklist", restart=True)
     filter_issuer_aet: bool = setting(

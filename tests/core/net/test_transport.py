@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime
-import ipaddress
 import socket
 import ssl
 import sys
@@ -13,10 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from pydicom.dataset import Dataset
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
@@ -26,11 +20,12 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
+from tests.helpers.tls import make_certificates
 from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.transport import (
     LowLatencyAssociationServer,
     QuickAckSocket,
-    QuickAckSSLSocket,
+    ServerSSLSocket,
     start_server,
 )
 
@@ -201,26 +196,11 @@ def test_quickack_is_set_before_each_receive() -> None:
 
 @pytest.fixture(scope="module")
 def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
-    """A self-signed certificate for localhost / 127.0.0.1 and its key (PEM files)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
-                critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    folder = tmp_path_factory.mktemp("tls")
-    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(key.private_bytes(serialization.Encoding.PEM,
-                                           serialization.PrivateFormat.PKCS8,
-                                           serialization.NoEncryption()))
-    return cert_path, key_path
+    """A certificate for localhost / 127.0.0.1 and its key (PEM files); the CA is the chain's root."""
+    made = make_certificates(tmp_path_factory.mktemp("tls"))
+    (made.server_cert.parent / "chain.pem").write_bytes(made.server_cert.read_bytes()
+                                                        + made.ca.read_bytes())
+    return made.server_cert.parent / "chain.pem", made.server_key
 
 
 def test_tls_echo_and_find(certificate: tuple[Path, Path]) -> None:
@@ -243,4 +223,4 @@ def test_tls_echo_and_find(certificate: tuple[Path, Path]) -> None:
         ae.shutdown()
     assert len(seen.nodelay) == len(seen.socket_types) == 1
     assert all(seen.nodelay)
-    assert issubclass(seen.socket_types[0], QuickAckSSLSocket if LINUX else ssl.SSLSocket)
+    assert issubclass(seen.socket_types[0], ServerSSLSocket)

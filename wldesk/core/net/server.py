@@ -25,6 +25,7 @@ from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
 from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
 from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
+from wldesk.core.net.tls import TLSConfigError, server_context
 from wldesk.core.net.transport import start_server
 from wldesk.core.query.answer import Answer, CannotEncode, finalize
 from wldesk.core.query.matching import CompiledQuery, compile_query
@@ -156,6 +157,12 @@ class WorklistServer:
             message = f"the worklist folder {folder} does not exist"
             self.bus.emit(ServerEvent("failed", message))
             raise ServerStartError(message)
+        try:
+            tls = server_context(self.settings.tls_certificate, self.settings.tls_key,
+                                 self.settings.tls_ca)
+        except TLSConfigError as exc:
+            self.bus.emit(ServerEvent("failed", str(exc)))
+            raise ServerStartError(str(exc)) from None
         ae = AE(ae_title=self.settings.ae_title)
         ae.maximum_associations = 64
         # pynetdicom aborts an association idle for network_timeout; while a very large answer
@@ -174,7 +181,7 @@ class WorklistServer:
         ]
         address = (self.settings.bind_address, self.settings.port)
         try:
-            self._server = start_server(ae, address, handlers, self.fast_path)
+            self._server = start_server(ae, address, handlers, self.fast_path, tls)
         except OSError as exc:
             reason = ("the port is already in use" if exc.errno in (98, 10048)
                       else exc.strerror or str(exc))
@@ -183,8 +190,12 @@ class WorklistServer:
             self.bus.emit(ServerEvent("failed", message))
             raise ServerStartError(message) from None
         self.store.start()
+        security = ""
+        if tls is not None:
+            security = (" (DICOM TLS, client certificates required)" if self.settings.tls_ca
+                        else " (DICOM TLS)")
         self.bus.emit(ServerEvent("started", f"{self.settings.ae_title} listening on "
-                                             f"{self.settings.bind_address}:{self.port}, "
+                                             f"{self.settings.bind_address}:{self.port}{security}, "
                                              f"serving {folder}"))
 
     def stop(self) -> None:

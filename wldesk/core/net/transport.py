@@ -17,9 +17,11 @@ and the overridable ``AssociationServer.get_request()``. Two things are not publ
 * :func:`start_server` appends the server to ``ae._servers``, exactly as ``AE.start_server`` does:
   ``AE.shutdown()`` stops the servers listed there and ``AssociationServer.shutdown()`` removes
   itself from it (ValueError if absent), and pynetdicom offers no other way to register one.
-* With TLS on Linux, the server's ``ssl.SSLContext`` gets ``sslsocket_class =
-  QuickAckSSLSocket`` (a documented, per-instance override in Python's ``ssl`` module) unless the
-  context already has a custom class, which is then left alone (no TCP_QUICKACK under TLS).
+* With TLS, the server's ``ssl.SSLContext`` gets ``sslsocket_class = ServerSSLSocket`` (a
+  documented, per-instance override in Python's ``ssl`` module: the handshake on the association's
+  thread, TCP_QUICKACK on Linux) unless the context already has a custom class, which is then left
+  alone (the handshake then happens on the association's thread too, at its first receive, but
+  without a deadline of its own or a plain log line).
 """
 
 from __future__ import annotations
@@ -71,19 +73,62 @@ class QuickAckSocket(socket.socket):
         return super().recv_into(buffer, nbytes, flags)
 
 
-class QuickAckSSLSocket(ssl.SSLSocket):
-    """:class:`ssl.SSLSocket` that re-arms TCP_QUICKACK (Linux) before each receive.
+HANDSHAKE_TIMEOUT = 10.0
+"""Seconds a peer has to complete the TLS handshake."""
+
+
+class ServerSSLSocket(ssl.SSLSocket):
+    """:class:`ssl.SSLSocket` of an accepted connection: the TLS handshake happens on the
+    association's own thread at its first receive (not on the listening thread, where one silent
+    peer would hold every other connection back), with a deadline; a failed handshake is one plain
+    log line naming the peer, and to pynetdicom a connection closed. On Linux TCP_QUICKACK is
+    re-armed before each receive.
 
     Used through :attr:`ssl.SSLContext.sslsocket_class`, which the Python documentation says "can
-    be overridden on instance of class in order to return a custom subclass of SSLSocket".
+    be overridden on instance of class in order to return a custom subclass of SSLSocket"; the
+    socket is made with ``do_handshake_on_connect=False``.
     """
 
+    _shaken = False
+
+    def _handshake(self) -> bool:
+        if self._shaken:
+            return True
+        self._shaken = True
+        timeout = self.gettimeout()
+        try:
+            host, port = self.getpeername()[:2]
+            peer = f"{host}:{port}"
+        except OSError:
+            peer = "a peer that is gone"
+        self.settimeout(HANDSHAKE_TIMEOUT)
+        try:
+            self.do_handshake()
+        except (ssl.SSLEOFError, ConnectionResetError):  # a port check: connected, then closed
+            log.info("connection from %s closed without a TLS handshake", peer)
+            return False
+        except (OSError, ValueError) as exc:  # ssl.SSLError, the deadline
+            reason = (getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
+                      or type(exc).__name__)
+            log.warning("TLS handshake with %s failed: %s (a modality not set up for DICOM TLS, or "
+                        "a certificate this server does not accept?)", peer, reason)
+            return False
+        finally:
+            self.settimeout(timeout)
+        return True
+
     def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
-        _quickack(self)
+        if not self._handshake():
+            return b""
+        if QUICKACK_PER_RECV:
+            _quickack(self)
         return super().recv(buflen, flags)
 
     def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
-        _quickack(self)
+        if not self._handshake():
+            return 0
+        if QUICKACK_PER_RECV:
+            _quickack(self)
         return super().recv_into(buffer, nbytes, flags)
 
 
@@ -144,11 +189,11 @@ class LowLatencyAssociationServer(ThreadedAssociationServer):
         set_ack_frequency(client)
         context = self.ssl_context
         if context is not None:
-            if QUICKACK_PER_RECV and context.sslsocket_class is ssl.SSLSocket:
-                context.sslsocket_class = QuickAckSSLSocket
+            if context.sslsocket_class is ssl.SSLSocket:
+                context.sslsocket_class = ServerSSLSocket
             if QUICKACK_PER_RECV:
-                _quickack(client)  # for the TLS handshake, which happens right here
-            return context.wrap_socket(client, server_side=True), address
+                _quickack(client)  # for the TLS handshake
+            return context.wrap_socket(client, server_side=True, do_handshake_on_connect=False), address
         if QUICKACK_PER_RECV:
             client = _rebind(client)
         return client, address
@@ -176,7 +221,8 @@ def _batching_dul(fast_path: FastPath) -> Callable[[evt.Event], None]:
 
 
 def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventHandlerType],
-                 fast_path: FastPath | None = None) -> ThreadedAssociationServer:
+                 fast_path: FastPath | None = None, ssl_context: ssl.SSLContext | None = None
+                 ) -> ThreadedAssociationServer:
     """Like ``ae.start_server(address, block=False, evt_handlers=evt_handlers)``, with a
     :class:`LowLatencyAssociationServer` whose associations get a
     :class:`~wldesk.core.net.fastfind.BatchingDUL`.
@@ -186,11 +232,12 @@ def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventH
     which logs it once. The server runs ``serve_forever`` on a daemon thread named
     ``AcceptorServer@<timestamp>`` and is registered with the AE, so ``server.shutdown()`` and
     ``ae.shutdown()`` both stop it. Raises OSError when the address cannot be bound, as
-    ``ae.start_server`` does.
+    ``ae.start_server`` does. With ``ssl_context`` every connection is wrapped in TLS.
     """
     swap = _batching_dul(fast_path if fast_path is not None else FastPath())
     handlers: list[evt.EventHandlerType] = [(evt.EVT_CONN_OPEN, swap), *evt_handlers]
-    server = ae.make_server(address, evt_handlers=handlers, server_class=LowLatencyAssociationServer)
+    server = ae.make_server(address, evt_handlers=handlers, server_class=LowLatencyAssociationServer,
+                            ssl_context=ssl_context)
     timestamp = datetime.now().strftime("%Y%m%d%H%M%S")
     thread = threading.Thread(target=make_target(server.serve_forever),
                               name=f"AcceptorServer@{timestamp}", daemon=True)
