@@ -130,6 +130,12 @@ class LowLatencyAssociationServer(ThreadedAssociationServer):
     """A :class:`ThreadedAssociationServer` whose accepted sockets have TCP_NODELAY set and, on Linux,
     TCP_QUICKACK re-armed before every receive (TLS included); on Windows, ACK frequency 1."""
 
+    request_queue_size = 128
+    """The listen backlog (socketserver's default is 5). Connections the kernel cannot queue
+    while the acceptor thread is busy have their SYN dropped, and the client's kernel only sends it
+    again after 1, 3, 7 s: 40 associations opened at once waited seconds. The kernel caps this at
+    ``net.core.somaxconn`` (Linux) / ``SOMAXCONN`` (Windows)."""
+
     # Setting up an association only creates it and starts its own thread: do that right here
     # instead of on one more thread per connection (ThreadingMixIn's), which costs ~0.5 ms.
     process_request = AssociationServer.process_request
