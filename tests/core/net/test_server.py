@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,9 +22,12 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
+from tests.helpers import rawdicom
+from tests.helpers.dcmtk import dcmtk_tool
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
+from wldesk.core.logs import describe
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import KnownModality, Settings
 
@@ -394,3 +399,101 @@ def test_query_without_returnable_keys_still_answers(running: Running, folder: P
     answers, statuses = running.find(query)
     assert statuses == [0xFF00, 0x0000]
     assert answers[0].SpecificCharacterSet == "ISO_IR 100"
+
+
+# --- association policies --------------------------------------------------------------------------
+
+
+def association_events(run: Running, kind: str) -> list[AssociationEvent]:
+    with run.lock:
+        return [e for e in run.events if isinstance(e, AssociationEvent) and e.kind == kind]
+
+
+@pytest.mark.parametrize("called", [b"WLDESK", b"ANYTHING", b"*", b"../../etc"])
+def test_any_called_ae_title_is_accepted_by_default(running: Running, called: bytes) -> None:
+    answer = rawdicom.request(running.server.port, rawdicom.associate_rq(called=called))
+    assert answer[0] == rawdicom.A_ASSOCIATE_AC
+
+
+def test_other_called_ae_titles_refused_when_checked(folder: Path) -> None:
+    run = Running(folder, check_called_ae_title=True)
+    run.server.start()
+    try:
+        port = run.server.port
+        for called in (b"ANYTHING", b"*", b"../../etc", b"wldesk"):
+            answer = rawdicom.request(port, rawdicom.associate_rq(called=called))
+            # rejected-permanent, service-user, called-AE-title-not-recognized (PS3.8 9.3.4)
+            assert rawdicom.reject_fields(answer) == (0x01, 0x01, 0x07)
+        assert rawdicom.request(port, rawdicom.associate_rq(called=b"WLDESK"))[0] == \
+            rawdicom.A_ASSOCIATE_AC
+        assert run.find(name_query())[1] == [0x0000]  # pynetdicom, called AE title WLDESK
+    finally:
+        run.server.stop()
+    rejected = association_events(run, "rejected")
+    assert [e.called_aet for e in rejected] == ["ANYTHING", "*", "../../etc", "wldesk"]
+    assert "called AE title '../../etc' is not this server's ('WLDESK')" in rejected[2].reason
+
+
+def test_called_ae_title_refused_to_dcmtk_echoscu(folder: Path) -> None:
+    echoscu = dcmtk_tool("echoscu")
+    if echoscu is None:
+        pytest.skip("DCMTK echoscu is not installed")
+    run = Running(folder, check_called_ae_title=True)
+    run.server.start()
+    try:
+        def echo(called: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([echoscu, "-aec", called, "127.0.0.1", str(run.server.port)],
+                                  capture_output=True, text=True, timeout=60, check=False)
+        refused = echo("OTHER")
+        assert refused.returncode != 0
+        assert "Called AE Title Not Recognized" in refused.stdout + refused.stderr
+        assert echo("WLDESK").returncode == 0
+    finally:
+        run.server.stop()
+
+
+STUDY_ROOT = "Study Root Query/Retrieve Information Model - FIND (1.2.840.10008.5.1.4.1.2.2.1)"
+
+
+def test_association_proposing_nothing_served_is_rejected_with_the_sop_classes_named(
+        running: Running) -> None:
+    answer = rawdicom.request(running.server.port, rawdicom.associate_rq(
+        calling=b"CT_ROOM_1", abstract_syntaxes=(rawdicom.STUDY_ROOT_FIND,)))
+    # rejected-permanent, service-user, no-reason-given
+    assert rawdicom.reject_fields(answer) == (0x01, 0x01, 0x01)
+    [event] = association_events(running, "rejected")
+    assert event.calling_aet == "CT_ROOM_1"
+    assert event.not_served == (STUDY_ROOT,)
+    assert event.reason.endswith("only: " + STUDY_ROOT)
+    level, line = describe(event, redact=False)
+    assert level == logging.WARNING
+    assert f"rejected (CT_ROOM_1 (127.0.0.1:{event.port})): proposed no SOP class" in line
+    assert STUDY_ROOT in line
+    assert association_events(running, "accepted") == []
+
+
+def test_dcmtk_findscu_with_study_root_is_told_no(running: Running, tmp_path: Path) -> None:
+    findscu = dcmtk_tool("findscu")
+    if findscu is None:
+        pytest.skip("DCMTK findscu is not installed")
+    query = tmp_path / "query.dcm"
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.PatientName = ""
+    ds.save_as(query, implicit_vr=False, little_endian=True, enforce_file_format=False)
+    result = subprocess.run([findscu, "-S", "-aet", "CT1", "-aec", "WLDESK", "127.0.0.1",
+                             str(running.server.port), str(query)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "Association Rejected" in result.stdout + result.stderr
+    [event] = association_events(running, "rejected")
+    assert event.calling_aet == "CT1" and event.not_served == (STUDY_ROOT,)
+
+
+def test_accepted_association_names_the_sop_classes_left_out(running: Running) -> None:
+    assoc = running.associate("CT1", contexts=(MWL, rawdicom.STUDY_ROOT_FIND))
+    assert assoc.is_established
+    assoc.release()
+    [event] = association_events(running, "accepted")
+    assert event.not_served == (STUDY_ROOT,)
+    assert event.reason == "some proposed SOP classes are not served: " + STUDY_ROOT

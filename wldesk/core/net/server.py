@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]
@@ -90,6 +90,46 @@ def access_refusal(settings: Settings, calling_aet: str, address: str) -> str | 
     if known.host and not host_matches(known.host, address):
         return f"{calling_aet} is known from {known.host}, but connected from {address}"
     return None
+
+
+SERVED = (ModalityWorklistInformationFind, Verification)
+"""The SOP classes (abstract syntaxes) this SCP accepts."""
+
+
+def syntax_name(uid: str) -> str:
+    """``Study Root Query/Retrieve Information Model - FIND (1.2.840.10008.5.1.4.1.2.2.1)``."""
+    uid = uid.strip().rstrip("\0")
+    name = UID(uid).name if uid else "(empty)"
+    return f"{name} ({uid})" if name != uid else uid
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An A-ASSOCIATE-RJ: result, source and reason (PS3.8 9.3.4), and why, for the log."""
+
+    result: int
+    source: int
+    diagnostic: int
+    reason: str
+    not_served: tuple[str, ...] = ()
+
+
+def called_refusal(settings: Settings, called_aet: str) -> Refusal | None:
+    """With ``check_called_ae_title`` on, the refusal of a called AE title other than ours."""
+    if settings.check_called_ae_title and called_aet != settings.ae_title:
+        return Refusal(0x01, 0x01, 0x07, f"called AE title {called_aet!r} is not this server's "
+                                         f"({settings.ae_title!r})")
+    return None
+
+
+def syntax_refusal(proposed: list[str]) -> Refusal | None:
+    """The refusal of an association that proposes none of the SOP classes served."""
+    if any(uid in SERVED for uid in proposed):
+        return None
+    names = tuple(dict.fromkeys(syntax_name(uid) for uid in proposed))
+    return Refusal(0x01, 0x01, 0x01, "proposed no SOP class this server offers (Modality Worklist "
+                                     "FIND, Verification), only: " + "; ".join(names or ("nothing",)),
+                   names)
 
 
 def query_summary(identifier: Dataset) -> dict[str, str]:
@@ -210,10 +250,12 @@ class WorklistServer:
                 self._associations[assoc] = info
             return info
 
-    def _emit_assoc(self, kind: str, info: _Association, reason: str = "") -> None:
+    def _emit_assoc(self, kind: str, info: _Association, reason: str = "",
+                    not_served: tuple[str, ...] = ()) -> None:
         self.bus.emit(AssociationEvent(kind=kind, association_id=info.number,
                                        calling_aet=info.calling_aet, called_aet=info.called_aet,
-                                       address=info.address, port=info.port, reason=reason))
+                                       address=info.address, port=info.port, reason=reason,
+                                       not_served=not_served))
 
     def _on_requested(self, event: evt.Event) -> None:
         info = self._info(event.assoc)
@@ -222,16 +264,31 @@ class WorklistServer:
             info.calling_aet = str(primitive.calling_ae_title).strip()
             info.called_aet = str(primitive.called_ae_title).strip()
         self._emit_assoc("requested", info)
-        refusal = access_refusal(self.settings, info.calling_aet, info.address)
+        refusal = self._refusal(info, primitive)
         if refusal is not None:
-            # As pynetdicom does for its own refusals: A-ASSOCIATE-RJ (permanent, service user,
-            # calling AE title not recognised), then end the association once it has been sent.
-            event.assoc.acse.send_reject(0x01, 0x01, 0x03)
-            self._emit_assoc("rejected", info, refusal)
+            # As pynetdicom does for its own refusals: A-ASSOCIATE-RJ, then end the association
+            # once it has been sent.
+            event.assoc.acse.send_reject(refusal.result, refusal.source, refusal.diagnostic)
+            self._emit_assoc("rejected", info, refusal.reason, refusal.not_served)
             event.assoc.kill()
 
+    def _refusal(self, info: _Association, primitive: Any) -> Refusal | None:
+        access = access_refusal(self.settings, info.calling_aet, info.address)
+        if access is not None:  # permanent, service user, calling AE title not recognised
+            return Refusal(0x01, 0x01, 0x03, access)
+        refusal = called_refusal(self.settings, info.called_aet)
+        if refusal is None and primitive is not None:
+            proposed = [str(cx.abstract_syntax) for cx
+                        in primitive.presentation_context_definition_list]
+            refusal = syntax_refusal(proposed)
+        return refusal
+
     def _on_accepted(self, event: evt.Event) -> None:
-        self._emit_assoc("accepted", self._info(event.assoc))
+        left_out = tuple(dict.fromkeys(syntax_name(str(cx.abstract_syntax))
+                                       for cx in event.assoc.rejected_contexts))
+        reason = ("some proposed SOP classes are not served: " + "; ".join(left_out)
+                  if left_out else "")
+        self._emit_assoc("accepted", self._info(event.assoc), reason, left_out)
 
     def _on_rejected(self, event: evt.Event) -> None:  # refusals decided by pynetdicom itself
         self._emit_assoc("rejected", self._info(event.assoc), "association request not acceptable")
