@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -497,3 +498,88 @@ def test_accepted_association_names_the_sop_classes_left_out(running: Running) -
     [event] = association_events(running, "accepted")
     assert event.not_served == (STUDY_ROOT,)
     assert event.reason == "some proposed SOP classes are not served: " + STUDY_ROOT
+
+
+# --- connections that never complete their A-ASSOCIATE ---------------------------------------------
+
+OTHER_HOST = "127.0.0.2"  # another loopback address: another host, as far as the server can tell
+
+
+def stalled(port: int, count: int, source: str = OTHER_HOST) -> list[socket.socket]:
+    """``count`` connections that each send one byte of an A-ASSOCIATE-RQ and then wait."""
+    socks = []
+    for _ in range(count):
+        sock = rawdicom.connect(port, source)
+        sock.sendall(b"\x01")
+        socks.append(sock)
+    return socks
+
+
+def acceptor_threads(run: Running) -> int:
+    server = run.server._server
+    assert server is not None
+    return len(server.active_associations)
+
+
+def wait_for(condition: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.expect_log_warnings(r"127\.0\.0\.2: too many connections waiting to send their "
+                                 r"A-ASSOCIATE-RQ")
+def test_idle_connections_do_not_lock_modalities_out(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl")
+    socks = stalled(running.server.port, 70)
+    try:
+        assert running.find(name_query())[1] == [0xFF00, 0x0000]
+        # from the crowded address too: its oldest idle connection makes room
+        ae = AE(ae_title="SAMEHOST")
+        ae.add_requested_context(MWL)
+        assoc = ae.associate("127.0.0.1", running.server.port, ae_title="WLDESK",
+                             bind_address=(OTHER_HOST, 0))
+        assert assoc.is_established
+        assoc.release()
+    finally:
+        for sock in socks:
+            sock.close()
+    # Closed before their A-ASSOCIATE-RQ, their association threads end at once (pynetdicom
+    # alone kept them for its 30 s ACSE timeout, counted against the association limit).
+    assert wait_for(lambda: acceptor_threads(running) == 0, 5.0), acceptor_threads(running)
+    assert running.find(name_query())[1] == [0xFF00, 0x0000]
+
+
+@pytest.mark.expect_log_warnings(r"127\.0\.0\.2: too many connections waiting")
+def test_two_hundred_slow_clients_and_ten_normal_queries(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl")
+    socks = stalled(running.server.port, 200)
+    try:
+        served = [running.find(name_query(), f"CT{n}")[1] for n in range(10)]
+    finally:
+        for sock in socks:
+            sock.close()
+    assert served == [[0xFF00, 0x0000]] * 10
+
+
+def test_connection_without_a_request_is_closed_at_the_deadline(folder: Path) -> None:
+    run = Running(folder, association_request_timeout=1)
+    run.server.start()
+    try:
+        silent = rawdicom.connect(run.server.port, OTHER_HOST)
+        [one_byte] = stalled(run.server.port, 1)
+        started = time.monotonic()
+        for sock in (silent, one_byte):
+            with sock:
+                assert sock.recv(100) == b""  # closed by the server (10 s socket timeout)
+        elapsed = time.monotonic() - started
+        assert 0.9 <= elapsed < 5.0, elapsed
+        assert wait_for(lambda: acceptor_threads(run) == 0, 5.0)
+        assert run.find(name_query())[1] == [0x0000]
+    finally:
+        run.server.stop()
+    assert not [e for e in run.events if isinstance(e, AssociationEvent)
+                and e.address == OTHER_HOST]  # no association: nothing for the Activity tab

@@ -25,7 +25,7 @@ from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
 from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
 from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
-from wldesk.core.net.transport import start_server
+from wldesk.core.net.transport import PENDING_TOTAL, Handshakes, start_server
 from wldesk.core.query.answer import Answer, CannotEncode, finalize
 from wldesk.core.query.matching import CompiledQuery, compile_query
 from wldesk.core.query.values import QueryError, element_values
@@ -43,6 +43,10 @@ STATUS_TEXT = {
     0xC001: "Unable to process: worklist folder unavailable",
 }
 
+
+MAX_ASSOCIATIONS = 64
+"""Associations at the same time (those still to send their A-ASSOCIATE-RQ not counted); one
+more is rejected (transient, local limit exceeded)."""
 
 INDEX_WAIT = 45.0
 """Seconds a C-FIND that arrives during the first indexing of the folder waits for it. After
@@ -197,7 +201,9 @@ class WorklistServer:
             self.bus.emit(ServerEvent("failed", message))
             raise ServerStartError(message)
         ae = AE(ae_title=self.settings.ae_title)
-        ae.maximum_associations = 64
+        # pynetdicom counts the connections still to send their A-ASSOCIATE-RQ among the
+        # associations; Handshakes holds them to PENDING_TOTAL, on top of the 64 real ones.
+        ae.maximum_associations = MAX_ASSOCIATIONS + PENDING_TOTAL
         # pynetdicom aborts an association idle for network_timeout; while a very large answer
         # is being sent the peer says nothing, so 60 s (the default) cut 100,000-answer queries.
         ae.network_timeout = 300
@@ -214,7 +220,9 @@ class WorklistServer:
         ]
         address = (self.settings.bind_address, self.settings.port)
         try:
-            self._server = start_server(ae, address, handlers, self.fast_path)
+            self._server = start_server(
+                ae, address, handlers, self.fast_path,
+                Handshakes(deadline=float(self.settings.association_request_timeout)))
         except OSError as exc:
             reason = ("the port is already in use" if exc.errno in (98, 10048)
                       else exc.strerror or str(exc))

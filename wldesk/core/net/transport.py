@@ -30,12 +30,18 @@ import socket
 import ssl
 import sys
 import threading
+import time
+import weakref
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from queue import Queue
+from typing import Any, cast
 
 import pynetdicom
 from pynetdicom import AE, evt
+from pynetdicom.association import Association
 from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
@@ -126,6 +132,150 @@ def set_ack_frequency(sock: socket.socket) -> None:
             log.debug("SIO_TCP_SET_ACK_FREQUENCY unavailable: %s", exc)
 
 
+REQUEST_DEADLINE = 5.0
+"""Seconds a new connection has to send its A-ASSOCIATE-RQ (a modality sends it at once)."""
+
+PENDING_PER_ADDRESS = 48
+"""Connections from one address that may wait for their A-ASSOCIATE-RQ at the same time: above a
+burst of 40 associations opened at once by one host, far below the thread count that one
+misbehaving host could otherwise hold."""
+
+PENDING_TOTAL = 96
+"""Connections from all addresses that may wait for their A-ASSOCIATE-RQ at the same time. The
+server adds this to its limit of associations, as pynetdicom counts these connections among the
+associations: they never take the places of real ones."""
+
+
+@dataclass(eq=False)
+class _Pending:
+    sock: socket.socket
+    host: str
+    port: int
+    since: float
+    assoc: Association | None = None
+
+
+class Handshakes:
+    """The accepted connections whose A-ASSOCIATE-RQ has not arrived yet.
+
+    Without this, a connection that sends nothing (or one byte) keeps its association thread for
+    pynetdicom's ACSE timeout (30 s) or, once a byte has arrived, for the network timeout (the
+    DUL thread blocks reading the rest of the PDU); pynetdicom counts those threads against
+    ``maximum_associations``, so some 70 idle connections locked every modality out. And when
+    such a peer closes, pynetdicom's DUL ends but its association thread goes on waiting for the
+    A-ASSOCIATE-RQ until the ACSE timeout: the slots stayed taken after the connections closed.
+
+    * a connection gets ``deadline`` seconds for its A-ASSOCIATE-RQ, then its socket is shut
+      down (checked by the acceptor loop, every half second);
+    * at most ``per_address`` such connections per peer address and ``total`` in all: one more
+      closes the oldest waiting connection of that address (or, over ``total``, of the address
+      with the most), so that a flood from one host does not keep the others out;
+    * when a connection closes before its A-ASSOCIATE-RQ, its association thread is told at once.
+    """
+
+    def __init__(self, deadline: float = REQUEST_DEADLINE, per_address: int = PENDING_PER_ADDRESS,
+                 total: int = PENDING_TOTAL) -> None:
+        self.deadline = deadline
+        self.per_address = per_address
+        self.total = total
+        self._lock = threading.Lock()
+        self._pending: dict[socket.socket, _Pending] = {}  # oldest first
+        self._by_assoc: weakref.WeakKeyDictionary[Association, _Pending] = \
+            weakref.WeakKeyDictionary()
+        self._crowded: set[str] = set()  # addresses told about in the log, until they calm down
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def admit(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        """A new connection: registered; the oldest of a crowd closed."""
+        host, port = str(address[0]), int(address[1])
+        evicted: list[_Pending] = []
+        with self._lock:
+            self._pending[sock] = _Pending(sock, host, port, time.monotonic())
+            from_host = [p for p in self._pending.values() if p.host == host]
+            if len(from_host) > self.per_address:
+                evicted.append(self._evict(from_host[0]))
+            if len(self._pending) > self.total:
+                counts = Counter(p.host for p in self._pending.values())
+                busiest = max(counts, key=lambda h: counts[h])
+                evicted.append(self._evict(next(p for p in self._pending.values()
+                                                if p.host == busiest)))
+            told = [p.host for p in evicted if p.host not in self._crowded]
+            self._crowded.update(told)
+        for host in dict.fromkeys(told):
+            log.warning("%s: too many connections waiting to send their A-ASSOCIATE-RQ (at most %d "
+                        "per address, %d in all); closing the oldest ones", host,
+                        self.per_address, self.total)
+        for pending in evicted:
+            _shut(pending.sock)
+
+    def _evict(self, pending: _Pending) -> _Pending:
+        del self._pending[pending.sock]
+        return pending
+
+    def _done(self, pending: _Pending) -> None:
+        """Under the lock: ``pending`` is no longer waiting."""
+        self._pending.pop(pending.sock, None)
+        if pending.host in self._crowded and all(p.host != pending.host
+                                                 for p in self._pending.values()):
+            self._crowded.discard(pending.host)
+
+    def expire(self) -> None:
+        """Shut down the connections past their deadline (called by the acceptor loop)."""
+        now = time.monotonic()
+        with self._lock:
+            late = [p for p in self._pending.values() if now - p.since >= self.deadline]
+            for pending in late:
+                self._done(pending)
+        for pending in late:
+            log.info("connection from %s:%d closed: no A-ASSOCIATE-RQ within %g s", pending.host,
+                     pending.port, self.deadline)
+            _shut(pending.sock)
+
+    # --- association events -----------------------------------------------------------------
+
+    def opened(self, event: evt.Event) -> None:
+        sock = event.assoc.dul.socket.socket if event.assoc.dul.socket is not None else None
+        with self._lock:
+            pending = self._pending.get(sock) if sock is not None else None
+            if pending is not None:
+                pending.assoc = event.assoc
+                self._by_assoc[event.assoc] = pending
+
+    def requested(self, event: evt.Event) -> None:
+        with self._lock:
+            pending = self._by_assoc.pop(event.assoc, None)
+            if pending is not None:
+                self._done(pending)
+
+    def closed(self, event: evt.Event) -> None:
+        assoc = event.assoc
+        with self._lock:
+            pending = self._by_assoc.pop(assoc, None)
+            if pending is not None:
+                self._done(pending)
+        if assoc.is_acceptor and assoc.requestor.primitive is None:
+            # Closed before its A-ASSOCIATE-RQ: the association thread waits for one on this
+            # queue (for the ACSE timeout); None is what it gets when that times out.
+            queue = cast("Queue[Any]", assoc.dul.to_user_queue)
+            queue.put(None)
+
+    def stop(self) -> None:
+        with self._lock:
+            waiting = list(self._pending.values())
+            self._pending.clear()
+        for pending in waiting:
+            _shut(pending.sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    """End a connection whose association thread may be blocked reading it: its read returns."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class LowLatencyAssociationServer(ThreadedAssociationServer):
     """A :class:`ThreadedAssociationServer` whose accepted sockets have TCP_NODELAY set and, on Linux,
     TCP_QUICKACK re-armed before every receive (TLS included); on Windows, ACK frequency 1."""
@@ -159,6 +309,24 @@ class LowLatencyAssociationServer(ThreadedAssociationServer):
             client = _rebind(client)
         return client, address
 
+    handshakes: Handshakes | None = None
+    """The connections still to send their A-ASSOCIATE-RQ (set by :func:`start_server`)."""
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.handshakes is not None:
+            self.handshakes.admit(request, client_address)
+        return True
+
+    def service_actions(self) -> None:
+        super().service_actions()
+        if self.handshakes is not None:
+            self.handshakes.expire()
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self.handshakes is not None:
+            self.handshakes.stop()
+
 
 def _rebind(sock: socket.socket) -> QuickAckSocket:
     """The same connection as a :class:`QuickAckSocket` (``sock`` is detached, not closed)."""
@@ -182,7 +350,8 @@ def _batching_dul(fast_path: FastPath) -> Callable[[evt.Event], None]:
 
 
 def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventHandlerType],
-                 fast_path: FastPath | None = None) -> ThreadedAssociationServer:
+                 fast_path: FastPath | None = None,
+                 handshakes: Handshakes | None = None) -> LowLatencyAssociationServer:
     """Like ``ae.start_server(address, block=False, evt_handlers=evt_handlers)``, with a
     :class:`LowLatencyAssociationServer` whose associations get a
     :class:`~wldesk.core.net.fastfind.BatchingDUL`.
@@ -193,10 +362,18 @@ def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventH
     ``AcceptorServer@<timestamp>`` and is registered with the AE, so ``server.shutdown()`` and
     ``ae.shutdown()`` both stop it. Raises OSError when the address cannot be bound, as
     ``ae.start_server`` does.
+
+    Connections that do not send their A-ASSOCIATE-RQ are limited by ``handshakes`` (a default
+    :class:`Handshakes` when not given).
     """
     swap = _batching_dul(fast_path if fast_path is not None else FastPath())
-    handlers: list[evt.EventHandlerType] = [(evt.EVT_CONN_OPEN, swap), *evt_handlers]
+    guard = handshakes if handshakes is not None else Handshakes()
+    handlers: list[evt.EventHandlerType] = [
+        (evt.EVT_CONN_OPEN, swap), (evt.EVT_CONN_OPEN, guard.opened),
+        (evt.EVT_REQUESTED, guard.requested), (evt.EVT_CONN_CLOSE, guard.closed), *evt_handlers]
     server = ae.make_server(address, evt_handlers=handlers, server_class=LowLatencyAssociationServer)
+    assert isinstance(server, LowLatencyAssociationServer)
+    server.handshakes = guard
     timestamp = datetime.now().strftime("%Y%m%d%H%M%S")
     thread = threading.Thread(target=make_target(server.serve_forever),
                               name=f"AcceptorServer@{timestamp}", daemon=True)
