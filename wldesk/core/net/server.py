@@ -45,8 +45,9 @@ STATUS_TEXT = {
 
 
 MAX_ASSOCIATIONS = 64
-"""Associations at the same time (those still to send their A-ASSOCIATE-RQ not counted); one
-more is rejected (transient, local limit exceeded)."""
+"""Places for associations that are always left, however many connections wait to send their
+A-ASSOCIATE-RQ (pynetdicom's limit adds ``PENDING_TOTAL`` for those; over it, an association is
+rejected: transient, local limit exceeded)."""
 
 INDEX_WAIT = 45.0
 """Seconds a C-FIND that arrives during the first indexing of the folder waits for it. After
