@@ -583,3 +583,44 @@ def test_connection_without_a_request_is_closed_at_the_deadline(folder: Path) ->
         run.server.stop()
     assert not [e for e in run.events if isinstance(e, AssociationEvent)
                 and e.address == OTHER_HOST]  # no association: nothing for the Activity tab
+
+
+# --- malformed AE titles ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("calling", "called", "expected", "shown", "reason"), [
+    (b"CT\\1", b"WLDESK", 0x03, "CT\\1", "calling AE title 'CT\\1' contains a backslash"),
+    (b"CT\xe91", b"WLDESK", 0x03, "CT<E9>1",
+     "calling AE title 'CT<E9>1' has a byte that is not ASCII (0xE9)"),
+    (b"", b"WLDESK", 0x03, "", "calling AE title '' is empty"),
+    (b"CT1", b"WL\x01DESK", 0x07, "CT1", "called AE title 'WL<01>DESK' contains a control "
+                                         "character (0x01)"),
+])
+def test_malformed_ae_title_gets_a_reject_and_one_plain_line(
+        running: Running, caplog: pytest.LogCaptureFixture, *, calling: bytes, called: bytes,
+        expected: int, shown: str, reason: str) -> None:
+    with caplog.at_level(logging.DEBUG, logger="pynetdicom"):
+        answer = rawdicom.request(running.server.port, rawdicom.associate_rq(calling, called))
+        assert rawdicom.reject_fields(answer) == (0x01, 0x01, expected)
+        assert wait_for(lambda: association_events(running, "rejected"), 5.0)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    [event] = association_events(running, "rejected")
+    assert (event.calling_aet, event.reason) == (shown, reason)
+    level, line = describe(event, redact=False)
+    assert level == logging.WARNING
+    assert line == f"association #{event.association_id} rejected ({shown or '?'} " \
+                   f"(127.0.0.1:{event.port})): {reason}"
+    assert running.find(name_query())[1] == [0x0000]  # the server goes on serving
+
+
+def test_malformed_calling_ae_title_from_dcmtk_echoscu(running: Running) -> None:
+    echoscu = dcmtk_tool("echoscu")
+    if echoscu is None:
+        pytest.skip("DCMTK echoscu is not installed")
+    result = subprocess.run([echoscu, "-aet", "CT\\1", "-aec", "WLDESK", "127.0.0.1",
+                             str(running.server.port)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "Calling AE Title Not Recognized" in result.stdout + result.stderr
+    [event] = association_events(running, "rejected")
+    assert event.reason == "calling AE title 'CT\\1' contains a backslash"

@@ -25,7 +25,13 @@ from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
 from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
 from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
-from wldesk.core.net.transport import PENDING_TOTAL, Handshakes, start_server
+from wldesk.core.net.transport import (
+    PENDING_TOTAL,
+    Handshakes,
+    TitleProblem,
+    start_server,
+    title_problems,
+)
 from wldesk.core.query.answer import Answer, CannotEncode, finalize
 from wldesk.core.query.matching import CompiledQuery, compile_query
 from wldesk.core.query.values import QueryError, element_values
@@ -272,14 +278,25 @@ class WorklistServer:
         if primitive is not None:  # the requestor's titles, before pynetdicom negotiates
             info.calling_aet = str(primitive.calling_ae_title).strip()
             info.called_aet = str(primitive.called_ae_title).strip()
+        bad_titles = title_problems(event.assoc)
+        for bad in bad_titles:  # replaced by "?" for pynetdicom: show what was sent
+            setattr(info, f"{bad.which}_aet", bad.shown)
         self._emit_assoc("requested", info)
-        refusal = self._refusal(info, primitive)
+        refusal = self._title_refusal(bad_titles) or self._refusal(info, primitive)
         if refusal is not None:
             # As pynetdicom does for its own refusals: A-ASSOCIATE-RJ, then end the association
             # once it has been sent.
             event.assoc.acse.send_reject(refusal.result, refusal.source, refusal.diagnostic)
             self._emit_assoc("rejected", info, refusal.reason, refusal.not_served)
             event.assoc.kill()
+
+    @staticmethod
+    def _title_refusal(problems: tuple[TitleProblem, ...]) -> Refusal | None:
+        """An AE title pynetdicom could not decode: calling (reason 3) or called (reason 7)."""
+        if not problems:
+            return None
+        diagnostic = 0x03 if any(p.which == "calling" for p in problems) else 0x07
+        return Refusal(0x01, 0x01, diagnostic, "; ".join(str(p) for p in problems))
 
     def _refusal(self, info: _Association, primitive: Any) -> Refusal | None:
         access = access_refusal(self.settings, info.calling_aet, info.address)

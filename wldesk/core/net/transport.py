@@ -31,6 +31,7 @@ import ssl
 import sys
 import threading
 import time
+import unicodedata
 import weakref
 from collections import Counter
 from collections.abc import Callable
@@ -42,6 +43,7 @@ from typing import Any, cast
 import pynetdicom
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
+from pynetdicom.pdu import _PDUType
 from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
@@ -336,12 +338,84 @@ def _rebind(sock: socket.socket) -> QuickAckSocket:
     return rebound
 
 
+_TITLES = (("called", 10), ("calling", 26))  # offsets in an A-ASSOCIATE-RQ PDU (PS3.8 9.3.2)
+_PLACEHOLDER = b"?".ljust(16)
+
+
+def ae_title_problem(raw: bytes) -> str | None:
+    """Why pynetdicom cannot take ``raw`` (an A-ASSOCIATE-RQ's 16 AE title bytes), or None.
+
+    The same rules as pynetdicom's own check (``_validators.validate_ae`` after stripping the
+    padding): ASCII, not only spaces, no control character, no backslash."""
+    bad = next((b for b in raw if b > 0x7E), None)
+    if bad is not None:
+        return f"has a byte that is not ASCII (0x{bad:02X})"
+    title = raw.decode("ascii").strip()
+    if not title:
+        return "is empty"
+    if "\\" in title:
+        return "contains a backslash"
+    control = next((c for c in title if unicodedata.category(c)[0] == "C"), None)
+    if control is not None:
+        return f"contains a control character (0x{ord(control):02X})"
+    return None
+
+
+def shown_title(raw: bytes) -> str:
+    """An AE title's bytes as text for a log line: other than printable ASCII as ``<E9>``."""
+    return "".join(chr(b) if 0x20 <= b <= 0x7E else f"<{b:02X}>" for b in raw).strip()
+
+
+@dataclass(frozen=True)
+class TitleProblem:
+    """An AE title of an A-ASSOCIATE-RQ that pynetdicom could not decode."""
+
+    which: str  # "called" or "calling"
+    shown: str  # the bytes as text (see shown_title)
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.which} AE title '{self.shown}' {self.problem}"
+
+
+class ServerDUL(BatchingDUL):
+    """The DUL of the server's associations: a :class:`BatchingDUL` that takes an A-ASSOCIATE-RQ
+    with an AE title pynetdicom cannot decode (a backslash, a byte that is not ASCII).
+
+    pynetdicom answers such a request with an A-ABORT and logs a traceback without the peer.
+    Here the title is replaced by ``?`` before pynetdicom decodes the PDU and kept in
+    :attr:`title_problems`, so that the ``EVT_REQUESTED`` handler can answer A-ASSOCIATE-RJ and
+    log one line (see :func:`title_problems`). Relies on ``DULServiceProvider._decode_pdu``
+    taking the whole PDU as a bytearray.
+    """
+
+    title_problems: tuple[TitleProblem, ...] = ()
+
+    def _decode_pdu(self, bytestream: bytearray) -> tuple[_PDUType, str]:
+        if bytestream[:1] == b"\x01" and len(bytestream) >= 42:
+            problems = []
+            for which, start in _TITLES:
+                raw = bytes(bytestream[start:start + 16])
+                problem = ae_title_problem(raw)
+                if problem is not None:
+                    problems.append(TitleProblem(which, shown_title(raw), problem))
+                    bytestream[start:start + 16] = _PLACEHOLDER
+            self.title_problems = tuple(problems)
+        return super()._decode_pdu(bytestream)
+
+
+def title_problems(assoc: Association) -> tuple[TitleProblem, ...]:
+    """The AE titles of ``assoc``'s A-ASSOCIATE-RQ that had to be replaced by ``?``."""
+    dul = assoc.dul
+    return dul.title_problems if isinstance(dul, ServerDUL) else ()
+
+
 def _batching_dul(fast_path: FastPath) -> Callable[[evt.Event], None]:
-    """The ``EVT_CONN_OPEN`` handler that swaps in the BatchingDUL, failing open."""
+    """The ``EVT_CONN_OPEN`` handler that swaps in the :class:`ServerDUL`, failing open."""
 
     def install(event: evt.Event) -> None:
         try:
-            BatchingDUL.install(event.assoc)  # before the association's threads start
+            ServerDUL.install(event.assoc)  # before the association's threads start
         except Exception as exc:  # pynetdicom builds its associations differently: stock answers
             fast_path.turn_off(f"wldesk could not attach its answer batching to a pynetdicom "
                                f"{pynetdicom.__version__} association ({type(exc).__name__}: {exc})")
