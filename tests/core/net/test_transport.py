@@ -29,6 +29,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 
 from tests.helpers import rawdicom
 from wldesk.core.net.transport import (
+    Handshakes,
     LowLatencyAssociationServer,
     QuickAckSocket,
     QuickAckSSLSocket,
@@ -292,3 +293,44 @@ def test_forty_associations_opened_at_once_are_all_accepted_without_syn_retries(
         ae.shutdown()
     assert answers == [rawdicom.A_ASSOCIATE_AC] * clients
     assert max(connect_times) < 0.9, sorted(connect_times)[-5:]  # the first SYN retry is at 1 s
+
+
+def test_deadline_fails_open_when_the_association_is_not_found() -> None:
+    """Should pynetdicom build its associations differently (here: the EVT_CONN_OPEN link is
+    broken), a working association must never be cut at the A-ASSOCIATE-RQ deadline."""
+
+    class Unlinked(Handshakes):
+        def opened(self, event: evt.Event) -> None:
+            pass
+
+    guard = Unlinked(deadline=0.3)
+    ae = AE(ae_title="WLDESK")
+    ae.add_supported_context(Verification)
+    server = start_server(ae, ("127.0.0.1", 0), [(evt.EVT_C_ECHO, lambda event: 0x0000)],
+                          handshakes=guard)
+    try:
+        assoc = associate(server)
+        assert len(guard) == 0
+        time.sleep(1.0)  # twice the acceptor loop's half-second turn, past the deadline
+        assert assoc.send_c_echo().Status == 0x0000
+        assoc.release()
+    finally:
+        ae.shutdown()
+
+
+def test_idle_connection_is_closed_at_the_deadline_and_frees_its_thread() -> None:
+    guard = Handshakes(deadline=0.5)
+    ae = AE(ae_title="WLDESK")
+    ae.add_supported_context(Verification)
+    server = start_server(ae, ("127.0.0.1", 0), [], handshakes=guard)
+    try:
+        with rawdicom.connect(server.server_address[1], timeout=TIMEOUT) as sock:
+            sock.sendall(b"\x01\x00")
+            assert sock.recv(10) == b""  # closed by the server
+        deadline = time.monotonic() + TIMEOUT
+        while server.active_associations and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.active_associations == []
+        assert len(guard) == 0
+    finally:
+        ae.shutdown()

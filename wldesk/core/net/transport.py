@@ -20,6 +20,15 @@ and the overridable ``AssociationServer.get_request()``. Two things are not publ
 * With TLS on Linux, the server's ``ssl.SSLContext`` gets ``sslsocket_class =
   QuickAckSSLSocket`` (a documented, per-instance override in Python's ``ssl`` module) unless the
   context already has a custom class, which is then left alone (no TCP_QUICKACK under TLS).
+
+It also guards the association level, before pynetdicom negotiates: the listen backlog
+(``request_queue_size``), a deadline and per-address limits for connections that have not sent
+their A-ASSOCIATE-RQ (:class:`Handshakes`, through socketserver's ``verify_request`` and
+``service_actions`` hooks and pynetdicom's ``EVT_CONN_OPEN`` / ``EVT_REQUESTED`` /
+``EVT_CONN_CLOSE``), and AE titles pynetdicom cannot decode (:class:`ServerDUL`). These rely on
+more of pynetdicom 3.0 than its public API: the acceptor's ``dul.socket.socket`` is the accepted
+socket; an acceptor waits for its A-ASSOCIATE-RQ on ``dul.to_user_queue`` and ends when it gets
+None; ``DULServiceProvider._decode_pdu`` decodes each whole PDU.
 """
 
 from __future__ import annotations
@@ -258,11 +267,23 @@ class Handshakes:
             pending = self._by_assoc.pop(assoc, None)
             if pending is not None:
                 self._done(pending)
-        if assoc.is_acceptor and assoc.requestor.primitive is None:
+        queue = cast("Queue[Any]", assoc.dul.to_user_queue)
+        if assoc.is_acceptor and assoc.requestor.primitive is None and queue.empty():
             # Closed before its A-ASSOCIATE-RQ: the association thread waits for one on this
             # queue (for the ACSE timeout); None is what it gets when that times out.
-            queue = cast("Queue[Any]", assoc.dul.to_user_queue)
             queue.put(None)
+
+    def linked(self, sock: socket.socket) -> None:
+        """After ``EVT_CONN_OPEN``: a connection whose association :meth:`opened` did not find
+        is no longer watched (failing open: without its association, its A-ASSOCIATE-RQ would
+        go unnoticed and the deadline would end a working association)."""
+        with self._lock:
+            pending = self._pending.get(sock)
+            if pending is None or pending.assoc is not None:
+                return
+            self._done(pending)
+        log.debug("connection from %s:%d: its association was not found; no deadline",
+                  pending.host, pending.port)
 
     def stop(self) -> None:
         with self._lock:
@@ -287,10 +308,6 @@ class LowLatencyAssociationServer(ThreadedAssociationServer):
     while the acceptor thread is busy have their SYN dropped, and the client's kernel only sends it
     again after 1, 3, 7 s: 40 associations opened at once waited seconds. The kernel caps this at
     ``net.core.somaxconn`` (Linux) / ``SOMAXCONN`` (Windows)."""
-
-    # Setting up an association only creates it and starts its own thread: do that right here
-    # instead of on one more thread per connection (ThreadingMixIn's), which costs ~0.5 ms.
-    process_request = AssociationServer.process_request
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         assert self.socket is not None
@@ -318,6 +335,13 @@ class LowLatencyAssociationServer(ThreadedAssociationServer):
         if self.handshakes is not None:
             self.handshakes.admit(request, client_address)
         return True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Setting up an association only creates it and starts its own thread: done right here
+        # instead of on one more thread per connection (ThreadingMixIn's), which costs ~0.5 ms.
+        AssociationServer.process_request(self, request, client_address)
+        if self.handshakes is not None:
+            self.handshakes.linked(request)
 
     def service_actions(self) -> None:
         super().service_actions()
