@@ -15,6 +15,7 @@ from PySide6.QtWidgets import QFileDialog
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from tests.helpers import rawdicom
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, QueryEvent
 from wldesk.core.net.scu import find as scu_find
@@ -303,3 +304,26 @@ def test_texts(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["rows.tsv"]  # no temporary file left
     with pytest.raises(OSError):
         export_rows(tmp_path / "missing" / "rows.tsv", [])
+
+
+@pytest.mark.expect_log_warnings(r"rejected .*proposed no SOP class this server offers")
+def test_association_proposing_only_other_sop_classes_shows_as_refused(
+        qtbot: QtBot, tab: ActivityTab, running: ServerController) -> None:
+    """The most common misconfiguration: a modality set to Study Root Q/R FIND instead of
+    Modality Worklist. It shows as refused, naming what was proposed."""
+    model = tab.model
+    answer = rawdicom.request(running.settings.port, rawdicom.associate_rq(
+        calling=b"CT_ROOM_1", abstract_syntaxes=(rawdicom.STUDY_ROOT_FIND,)))
+    assert answer[0] == rawdicom.A_ASSOCIATE_RJ
+    qtbot.waitUntil(lambda: bool(rows(model, "association", "rejected")), timeout=5000)
+    [refused] = rows(model, "association", "rejected")
+    tab.associations_check.setChecked(False)
+    tab.status_combo.setCurrentText("Refused")
+    assert shown(tab) == [refused]
+    assert model.cell(refused, A.CALLING_AET) == "CT_ROOM_1"
+    assert "proposed no SOP class this server offers" in model.cell(refused, A.STATUS)
+    select(tab, refused)
+    lines = tab.details_text().splitlines()
+    assert "  Study Root Query/Retrieve Information Model - FIND (1.2.840.10008.5.1.4.1.2.2.1)" \
+        in lines
+    assert "Proposed SOP classes this server does not offer (1):" in lines

@@ -30,6 +30,9 @@ class AssociationEvent:
     address: str
     port: int
     reason: str = ""
+    # The SOP classes (abstract syntaxes) the requestor proposed that are not served, each as
+    # "name (UID)": why nothing was accepted, or what was left out of an accepted association.
+    not_served: tuple[str, ...] = ()
     time: datetime = field(default_factory=_now)
 
 

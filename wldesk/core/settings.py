@@ -264,6 +264,14 @@ class Settings:
         "success", "Final status after LimitAnswers cut a query: 'success' (what most modalities "
                    "expect) or 'cancel' (0xFE00, like Orthanc).",
         choices={"success": "Success", "cancel": "Cancel (0xFE00)"}, group="Worklist", restart=True)
+    association_request_timeout: int = setting(
+        5, "Seconds a new connection has to send its association request (A-ASSOCIATE-RQ) before "
+           "it is closed, so that idle or stalled connections do not hold places.", minimum=1,
+        maximum=120, group="Network", restart=True)
+    check_called_ae_title: bool = setting(
+        False, "Refuse associations addressed to another called AE title than this server's "
+               "(A-ASSOCIATE-RJ, called AE title not recognised, as wlmscpfs does); off, any "
+               "called AE title is accepted, as Orthanc does.", group="Network", restart=True)
     allow_unknown_modalities: bool = setting(
         True, "Accept queries from AE titles that are not in the known modalities.",
         group="Modalities", restart=True)

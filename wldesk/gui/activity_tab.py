@@ -234,6 +234,12 @@ class ActivityModel(ColumnsModel):
                      f"Address: {event.address}:{event.port}"]
             if event.reason:
                 lines.append(f"Reason: {event.reason}")
+            if event.not_served:
+                lines += ["", "Proposed SOP classes this server does not offer "
+                              f"({len(event.not_served)}):"]
+                lines += [f"  {name}" for name in event.not_served]
+                lines.append("This server offers Modality Worklist FIND and Verification: a "
+                             "modality set to query/retrieve FIND is the usual cause.")
             return "\n".join(lines)
         unsupported = _unsupported_names(event)
         lines = [f"Query of association #{event.association_id} at {when}",

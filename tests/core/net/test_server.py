@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 import shutil
 import socket
+import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,9 +23,12 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
+from tests.helpers import rawdicom
+from tests.helpers.dcmtk import dcmtk_tool
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
+from wldesk.core.logs import describe
 from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import KnownModality, Settings
@@ -389,3 +395,227 @@ def test_query_without_returnable_keys_still_answers(running: Running, folder: P
     answers, statuses = running.find(query)
     assert statuses == [0xFF00, 0x0000]
     assert answers[0].SpecificCharacterSet == "ISO_IR 100"
+
+
+# --- association policies --------------------------------------------------------------------------
+
+
+def association_events(run: Running, kind: str) -> list[AssociationEvent]:
+    with run.lock:
+        return [e for e in run.events if isinstance(e, AssociationEvent) and e.kind == kind]
+
+
+@pytest.mark.parametrize("called", [b"WLDESK", b"ANYTHING", b"*", b"../../etc"])
+def test_any_called_ae_title_is_accepted_by_default(running: Running, called: bytes) -> None:
+    answer = rawdicom.request(running.server.port, rawdicom.associate_rq(called=called))
+    assert answer[0] == rawdicom.A_ASSOCIATE_AC
+
+
+def test_other_called_ae_titles_refused_when_checked(folder: Path) -> None:
+    run = Running(folder, check_called_ae_title=True)
+    run.server.start()
+    try:
+        port = run.server.port
+        for called in (b"ANYTHING", b"*", b"../../etc", b"wldesk"):
+            answer = rawdicom.request(port, rawdicom.associate_rq(called=called))
+            # rejected-permanent, service-user, called-AE-title-not-recognized (PS3.8 9.3.4)
+            assert rawdicom.reject_fields(answer) == (0x01, 0x01, 0x07)
+        assert rawdicom.request(port, rawdicom.associate_rq(called=b"WLDESK"))[0] == \
+            rawdicom.A_ASSOCIATE_AC
+        assert run.find(name_query())[1] == [0x0000]  # pynetdicom, called AE title WLDESK
+    finally:
+        run.server.stop()
+    rejected = association_events(run, "rejected")
+    assert [e.called_aet for e in rejected] == ["ANYTHING", "*", "../../etc", "wldesk"]
+    assert "called AE title '../../etc' is not this server's ('WLDESK')" in rejected[2].reason
+
+
+def test_called_ae_title_refused_to_dcmtk_echoscu(folder: Path) -> None:
+    echoscu = dcmtk_tool("echoscu")
+    if echoscu is None:
+        pytest.skip("DCMTK echoscu is not installed")
+    run = Running(folder, check_called_ae_title=True)
+    run.server.start()
+    try:
+        def echo(called: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([echoscu, "-aec", called, "127.0.0.1", str(run.server.port)],
+                                  capture_output=True, text=True, timeout=60, check=False)
+        refused = echo("OTHER")
+        assert refused.returncode != 0
+        assert "Called AE Title Not Recognized" in refused.stdout + refused.stderr
+        assert echo("WLDESK").returncode == 0
+    finally:
+        run.server.stop()
+
+
+STUDY_ROOT = "Study Root Query/Retrieve Information Model - FIND (1.2.840.10008.5.1.4.1.2.2.1)"
+
+
+def test_association_proposing_nothing_served_is_rejected_with_the_sop_classes_named(
+        running: Running) -> None:
+    answer = rawdicom.request(running.server.port, rawdicom.associate_rq(
+        calling=b"CT_ROOM_1", abstract_syntaxes=(rawdicom.STUDY_ROOT_FIND,)))
+    # rejected-permanent, service-user, no-reason-given
+    assert rawdicom.reject_fields(answer) == (0x01, 0x01, 0x01)
+    [event] = association_events(running, "rejected")
+    assert event.calling_aet == "CT_ROOM_1"
+    assert event.not_served == (STUDY_ROOT,)
+    assert event.reason.endswith("only: " + STUDY_ROOT)
+    level, line = describe(event, redact=False)
+    assert level == logging.WARNING
+    assert f"rejected (CT_ROOM_1 (127.0.0.1:{event.port})): proposed no SOP class" in line
+    assert STUDY_ROOT in line
+    assert association_events(running, "accepted") == []
+
+
+def test_dcmtk_findscu_with_study_root_is_told_no(running: Running, tmp_path: Path) -> None:
+    findscu = dcmtk_tool("findscu")
+    if findscu is None:
+        pytest.skip("DCMTK findscu is not installed")
+    query = tmp_path / "query.dcm"
+    ds = Dataset()
+    ds.QueryRetrieveLevel = "STUDY"
+    ds.PatientName = ""
+    ds.save_as(query, implicit_vr=False, little_endian=True, enforce_file_format=False)
+    result = subprocess.run([findscu, "-S", "-aet", "CT1", "-aec", "WLDESK", "127.0.0.1",
+                             str(running.server.port), str(query)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "Association Rejected" in result.stdout + result.stderr
+    [event] = association_events(running, "rejected")
+    assert event.calling_aet == "CT1" and event.not_served == (STUDY_ROOT,)
+
+
+def test_accepted_association_names_the_sop_classes_left_out(running: Running) -> None:
+    assoc = running.associate("CT1", contexts=(MWL, rawdicom.STUDY_ROOT_FIND))
+    assert assoc.is_established
+    assoc.release()
+    [event] = association_events(running, "accepted")
+    assert event.not_served == (STUDY_ROOT,)
+    assert event.reason == "some proposed SOP classes are not served: " + STUDY_ROOT
+
+
+# --- connections that never complete their A-ASSOCIATE ---------------------------------------------
+
+OTHER_HOST = "127.0.0.2"  # another loopback address: another host, as far as the server can tell
+
+
+def stalled(port: int, count: int, source: str = OTHER_HOST) -> list[socket.socket]:
+    """``count`` connections that each send one byte of an A-ASSOCIATE-RQ and then wait."""
+    socks = []
+    for _ in range(count):
+        sock = rawdicom.connect(port, source)
+        sock.sendall(b"\x01")
+        socks.append(sock)
+    return socks
+
+
+def acceptor_threads(run: Running) -> int:
+    server = run.server._server
+    assert server is not None
+    return len(server.active_associations)
+
+
+def wait_for(condition: Any, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+@pytest.mark.expect_log_warnings(r"127\.0\.0\.2: too many connections waiting to send their "
+                                 r"A-ASSOCIATE-RQ")
+def test_idle_connections_do_not_lock_modalities_out(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl")
+    socks = stalled(running.server.port, 70)
+    try:
+        assert running.find(name_query())[1] == [0xFF00, 0x0000]
+        # from the crowded address too: its oldest idle connection makes room
+        ae = AE(ae_title="SAMEHOST")
+        ae.add_requested_context(MWL)
+        assoc = ae.associate("127.0.0.1", running.server.port, ae_title="WLDESK",
+                             bind_address=(OTHER_HOST, 0))
+        assert assoc.is_established
+        assoc.release()
+    finally:
+        for sock in socks:
+            sock.close()
+    # Closed before their A-ASSOCIATE-RQ, their association threads end at once (pynetdicom
+    # alone kept them for its 30 s ACSE timeout, counted against the association limit).
+    assert wait_for(lambda: acceptor_threads(running) == 0, 5.0), acceptor_threads(running)
+    assert running.find(name_query())[1] == [0xFF00, 0x0000]
+
+
+@pytest.mark.expect_log_warnings(r"127\.0\.0\.2: too many connections waiting")
+def test_two_hundred_slow_clients_and_ten_normal_queries(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl")
+    socks = stalled(running.server.port, 200)
+    try:
+        served = [running.find(name_query(), f"CT{n}")[1] for n in range(10)]
+    finally:
+        for sock in socks:
+            sock.close()
+    assert served == [[0xFF00, 0x0000]] * 10
+
+
+def test_connection_without_a_request_is_closed_at_the_deadline(folder: Path) -> None:
+    run = Running(folder, association_request_timeout=1)
+    run.server.start()
+    try:
+        silent = rawdicom.connect(run.server.port, OTHER_HOST)
+        [one_byte] = stalled(run.server.port, 1)
+        started = time.monotonic()
+        for sock in (silent, one_byte):
+            with sock:
+                assert sock.recv(100) == b""  # closed by the server (10 s socket timeout)
+        elapsed = time.monotonic() - started
+        assert 0.9 <= elapsed < 5.0, elapsed
+        assert wait_for(lambda: acceptor_threads(run) == 0, 5.0)
+        assert run.find(name_query())[1] == [0x0000]
+    finally:
+        run.server.stop()
+    assert not [e for e in run.events if isinstance(e, AssociationEvent)
+                and e.address == OTHER_HOST]  # no association: nothing for the Activity tab
+
+
+# --- malformed AE titles ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("calling", "called", "expected", "shown", "reason"), [
+    (b"CT\\1", b"WLDESK", 0x03, "CT\\1", "calling AE title 'CT\\1' contains a backslash"),
+    (b"CT\xe91", b"WLDESK", 0x03, "CT<E9>1",
+     "calling AE title 'CT<E9>1' has a byte that is not ASCII (0xE9)"),
+    (b"", b"WLDESK", 0x03, "", "calling AE title '' is empty"),
+    (b"CT1", b"WL\x01DESK", 0x07, "CT1", "called AE title 'WL<01>DESK' contains a control "
+                                         "character (0x01)"),
+])
+def test_malformed_ae_title_gets_a_reject_and_one_plain_line(
+        running: Running, caplog: pytest.LogCaptureFixture, *, calling: bytes, called: bytes,
+        expected: int, shown: str, reason: str) -> None:
+    with caplog.at_level(logging.DEBUG, logger="pynetdicom"):
+        answer = rawdicom.request(running.server.port, rawdicom.associate_rq(calling, called))
+        assert rawdicom.reject_fields(answer) == (0x01, 0x01, expected)
+        assert wait_for(lambda: association_events(running, "rejected"), 5.0)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    [event] = association_events(running, "rejected")
+    assert (event.calling_aet, event.reason) == (shown, reason)
+    level, line = describe(event, redact=False)
+    assert level == logging.WARNING
+    assert line == f"association #{event.association_id} rejected ({shown or '?'} " \
+                   f"(127.0.0.1:{event.port})): {reason}"
+    assert running.find(name_query())[1] == [0x0000]  # the server goes on serving
+
+
+def test_malformed_calling_ae_title_from_dcmtk_echoscu(running: Running) -> None:
+    echoscu = dcmtk_tool("echoscu")
+    if echoscu is None:
+        pytest.skip("DCMTK echoscu is not installed")
+    result = subprocess.run([echoscu, "-aet", "CT\\1", "-aec", "WLDESK", "127.0.0.1",
+                             str(running.server.port)],
+                            capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode != 0
+    assert "Calling AE Title Not Recognized" in result.stdout + result.stderr
+    [event] = association_events(running, "rejected")
+    assert event.reason == "calling AE title 'CT\\1' contains a backslash"

@@ -6,6 +6,7 @@ import socket
 import ssl
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,9 +21,11 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 from pynetdicom.transport import ThreadedAssociationServer
 
+from tests.helpers import rawdicom
 from tests.helpers.tls import make_certificates
 from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.transport import (
+    Handshakes,
     LowLatencyAssociationServer,
     QuickAckSocket,
     ServerSSLSocket,
@@ -71,14 +74,7 @@ def scp(seen: Seen, ssl_context: ssl.SSLContext | None = None
     ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = TIMEOUT
     handlers: list[evt.EventHandlerType] = [(evt.EVT_C_FIND, on_find),
                                             (evt.EVT_C_ECHO, lambda event: 0x0000)]
-    if ssl_context is None:
-        return ae, start_server(ae, ("127.0.0.1", 0), handlers)
-    # start_server has no ssl_context parameter (wldesk has no TLS yet); what it does otherwise:
-    server = ae.make_server(("127.0.0.1", 0), ssl_context=ssl_context, evt_handlers=handlers,
-                            server_class=LowLatencyAssociationServer)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    ae._servers.append(server)
-    return ae, server
+    return ae, start_server(ae, ("127.0.0.1", 0), handlers, ssl_context=ssl_context)
 
 
 def associate(server: ThreadedAssociationServer, tls: tuple[ssl.SSLContext, str] | None = None
@@ -224,3 +220,87 @@ def test_tls_echo_and_find(certificate: tuple[Path, Path]) -> None:
     assert len(seen.nodelay) == len(seen.socket_types) == 1
     assert all(seen.nodelay)
     assert issubclass(seen.socket_types[0], ServerSSLSocket)
+
+
+# --- connection bursts ----------------------------------------------------------------------------
+
+
+def test_forty_associations_opened_at_once_are_all_accepted_without_syn_retries() -> None:
+    """With socketserver's backlog of 5 the kernel dropped the SYNs of a burst, which the clients
+    sent again only after 1 s (then 3, 7 s). Every connection must be up well before that first
+    retry, and every association accepted (benchmarks/burst_bench.py has the timings)."""
+    ae, server = scp(Seen())
+    port = server.server_address[1]
+    clients = 40
+    barrier = threading.Barrier(clients)
+    connect_times: list[float] = []
+    answers: list[int] = []
+    lock = threading.Lock()
+
+    def client() -> None:
+        barrier.wait()
+        started = time.perf_counter()
+        with rawdicom.connect(port, timeout=TIMEOUT) as sock:
+            elapsed = time.perf_counter() - started
+            sock.sendall(rawdicom.associate_rq())
+            pdu = rawdicom.read_pdu(sock)
+            if pdu[:1] == bytes([rawdicom.A_ASSOCIATE_AC]):
+                sock.sendall(rawdicom.RELEASE_RQ)
+                rawdicom.read_pdu(sock)
+        with lock:
+            connect_times.append(elapsed)
+            answers.append(pdu[0] if pdu else 0)
+
+    try:
+        assert isinstance(server, LowLatencyAssociationServer)
+        assert server.request_queue_size >= 128
+        threads = [threading.Thread(target=client) for _ in range(clients)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        ae.shutdown()
+    assert answers == [rawdicom.A_ASSOCIATE_AC] * clients
+    assert max(connect_times) < 0.9, sorted(connect_times)[-5:]  # the first SYN retry is at 1 s
+
+
+def test_deadline_fails_open_when_the_association_is_not_found() -> None:
+    """Should pynetdicom build its associations differently (here: the EVT_CONN_OPEN link is
+    broken), a working association must never be cut at the A-ASSOCIATE-RQ deadline."""
+
+    class Unlinked(Handshakes):
+        def opened(self, event: evt.Event) -> None:
+            pass
+
+    guard = Unlinked(deadline=0.3)
+    ae = AE(ae_title="WLDESK")
+    ae.add_supported_context(Verification)
+    server = start_server(ae, ("127.0.0.1", 0), [(evt.EVT_C_ECHO, lambda event: 0x0000)],
+                          handshakes=guard)
+    try:
+        assoc = associate(server)
+        assert len(guard) == 0
+        time.sleep(1.0)  # twice the acceptor loop's half-second turn, past the deadline
+        assert assoc.send_c_echo().Status == 0x0000
+        assoc.release()
+    finally:
+        ae.shutdown()
+
+
+def test_idle_connection_is_closed_at_the_deadline_and_frees_its_thread() -> None:
+    guard = Handshakes(deadline=0.5)
+    ae = AE(ae_title="WLDESK")
+    ae.add_supported_context(Verification)
+    server = start_server(ae, ("127.0.0.1", 0), [], handshakes=guard)
+    try:
+        with rawdicom.connect(server.server_address[1], timeout=TIMEOUT) as sock:
+            sock.sendall(b"\x01\x00")
+            assert sock.recv(10) == b""  # closed by the server
+        deadline = time.monotonic() + TIMEOUT
+        while server.active_associations and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.active_associations == []
+        assert len(guard) == 0
+    finally:
+        ae.shutdown()

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.dataset import Dataset
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]
@@ -26,7 +26,13 @@ from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
 from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
 from wldesk.core.net.tls import TLSConfigError, server_context
-from wldesk.core.net.transport import start_server
+from wldesk.core.net.transport import (
+    PENDING_TOTAL,
+    Handshakes,
+    TitleProblem,
+    start_server,
+    title_problems,
+)
 from wldesk.core.query.answer import Answer, CannotEncode, finalize
 from wldesk.core.query.matching import CompiledQuery, compile_query
 from wldesk.core.query.values import QueryError, element_values
@@ -44,6 +50,11 @@ STATUS_TEXT = {
     0xC001: "Unable to process: worklist folder unavailable",
 }
 
+
+MAX_ASSOCIATIONS = 64
+"""Places for associations that are always left, however many connections wait to send their
+A-ASSOCIATE-RQ (pynetdicom's limit adds ``PENDING_TOTAL`` for those; over it, an association is
+rejected: transient, local limit exceeded)."""
 
 INDEX_WAIT = 45.0
 """Seconds a C-FIND that arrives during the first indexing of the folder waits for it. After
@@ -91,6 +102,46 @@ def access_refusal(settings: Settings, calling_aet: str, address: str) -> str | 
     if known.host and not host_matches(known.host, address):
         return f"{calling_aet} is known from {known.host}, but connected from {address}"
     return None
+
+
+SERVED = (ModalityWorklistInformationFind, Verification)
+"""The SOP classes (abstract syntaxes) this SCP accepts."""
+
+
+def syntax_name(uid: str) -> str:
+    """``Study Root Query/Retrieve Information Model - FIND (1.2.840.10008.5.1.4.1.2.2.1)``."""
+    uid = uid.strip().rstrip("\0")
+    name = UID(uid).name if uid else "(empty)"
+    return f"{name} ({uid})" if name != uid else uid
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """An A-ASSOCIATE-RJ: result, source and reason (PS3.8 9.3.4), and why, for the log."""
+
+    result: int
+    source: int
+    diagnostic: int
+    reason: str
+    not_served: tuple[str, ...] = ()
+
+
+def called_refusal(settings: Settings, called_aet: str) -> Refusal | None:
+    """With ``check_called_ae_title`` on, the refusal of a called AE title other than ours."""
+    if settings.check_called_ae_title and called_aet != settings.ae_title:
+        return Refusal(0x01, 0x01, 0x07, f"called AE title {called_aet!r} is not this server's "
+                                         f"({settings.ae_title!r})")
+    return None
+
+
+def syntax_refusal(proposed: list[str]) -> Refusal | None:
+    """The refusal of an association that proposes none of the SOP classes served."""
+    if any(uid in SERVED for uid in proposed):
+        return None
+    names = tuple(dict.fromkeys(syntax_name(uid) for uid in proposed))
+    return Refusal(0x01, 0x01, 0x01, "proposed no SOP class this server offers (Modality Worklist "
+                                     "FIND, Verification), only: " + "; ".join(names or ("nothing",)),
+                   names)
 
 
 def query_summary(identifier: Dataset) -> dict[str, str]:
@@ -164,7 +215,9 @@ class WorklistServer:
             self.bus.emit(ServerEvent("failed", str(exc)))
             raise ServerStartError(str(exc)) from None
         ae = AE(ae_title=self.settings.ae_title)
-        ae.maximum_associations = 64
+        # pynetdicom counts the connections still to send their A-ASSOCIATE-RQ among the
+        # associations; Handshakes holds them to PENDING_TOTAL, on top of the 64 real ones.
+        ae.maximum_associations = MAX_ASSOCIATIONS + PENDING_TOTAL
         # pynetdicom aborts an association idle for network_timeout; while a very large answer
         # is being sent the peer says nothing, so 60 s (the default) cut 100,000-answer queries.
         ae.network_timeout = 300
@@ -181,7 +234,9 @@ class WorklistServer:
         ]
         address = (self.settings.bind_address, self.settings.port)
         try:
-            self._server = start_server(ae, address, handlers, self.fast_path, tls)
+            self._server = start_server(
+                ae, address, handlers, self.fast_path, ssl_context=tls,
+                handshakes=Handshakes(deadline=float(self.settings.association_request_timeout)))
         except OSError as exc:
             reason = ("the port is already in use" if exc.errno in (98, 10048)
                       else exc.strerror or str(exc))
@@ -221,10 +276,12 @@ class WorklistServer:
                 self._associations[assoc] = info
             return info
 
-    def _emit_assoc(self, kind: str, info: _Association, reason: str = "") -> None:
+    def _emit_assoc(self, kind: str, info: _Association, reason: str = "",
+                    not_served: tuple[str, ...] = ()) -> None:
         self.bus.emit(AssociationEvent(kind=kind, association_id=info.number,
                                        calling_aet=info.calling_aet, called_aet=info.called_aet,
-                                       address=info.address, port=info.port, reason=reason))
+                                       address=info.address, port=info.port, reason=reason,
+                                       not_served=not_served))
 
     def _on_requested(self, event: evt.Event) -> None:
         info = self._info(event.assoc)
@@ -232,17 +289,43 @@ class WorklistServer:
         if primitive is not None:  # the requestor's titles, before pynetdicom negotiates
             info.calling_aet = str(primitive.calling_ae_title).strip()
             info.called_aet = str(primitive.called_ae_title).strip()
+        bad_titles = title_problems(event.assoc)
+        for bad in bad_titles:  # replaced by "?" for pynetdicom: show what was sent
+            setattr(info, f"{bad.which}_aet", bad.shown)
         self._emit_assoc("requested", info)
-        refusal = access_refusal(self.settings, info.calling_aet, info.address)
+        refusal = self._title_refusal(bad_titles) or self._refusal(info, primitive)
         if refusal is not None:
-            # As pynetdicom does for its own refusals: A-ASSOCIATE-RJ (permanent, service user,
-            # calling AE title not recognised), then end the association once it has been sent.
-            event.assoc.acse.send_reject(0x01, 0x01, 0x03)
-            self._emit_assoc("rejected", info, refusal)
+            # As pynetdicom does for its own refusals: A-ASSOCIATE-RJ, then end the association
+            # once it has been sent.
+            event.assoc.acse.send_reject(refusal.result, refusal.source, refusal.diagnostic)
+            self._emit_assoc("rejected", info, refusal.reason, refusal.not_served)
             event.assoc.kill()
 
+    @staticmethod
+    def _title_refusal(problems: tuple[TitleProblem, ...]) -> Refusal | None:
+        """An AE title pynetdicom could not decode: calling (reason 3) or called (reason 7)."""
+        if not problems:
+            return None
+        diagnostic = 0x03 if any(p.which == "calling" for p in problems) else 0x07
+        return Refusal(0x01, 0x01, diagnostic, "; ".join(str(p) for p in problems))
+
+    def _refusal(self, info: _Association, primitive: Any) -> Refusal | None:
+        access = access_refusal(self.settings, info.calling_aet, info.address)
+        if access is not None:  # permanent, service user, calling AE title not recognised
+            return Refusal(0x01, 0x01, 0x03, access)
+        refusal = called_refusal(self.settings, info.called_aet)
+        if refusal is None and primitive is not None:
+            proposed = [str(cx.abstract_syntax) for cx
+                        in primitive.presentation_context_definition_list]
+            refusal = syntax_refusal(proposed)
+        return refusal
+
     def _on_accepted(self, event: evt.Event) -> None:
-        self._emit_assoc("accepted", self._info(event.assoc))
+        left_out = tuple(dict.fromkeys(syntax_name(str(cx.abstract_syntax))
+                                       for cx in event.assoc.rejected_contexts))
+        reason = ("some proposed SOP classes are not served: " + "; ".join(left_out)
+                  if left_out else "")
+        self._emit_assoc("accepted", self._info(event.assoc), reason, left_out)
 
     def _on_rejected(self, event: evt.Event) -> None:  # refusals decided by pynetdicom itself
         self._emit_assoc("rejected", self._info(event.assoc), "association request not acceptable")

@@ -22,6 +22,15 @@ and the overridable ``AssociationServer.get_request()``. Two things are not publ
   thread, TCP_QUICKACK on Linux) unless the context already has a custom class, which is then left
   alone (the handshake then happens on the association's thread too, at its first receive, but
   without a deadline of its own or a plain log line).
+
+It also guards the association level, before pynetdicom negotiates: the listen backlog
+(``request_queue_size``), a deadline and per-address limits for connections that have not sent
+their A-ASSOCIATE-RQ (:class:`Handshakes`, through socketserver's ``verify_request`` and
+``service_actions`` hooks and pynetdicom's ``EVT_CONN_OPEN`` / ``EVT_REQUESTED`` /
+``EVT_CONN_CLOSE``), and AE titles pynetdicom cannot decode (:class:`ServerDUL`). These rely on
+more of pynetdicom 3.0 than its public API: the acceptor's ``dul.socket.socket`` is the accepted
+socket; an acceptor waits for its A-ASSOCIATE-RQ on ``dul.to_user_queue`` and ends when it gets
+None; ``DULServiceProvider._decode_pdu`` decodes each whole PDU.
 """
 
 from __future__ import annotations
@@ -32,12 +41,20 @@ import socket
 import ssl
 import sys
 import threading
+import time
+import unicodedata
+import weakref
+from collections import Counter
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from queue import Queue
+from typing import Any, cast
 
 import pynetdicom
 from pynetdicom import AE, evt
+from pynetdicom.association import Association
+from pynetdicom.pdu import _PDUType
 from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
@@ -171,13 +188,171 @@ def set_ack_frequency(sock: socket.socket) -> None:
             log.debug("SIO_TCP_SET_ACK_FREQUENCY unavailable: %s", exc)
 
 
+REQUEST_DEADLINE = 5.0
+"""Seconds a new connection has to send its A-ASSOCIATE-RQ (a modality sends it at once)."""
+
+PENDING_PER_ADDRESS = 48
+"""Connections from one address that may wait for their A-ASSOCIATE-RQ at the same time: above a
+burst of 40 associations opened at once by one host, far below the thread count that one
+misbehaving host could otherwise hold."""
+
+PENDING_TOTAL = 96
+"""Connections from all addresses that may wait for their A-ASSOCIATE-RQ at the same time. The
+server adds this to its limit of associations, as pynetdicom counts these connections among the
+associations: they never take the places of real ones."""
+
+
+@dataclass(eq=False)
+class _Pending:
+    sock: socket.socket
+    host: str
+    port: int
+    since: float
+    assoc: Association | None = None
+
+
+class Handshakes:
+    """The accepted connections whose A-ASSOCIATE-RQ has not arrived yet.
+
+    Without this, a connection that sends nothing (or one byte) keeps its association thread for
+    pynetdicom's ACSE timeout (30 s) or, once a byte has arrived, for the network timeout (the
+    DUL thread blocks reading the rest of the PDU); pynetdicom counts those threads against
+    ``maximum_associations``, so some 70 idle connections locked every modality out. And when
+    such a peer closes, pynetdicom's DUL ends but its association thread goes on waiting for the
+    A-ASSOCIATE-RQ until the ACSE timeout: the slots stayed taken after the connections closed.
+
+    * a connection gets ``deadline`` seconds for its A-ASSOCIATE-RQ, then its socket is shut
+      down (checked by the acceptor loop, every half second);
+    * at most ``per_address`` such connections per peer address and ``total`` in all: one more
+      closes the oldest waiting connection of that address (or, over ``total``, of the address
+      with the most), so that a flood from one host does not keep the others out;
+    * when a connection closes before its A-ASSOCIATE-RQ, its association thread is told at once.
+    """
+
+    def __init__(self, deadline: float = REQUEST_DEADLINE, per_address: int = PENDING_PER_ADDRESS,
+                 total: int = PENDING_TOTAL) -> None:
+        self.deadline = deadline
+        self.per_address = per_address
+        self.total = total
+        self._lock = threading.Lock()
+        self._pending: dict[socket.socket, _Pending] = {}  # oldest first
+        self._by_assoc: weakref.WeakKeyDictionary[Association, _Pending] = \
+            weakref.WeakKeyDictionary()
+        self._crowded: set[str] = set()  # addresses told about in the log, until they calm down
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._pending)
+
+    def admit(self, sock: socket.socket, address: tuple[str, int]) -> None:
+        """A new connection: registered; the oldest of a crowd closed."""
+        host, port = str(address[0]), int(address[1])
+        evicted: list[_Pending] = []
+        with self._lock:
+            self._pending[sock] = _Pending(sock, host, port, time.monotonic())
+            from_host = [p for p in self._pending.values() if p.host == host]
+            if len(from_host) > self.per_address:
+                evicted.append(self._evict(from_host[0]))
+            if len(self._pending) > self.total:
+                counts = Counter(p.host for p in self._pending.values())
+                busiest = max(counts, key=lambda h: counts[h])
+                evicted.append(self._evict(next(p for p in self._pending.values()
+                                                if p.host == busiest)))
+            told = [p.host for p in evicted if p.host not in self._crowded]
+            self._crowded.update(told)
+        for host in dict.fromkeys(told):
+            log.warning("%s: too many connections waiting to send their A-ASSOCIATE-RQ (at most %d "
+                        "per address, %d in all); closing the oldest ones", host,
+                        self.per_address, self.total)
+        for pending in evicted:
+            _shut(pending.sock)
+
+    def _evict(self, pending: _Pending) -> _Pending:
+        del self._pending[pending.sock]
+        return pending
+
+    def _done(self, pending: _Pending) -> None:
+        """Under the lock: ``pending`` is no longer waiting."""
+        self._pending.pop(pending.sock, None)
+        if pending.host in self._crowded and all(p.host != pending.host
+                                                 for p in self._pending.values()):
+            self._crowded.discard(pending.host)
+
+    def expire(self) -> None:
+        """Shut down the connections past their deadline (called by the acceptor loop)."""
+        now = time.monotonic()
+        with self._lock:
+            late = [p for p in self._pending.values() if now - p.since >= self.deadline]
+            for pending in late:
+                self._done(pending)
+        for pending in late:
+            log.info("connection from %s:%d closed: no A-ASSOCIATE-RQ within %g s", pending.host,
+                     pending.port, self.deadline)
+            _shut(pending.sock)
+
+    # --- association events -----------------------------------------------------------------
+
+    def opened(self, event: evt.Event) -> None:
+        sock = event.assoc.dul.socket.socket if event.assoc.dul.socket is not None else None
+        with self._lock:
+            pending = self._pending.get(sock) if sock is not None else None
+            if pending is not None:
+                pending.assoc = event.assoc
+                self._by_assoc[event.assoc] = pending
+
+    def requested(self, event: evt.Event) -> None:
+        with self._lock:
+            pending = self._by_assoc.pop(event.assoc, None)
+            if pending is not None:
+                self._done(pending)
+
+    def closed(self, event: evt.Event) -> None:
+        assoc = event.assoc
+        with self._lock:
+            pending = self._by_assoc.pop(assoc, None)
+            if pending is not None:
+                self._done(pending)
+        queue = cast("Queue[Any]", assoc.dul.to_user_queue)
+        if assoc.is_acceptor and assoc.requestor.primitive is None and queue.empty():
+            # Closed before its A-ASSOCIATE-RQ: the association thread waits for one on this
+            # queue (for the ACSE timeout); None is what it gets when that times out.
+            queue.put(None)
+
+    def linked(self, sock: socket.socket) -> None:
+        """After ``EVT_CONN_OPEN``: a connection whose association :meth:`opened` did not find
+        is no longer watched (failing open: without its association, its A-ASSOCIATE-RQ would
+        go unnoticed and the deadline would end a working association)."""
+        with self._lock:
+            pending = self._pending.get(sock)
+            if pending is None or pending.assoc is not None:
+                return
+            self._done(pending)
+        log.debug("connection from %s:%d: its association was not found; no deadline",
+                  pending.host, pending.port)
+
+    def stop(self) -> None:
+        with self._lock:
+            waiting = list(self._pending.values())
+            self._pending.clear()
+        for pending in waiting:
+            _shut(pending.sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    """End a connection whose association thread may be blocked reading it: its read returns."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
+
+
 class LowLatencyAssociationServer(ThreadedAssociationServer):
     """A :class:`ThreadedAssociationServer` whose accepted sockets have TCP_NODELAY set and, on Linux,
     TCP_QUICKACK re-armed before every receive (TLS included); on Windows, ACK frequency 1."""
 
-    # Setting up an association only creates it and starts its own thread: do that right here
-    # instead of on one more thread per connection (ThreadingMixIn's), which costs ~0.5 ms.
-    process_request = AssociationServer.process_request
+    request_queue_size = 128
+    """The listen backlog (socketserver's default is 5). Connections the kernel cannot queue
+    while the acceptor thread is busy have their SYN dropped, and the client's kernel only sends it
+    again after 1, 3, 7 s: 40 associations opened at once waited seconds. The kernel caps this at
+    ``net.core.somaxconn`` (Linux) / ``SOMAXCONN`` (Windows)."""
 
     def get_request(self) -> tuple[socket.socket, tuple[str, int]]:
         assert self.socket is not None
@@ -198,6 +373,31 @@ class LowLatencyAssociationServer(ThreadedAssociationServer):
             client = _rebind(client)
         return client, address
 
+    handshakes: Handshakes | None = None
+    """The connections still to send their A-ASSOCIATE-RQ (set by :func:`start_server`)."""
+
+    def verify_request(self, request: Any, client_address: Any) -> bool:
+        if self.handshakes is not None:
+            self.handshakes.admit(request, client_address)
+        return True
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        # Setting up an association only creates it and starts its own thread: done right here
+        # instead of on one more thread per connection (ThreadingMixIn's), which costs ~0.5 ms.
+        AssociationServer.process_request(self, request, client_address)
+        if self.handshakes is not None:
+            self.handshakes.linked(request)
+
+    def service_actions(self) -> None:
+        super().service_actions()
+        if self.handshakes is not None:
+            self.handshakes.expire()
+
+    def server_close(self) -> None:
+        super().server_close()
+        if self.handshakes is not None:
+            self.handshakes.stop()
+
 
 def _rebind(sock: socket.socket) -> QuickAckSocket:
     """The same connection as a :class:`QuickAckSocket` (``sock`` is detached, not closed)."""
@@ -207,12 +407,84 @@ def _rebind(sock: socket.socket) -> QuickAckSocket:
     return rebound
 
 
+_TITLES = (("called", 10), ("calling", 26))  # offsets in an A-ASSOCIATE-RQ PDU (PS3.8 9.3.2)
+_PLACEHOLDER = b"?".ljust(16)
+
+
+def ae_title_problem(raw: bytes) -> str | None:
+    """Why pynetdicom cannot take ``raw`` (an A-ASSOCIATE-RQ's 16 AE title bytes), or None.
+
+    The same rules as pynetdicom's own check (``_validators.validate_ae`` after stripping the
+    padding): ASCII, not only spaces, no control character, no backslash."""
+    bad = next((b for b in raw if b > 0x7E), None)
+    if bad is not None:
+        return f"has a byte that is not ASCII (0x{bad:02X})"
+    title = raw.decode("ascii").strip()
+    if not title:
+        return "is empty"
+    if "\\" in title:
+        return "contains a backslash"
+    control = next((c for c in title if unicodedata.category(c)[0] == "C"), None)
+    if control is not None:
+        return f"contains a control character (0x{ord(control):02X})"
+    return None
+
+
+def shown_title(raw: bytes) -> str:
+    """An AE title's bytes as text for a log line: other than printable ASCII as ``<E9>``."""
+    return "".join(chr(b) if 0x20 <= b <= 0x7E else f"<{b:02X}>" for b in raw).strip()
+
+
+@dataclass(frozen=True)
+class TitleProblem:
+    """An AE title of an A-ASSOCIATE-RQ that pynetdicom could not decode."""
+
+    which: str  # "called" or "calling"
+    shown: str  # the bytes as text (see shown_title)
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.which} AE title '{self.shown}' {self.problem}"
+
+
+class ServerDUL(BatchingDUL):
+    """The DUL of the server's associations: a :class:`BatchingDUL` that takes an A-ASSOCIATE-RQ
+    with an AE title pynetdicom cannot decode (a backslash, a byte that is not ASCII).
+
+    pynetdicom answers such a request with an A-ABORT and logs a traceback without the peer.
+    Here the title is replaced by ``?`` before pynetdicom decodes the PDU and kept in
+    :attr:`title_problems`, so that the ``EVT_REQUESTED`` handler can answer A-ASSOCIATE-RJ and
+    log one line (see :func:`title_problems`). Relies on ``DULServiceProvider._decode_pdu``
+    taking the whole PDU as a bytearray.
+    """
+
+    title_problems: tuple[TitleProblem, ...] = ()
+
+    def _decode_pdu(self, bytestream: bytearray) -> tuple[_PDUType, str]:
+        if bytestream[:1] == b"\x01" and len(bytestream) >= 42:
+            problems = []
+            for which, start in _TITLES:
+                raw = bytes(bytestream[start:start + 16])
+                problem = ae_title_problem(raw)
+                if problem is not None:
+                    problems.append(TitleProblem(which, shown_title(raw), problem))
+                    bytestream[start:start + 16] = _PLACEHOLDER
+            self.title_problems = tuple(problems)
+        return super()._decode_pdu(bytestream)
+
+
+def title_problems(assoc: Association) -> tuple[TitleProblem, ...]:
+    """The AE titles of ``assoc``'s A-ASSOCIATE-RQ that had to be replaced by ``?``."""
+    dul = assoc.dul
+    return dul.title_problems if isinstance(dul, ServerDUL) else ()
+
+
 def _batching_dul(fast_path: FastPath) -> Callable[[evt.Event], None]:
-    """The ``EVT_CONN_OPEN`` handler that swaps in the BatchingDUL, failing open."""
+    """The ``EVT_CONN_OPEN`` handler that swaps in the :class:`ServerDUL`, failing open."""
 
     def install(event: evt.Event) -> None:
         try:
-            BatchingDUL.install(event.assoc)  # before the association's threads start
+            ServerDUL.install(event.assoc)  # before the association's threads start
         except Exception as exc:  # pynetdicom builds its associations differently: stock answers
             fast_path.turn_off(f"wldesk could not attach its answer batching to a pynetdicom "
                                f"{pynetdicom.__version__} association ({type(exc).__name__}: {exc})")
@@ -221,8 +493,8 @@ def _batching_dul(fast_path: FastPath) -> Callable[[evt.Event], None]:
 
 
 def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventHandlerType],
-                 fast_path: FastPath | None = None, ssl_context: ssl.SSLContext | None = None
-                 ) -> ThreadedAssociationServer:
+                 fast_path: FastPath | None = None, *, handshakes: Handshakes | None = None,
+                 ssl_context: ssl.SSLContext | None = None) -> LowLatencyAssociationServer:
     """Like ``ae.start_server(address, block=False, evt_handlers=evt_handlers)``, with a
     :class:`LowLatencyAssociationServer` whose associations get a
     :class:`~wldesk.core.net.fastfind.BatchingDUL`.
@@ -233,11 +505,19 @@ def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventH
     ``AcceptorServer@<timestamp>`` and is registered with the AE, so ``server.shutdown()`` and
     ``ae.shutdown()`` both stop it. Raises OSError when the address cannot be bound, as
     ``ae.start_server`` does. With ``ssl_context`` every connection is wrapped in TLS.
+
+    Connections that do not send their A-ASSOCIATE-RQ are limited by ``handshakes`` (a default
+    :class:`Handshakes` when not given).
     """
     swap = _batching_dul(fast_path if fast_path is not None else FastPath())
-    handlers: list[evt.EventHandlerType] = [(evt.EVT_CONN_OPEN, swap), *evt_handlers]
+    guard = handshakes if handshakes is not None else Handshakes()
+    handlers: list[evt.EventHandlerType] = [
+        (evt.EVT_CONN_OPEN, swap), (evt.EVT_CONN_OPEN, guard.opened),
+        (evt.EVT_REQUESTED, guard.requested), (evt.EVT_CONN_CLOSE, guard.closed), *evt_handlers]
     server = ae.make_server(address, evt_handlers=handlers, server_class=LowLatencyAssociationServer,
                             ssl_context=ssl_context)
+    assert isinstance(server, LowLatencyAssociationServer)
+    server.handshakes = guard
     timestamp = datetime.now().strftime("%Y%m%d%H%M%S")
     thread = threading.Thread(target=make_target(server.serve_forever),
                               name=f"AcceptorServer@{timestamp}", daemon=True)
