@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -131,3 +132,35 @@ def test_watched_changes_need_no_full_listing(
     (tmp_path / "0.wl").unlink()
     assert accessions(store) == ["A1", "A2"]
     assert store.full_scans == scans
+
+
+def test_folder_replaced_between_two_syncs_is_watched_again(tmp_path: Path) -> None:
+    """Removed and made again with no query in between: the new folder is watched, not the old."""
+    folder = tmp_path / "worklists"
+    folder.mkdir()
+    inner = FolderStore(folder, reconcile_seconds=3600)
+    inner.start()
+    try:
+        assert inner.wait_ready(10)
+        write_entry(folder, "old.wl", accession="OLD")
+        assert accessions(inner) == ["OLD"]
+        shutil.rmtree(folder)
+        folder.mkdir()
+        write_entry(folder, "a.wl", accession="A1")
+        assert accessions(inner) == ["A1"]
+        scans = inner.full_scans
+        write_entry(folder, "b.wl", accession="B1")
+        assert accessions(inner) == ["A1", "B1"]  # through the new watch: no listing needed
+        assert inner.full_scans == scans
+        assert inner.mode == "watching"
+
+        folder.rename(tmp_path / "moved-away")  # moved away: no deletion event for the folder
+        folder.mkdir()
+        write_entry(folder, "c.wl", accession="C1")
+        assert accessions(inner) == ["C1"]
+        scans = inner.full_scans
+        write_entry(folder, "d.wl", accession="D1")
+        assert accessions(inner) == ["C1", "D1"]
+        assert inner.full_scans == scans
+    finally:
+        inner.stop()

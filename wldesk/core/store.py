@@ -14,6 +14,9 @@ nothing deleted or replaced before it. Two ways to keep it:
 
 Each file's identity is (size, modification time, change time, inode); only new or changed files
 are read and parsed. A file that cannot be served is reported once per version.
+
+When the folder itself is deleted or replaced, the watch is set up again on the folder found at
+that path and the folder is listed right after, so files created meanwhile are not missed.
 """
 
 from __future__ import annotations
@@ -235,11 +238,13 @@ WATCHED_EVENTS: list[type[FileSystemEvent]] = [
 class _Watcher(FileSystemEventHandler):
     """Receives folder events on the observer's thread; marks names dirty, releases barriers."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, identity: tuple[int, int]) -> None:
         self.folder = str(folder)
+        self.identity = identity  # (device, inode) of the folder when the watch was set up
         self.cond = threading.Condition()
         self.dirty: set[str] = set()
         self.rescan = False
+        self.gone = False  # the watched folder was removed or moved away, or the watch stopped
         self.seen_barriers: set[str] = set()
 
     def _note(self, path: str | bytes, kind: str) -> None:
@@ -248,7 +253,8 @@ class _Watcher(FileSystemEventHandler):
         if os.path.normcase(parent) != os.path.normcase(self.folder):
             if os.path.normcase(text) == os.path.normcase(self.folder) and kind in ("deleted",
                                                                                    "moved"):
-                self.rescan = True  # the folder itself was removed or moved away
+                self.rescan = self.gone = True  # the folder itself was removed or moved away
+                self.cond.notify_all()
             return
         if name.startswith(BARRIER_PREFIX):
             self.seen_barriers.add(name)
@@ -261,6 +267,12 @@ class _Watcher(FileSystemEventHandler):
             self._note(event.src_path, event.event_type)
             if event.dest_path:
                 self._note(event.dest_path, event.event_type)
+
+    def retire(self) -> None:
+        """The watch stopped: barriers still waiting on it give up at once."""
+        with self.cond:
+            self.gone = True
+            self.cond.notify_all()
 
     def take(self) -> tuple[set[str], bool]:
         with self.cond:
@@ -336,15 +348,17 @@ class FolderStore:
     def _stop_observer(self) -> None:
         if self._watcher is not None:
             LOST_EVENTS.watchers.discard(self._watcher)
+            self._watcher.retire()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(5)
         self._observer = self._watcher = None
 
     def _start_observer(self) -> None:
-        watcher = _Watcher(self.folder)
         observer = Observer()
         try:
+            st = os.stat(self.folder)
+            watcher = _Watcher(self.folder, (st.st_dev, st.st_ino))
             observer.schedule(watcher, str(self.folder), recursive=False, event_filter=WATCHED_EVENTS)
             observer.start()
         except (OSError, RuntimeError) as exc:
@@ -397,7 +411,10 @@ class FolderStore:
             self._barrier_ok = False
             return False
         with watcher.cond:
-            if watcher.cond.wait_for(lambda: name in watcher.seen_barriers, timeout=2.0):
+            if watcher.cond.wait_for(lambda: name in watcher.seen_barriers or watcher.gone,
+                                     timeout=2.0):
+                if watcher.gone:
+                    return False  # the folder was replaced: the listing sets the watch up again
                 watcher.seen_barriers.discard(name)
                 return True
         log.warning("no folder event for %s within 2 s; re-listing the folder", name)
@@ -408,7 +425,8 @@ class FolderStore:
         self.wait_ready()
         watcher = self._watcher
         if (watcher is not None and self._barrier_ok and not watcher.rescan
-                and self._folder_error is None and self._barrier(watcher)):
+                and self._folder_error is None and self._watching_this_folder(watcher)
+                and self._barrier(watcher)):
             dirty, rescan = watcher.take()
             if not rescan:
                 self._update(dirty)
@@ -416,6 +434,16 @@ class FolderStore:
         if watcher is not None:
             watcher.take()  # the listing below covers every name marked so far
         self.refresh()
+
+    def _watching_this_folder(self, watcher: _Watcher) -> bool:
+        """False when the watched folder was removed or replaced by another at the same path."""
+        if watcher.gone:
+            return False
+        try:
+            st = os.stat(self.folder)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == watcher.identity
 
     def _update(self, names: set[str]) -> None:
         with self._writer:
@@ -493,7 +521,7 @@ class FolderStore:
         if watcher is None or not self._barrier_ok:
             return True
         with watcher.cond:
-            return bool(watcher.dirty) or watcher.rescan
+            return bool(watcher.dirty) or watcher.rescan or watcher.gone
 
     @property
     def mode(self) -> str:
@@ -518,6 +546,21 @@ class FolderStore:
     # --- internals (called with the lock held) -------------------------------------------------
 
     def _list(self) -> dict[str, os.stat_result] | None:
+        """List the folder; set the watch up again when the folder came back or was replaced."""
+        recovering = self._folder_error is not None
+        found = self._scan()
+        if found is None:
+            return None
+        watcher = self._watcher
+        if self._watch and self._thread is not None and (
+                recovering or (watcher is not None and not self._watching_this_folder(watcher))):
+            self._stop_observer()
+            self._start_observer()
+            # files created while the watch was being set up raised no event: list them now
+            found = self._scan()
+        return found
+
+    def _scan(self) -> dict[str, os.stat_result] | None:
         found: dict[str, os.stat_result] = {}
         try:
             with os.scandir(self.folder) as it:
@@ -540,9 +583,6 @@ class FolderStore:
             self._report(FileProblemEvent(path=self.folder, reason="readable again", resolved=True))
             self._folder_error = None
             self._generation += 1
-            if self._watch and self._thread is not None:  # watch the new folder
-                self._stop_observer()
-                self._start_observer()
         return found
 
     def _drop_entry(self, name: str) -> None:

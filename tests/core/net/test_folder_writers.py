@@ -1,0 +1,169 @@
+"""Writers changing the folder while modalities query: a real server, real pynetdicom clients on
+their own threads, real files. Every query is timed against what the writer had done when it
+started and when it ended, and its answers are checked against that."""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
+from pynetdicom import AE
+from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
+
+from tests.helpers.ports import free_port
+from tests.helpers.samples import write_entry
+from wldesk.core.net.server import WorklistServer
+from wldesk.core.settings import Settings
+
+
+@dataclass(frozen=True)
+class Answered:
+    """One C-FIND: when it started and ended, its final status, each answer's accession number and
+    whether the answer carried its scheduled step with a modality."""
+
+    start: float
+    end: float
+    status: int
+    answers: tuple[tuple[str, bool], ...]
+
+    def accessions(self) -> list[str]:
+        return sorted(accession for accession, _complete in self.answers)
+
+
+def worklist_query() -> Dataset:
+    query = Dataset()
+    query.PatientName = ""
+    query.AccessionNumber = ""
+    step = Dataset()
+    step.Modality = ""
+    step.ScheduledStationAETitle = ""
+    query.ScheduledProcedureStepSequence = Sequence([step])
+    return query
+
+
+def find(port: int, calling: str) -> Answered:
+    ae = AE(ae_title=calling)
+    ae.add_requested_context(ModalityWorklistInformationFind)
+    start = time.monotonic()
+    assoc = ae.associate("127.0.0.1", port, ae_title="WLDESK")
+    assert assoc.is_established
+    answers: list[tuple[str, bool]] = []
+    status = -1
+    try:
+        for response, identifier in assoc.send_c_find(worklist_query(),
+                                                      ModalityWorklistInformationFind):
+            assert response is not None, "no response from the server"
+            status = int(response.Status)
+            if identifier is not None and status in (0xFF00, 0xFF01):
+                steps = identifier.get("ScheduledProcedureStepSequence") or []
+                answers.append((str(identifier.AccessionNumber),
+                                len(steps) == 1 and steps[0].get("Modality") == "CT"))
+    finally:
+        assoc.release()
+    return Answered(start, time.monotonic(), status, tuple(answers))
+
+
+class Modalities:
+    """Client threads querying the server over and over until stopped."""
+
+    def __init__(self, port: int, count: int) -> None:
+        self.port = port
+        self.answered: list[Answered] = []
+        self.errors: list[BaseException] = []
+        self._stop = threading.Event()
+        self._lock = threading.Lock()
+        self._threads = [threading.Thread(target=self._run, args=(f"MOD{n}",), daemon=True)
+                         for n in range(count)]
+
+    def _run(self, calling: str) -> None:
+        try:
+            while not self._stop.is_set():
+                answered = find(self.port, calling)
+                with self._lock:
+                    self.answered.append(answered)
+        except BaseException as exc:
+            self.errors.append(exc)
+
+    def __enter__(self) -> Modalities:
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(30)
+
+    def wait_for(self, condition: Callable[[], bool], timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert condition()
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    path = tmp_path / "worklists"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def server(folder: Path) -> Iterator[WorklistServer]:
+    settings = Settings(database=str(folder), port=free_port(), bind_address="127.0.0.1")
+    running = WorklistServer(settings)
+    running.start()
+    yield running
+    running.stop()
+
+
+def test_folder_deleted_and_recreated_while_modalities_query(
+        server: WorklistServer, folder: Path, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    """``rm -rf`` the folder, make it again and copy 60 files back while four modalities query:
+    once the copy is done every query gets all 60 (well before the 30 s reconciliation), and no
+    query that started after the deletion gets an entry from before it."""
+    for number in range(60):
+        write_entry(folder, f"{number:02}.wl", accession=f"OLD{number:02}")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    for number in range(60):
+        write_entry(staging, f"{number:02}.wl", accession=f"NEW{number:02}")
+    new = [f"NEW{number:02}" for number in range(60)]
+
+    with Modalities(server.port, 4) as modalities:
+        modalities.wait_for(lambda: len(modalities.answered) >= 8)
+        shutil.rmtree(folder)
+        removed = time.monotonic()
+        time.sleep(0.2)
+        folder.mkdir()
+        made = time.monotonic()
+        for number in range(60):
+            shutil.copy(staging / f"{number:02}.wl", folder)
+            if number % 10 == 9:
+                time.sleep(0.02)
+        copied = time.monotonic()
+        count = len(modalities.answered)
+        modalities.wait_for(lambda: len(modalities.answered) >= count + 20)
+    assert modalities.errors == []
+
+    answered = modalities.answered
+    for query in answered:
+        if query.start >= removed:
+            assert not [a for a in query.accessions() if a.startswith("OLD")], query
+        if query.start >= copied:
+            assert query.status == 0x0000
+            assert query.accessions() == new, query
+    first_all = min(q.end for q in answered if q.status == 0 and q.accessions() == new)
+    assert first_all - copied <= 2.0
+    with capsys.disabled():
+        print(f"\n  all 60 served {first_all - made:.3f} s after the folder was made again, "
+              f"{first_all - copied:.3f} s after the copy ended (copy took {copied - made:.3f} s);"
+              f" {sum(q.start >= copied for q in answered)} queries after the copy, all complete")
