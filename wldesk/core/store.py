@@ -15,6 +15,13 @@ nothing deleted or replaced before it. Two ways to keep it:
 Each file's identity is (size, modification time, change time, inode); only new or changed files
 are read and parsed. A file that cannot be served is reported once per version.
 
+A changed file is read only once its writer is done, so that a file rewritten in place is never
+served half-written: on Linux, between a file's change event and its close-after-write event the
+writer still has it open; on Windows a writer that holds it open refuses to share it for writing.
+Without either sign (other systems, a writer that never closes), a changed file counts as done once
+its identity has been unchanged for ``settle_seconds``. Until then the previous version of the entry
+(or none) is served; a query never waits for a writer.
+
 When the folder itself is deleted or replaced, the watch is set up again on the folder found at
 that path and the folder is listed right after, so files created meanwhile are not missed.
 """
@@ -26,6 +33,7 @@ import itertools
 import logging
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Set
@@ -67,6 +75,8 @@ log = logging.getLogger(__name__)
 
 Version = int  # a hash of (size, mtime_ns, ctime_ns, inode): one small object per entry
 BARRIER_PREFIX = ".wldesk-sync-"
+SETTLE_SECONDS = 5.0
+"""A changed file whose writer gives no sign of being done is served once unchanged this long."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,6 +113,30 @@ class Snapshot:
 
 def is_worklist_file(name: str) -> bool:
     return name.lower().endswith(".wl") and not name.startswith(".")
+
+
+if sys.platform == "win32":
+    import ctypes
+    from ctypes import wintypes
+
+    def _nobody_writing(path: Path) -> bool:
+        """True when no one holds ``path`` open for writing.
+
+        A writer that did not allow others to write (the usual way on Windows) makes an open that
+        refuses to share writing fail with a sharing violation until it closes the file.
+        """
+        kernel32 = ctypes.windll.kernel32
+        kernel32.CreateFileW.restype = wintypes.HANDLE
+        # GENERIC_READ; share reading and deleting, not writing; OPEN_EXISTING
+        handle = kernel32.CreateFileW(str(path), 0x80000000, 0x1 | 0x4, None, 3, 0x80, None)
+        if handle is None or handle == wintypes.HANDLE(-1).value:
+            return False  # a sharing violation (someone writes), or it cannot be opened at all
+        kernel32.CloseHandle(handle)
+        return True
+else:
+    def _nobody_writing(path: Path) -> bool:
+        """Whether no one holds ``path`` open for writing: False, this system cannot tell."""
+        return False
 
 
 def _version(st: os.stat_result) -> Version:
@@ -246,8 +280,9 @@ class _Watcher(FileSystemEventHandler):
         self.rescan = False
         self.gone = False  # the watched folder was removed or moved away, or the watch stopped
         self.seen_barriers: set[str] = set()
+        self.writing: set[str] = set()  # changed, and not yet closed by their writer
 
-    def _note(self, path: str | bytes, kind: str) -> None:
+    def _note(self, path: str | bytes, kind: str, dest: bool = False) -> None:
         text = os.fsdecode(path)
         parent, name = os.path.split(text)
         if os.path.normcase(parent) != os.path.normcase(self.folder):
@@ -261,12 +296,16 @@ class _Watcher(FileSystemEventHandler):
             self.cond.notify_all()
         elif is_worklist_file(name):
             self.dirty.add(name)
+            if kind in ("created", "modified") and not dest:
+                self.writing.add(name)
+            elif kind in ("closed", "deleted", "moved"):  # a file moved in is a complete one
+                self.writing.discard(name)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         with self.cond:
             self._note(event.src_path, event.event_type)
             if event.dest_path:
-                self._note(event.dest_path, event.event_type)
+                self._note(event.dest_path, event.event_type, dest=True)
 
     def retire(self) -> None:
         """The watch stopped: barriers still waiting on it give up at once."""
@@ -303,11 +342,15 @@ class FolderStore:
     """Index of one folder's `.wl` files. All public methods are thread-safe."""
 
     def __init__(self, folder: Path, report: Callable[[FileProblemEvent], None] | None = None,
-                 *, watch: bool = True, reconcile_seconds: float = 30.0) -> None:
+                 *, watch: bool = True, reconcile_seconds: float = 30.0,
+                 settle_seconds: float = SETTLE_SECONDS) -> None:
         self.folder = Path(folder)
         self._report = report or (lambda event: None)
         self._watch = watch
         self._reconcile_seconds = reconcile_seconds
+        self._settle_seconds = settle_seconds
+        # changed files whose writer may not be done: the version seen and since when (monotonic)
+        self._held: dict[str, tuple[Version, float]] = {}
         self._lock = threading.RLock()
         self._cache = LayoutCache()
         self._entries: dict[str, Entry] = {}
@@ -317,6 +360,7 @@ class FolderStore:
         self._watcher: _Watcher | None = None
         self._observer: Any = None
         self._barrier_ok = False
+        self._closes_reported = False
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -366,6 +410,8 @@ class FolderStore:
             return
         self._watcher, self._observer = watcher, observer
         self._barrier_ok = True
+        # inotify reports the close after writing; elsewhere only the settle time tells
+        self._closes_reported = type(observer).__name__ == "InotifyObserver"
         LOST_EVENTS.watchers.add(watcher)
 
     def _background(self) -> None:
@@ -445,22 +491,65 @@ class FolderStore:
             return False
         return (st.st_dev, st.st_ino) == watcher.identity
 
-    def _update(self, names: set[str]) -> None:
+    def _update(self, names: Set[str]) -> None:
         with self._writer:
             to_read: list[tuple[str, Version]] = []
-            for name in sorted(names):
+            now = time.monotonic()
+            for name in sorted(names | self._held.keys()):  # held files: is their writer done?
                 try:
                     st = os.stat(self.folder / name)
                 except OSError:
                     st = None
                 with self._lock:
                     if st is None or not stat.S_ISREG(st.st_mode):
+                        self._held.pop(name, None)
                         self._forget(name)
                         continue
                     known = self._entries.get(name) or self._problems.get(name)
-                    if known is None or known.version != _version(st):
-                        to_read.append((name, _version(st)))
+                    version = _version(st)
+                    if known is None or known.version != version:
+                        if self._writer_done(name, version, st, now):
+                            to_read.append((name, version))
+                    else:
+                        self._held.pop(name, None)
             self._read_and_apply(to_read)
+
+    def _writer_done(self, name: str, version: Version, st: os.stat_result, now: float) -> bool:
+        """Whether the changed file ``name`` may be read: its writer is done with it.
+
+        Done when no change without its close-after-write is known (Linux), when no one holds it
+        open for writing (Windows), or when this version is older than the settle time. A file
+        not yet done is held: every sync looks at it again.
+        """
+        watcher = self._watcher
+        if watcher is None:
+            self._held.pop(name, None)
+            return True
+        with watcher.cond:
+            writing = name in watcher.writing
+        if writing and not self._closes_reported and _nobody_writing(self.folder / name):
+            writing = False
+        if writing:
+            held = self._held.get(name)
+            if held is None or held[0] != version:
+                self._held[name] = held = (version, now)
+            age = max(now - held[1], time.time() - st.st_mtime)
+            if age < self._settle_seconds:
+                return False
+            log.info("%s: changed %.0f s ago and not closed yet; serving it", name, age)
+        if writing or not self._closes_reported:
+            with watcher.cond:
+                watcher.writing.discard(name)
+        self._held.pop(name, None)
+        return True
+
+    def _still_being_written(self, name: str) -> bool:
+        """A change of ``name`` reported while it was being read (its writer started again)."""
+        watcher = self._watcher
+        if watcher is None:
+            return False
+        with watcher.cond:
+            return name in watcher.writing
 
     def refresh(self) -> Snapshot:
         """Reconcile the whole folder (list and stat every file, parse the changed ones).
@@ -479,12 +568,18 @@ class FolderStore:
                 for name in [n for n in list(self._entries) + list(self._problems)
                              if n not in listing]:
                     self._forget(name)
+                for name in [n for n in self._held if n not in listing]:
+                    del self._held[name]
                 to_read = []
+                now = time.monotonic()
                 for name in sorted(listing):
                     version = _version(listing[name])
                     known = self._entries.get(name) or self._problems.get(name)
                     if known is None or known.version != version:
-                        to_read.append((name, version))
+                        if self._writer_done(name, version, listing[name], now):
+                            to_read.append((name, version))
+                    else:
+                        self._held.pop(name, None)
             self._read_and_apply(to_read)
             return self.snapshot()
 
@@ -494,6 +589,10 @@ class FolderStore:
                        for name, version in to_read[start:start + chunk]]
             with self._lock:
                 for name, result in results:
+                    if self._still_being_written(name):
+                        # changed again while it was read: keep the previous version
+                        self._held.setdefault(name, (result.version, time.monotonic()))
+                        continue
                     self._apply(name, result)
 
     # --- reading -------------------------------------------------------------------------------
@@ -521,7 +620,7 @@ class FolderStore:
         if watcher is None or not self._barrier_ok:
             return True
         with watcher.cond:
-            return bool(watcher.dirty) or watcher.rescan or watcher.gone
+            return bool(watcher.dirty) or watcher.rescan or watcher.gone or bool(self._held)
 
     @property
     def mode(self) -> str:

@@ -4,6 +4,7 @@ started and when it ended, and its answers are checked against that."""
 
 from __future__ import annotations
 
+import itertools
 import shutil
 import threading
 import time
@@ -122,6 +123,68 @@ def server(folder: Path) -> Iterator[WorklistServer]:
     running.start()
     yield running
     running.stop()
+
+
+def before_the_steps(data: bytes) -> int:
+    """Where the Scheduled Procedure Step Sequence starts in an explicit little endian file."""
+    return data.index(b"\x40\x00\x00\x01SQ")
+
+
+def test_file_rewritten_in_place_is_served_old_until_its_writer_closes_it(
+        server: WorklistServer, folder: Path, tmp_path: Path) -> None:
+    """A writer truncates an entry and writes it again in two steps, holding it open between
+    them (first a valid entry without its scheduled step), ten times over, while four modalities
+    query: never an answer from the partial file, the previous version while it is open, the new
+    one once it is closed; no entry ever missing."""
+    for number in range(20):
+        write_entry(folder, f"other{number:02}.wl", accession=f"O{number:02}")
+    target = write_entry(folder, "rewritten.wl", accession="V00")
+    staging = tmp_path / "staging"
+    staging.mkdir()
+    versions = [write_entry(staging, f"{n}.wl", accession=f"V{n:02}").read_bytes()
+                for n in range(11)]
+    others = [f"O{number:02}" for number in range(20)]
+    # (version, truncated at, closed at)
+    writes: list[tuple[int, float, float]] = [(0, 0.0, 0.0)]
+
+    with Modalities(server.port, 4) as modalities:
+        modalities.wait_for(lambda: len(modalities.answered) >= 8)
+        for version in range(1, 11):
+            data = versions[version]
+            cut = before_the_steps(data)
+            with open(target, "r+b") as fh:
+                fh.truncate(0)
+                truncated = time.monotonic()
+                fh.write(data[:cut])
+                fh.flush()
+                time.sleep(0.3)
+                fh.write(data[cut:])
+                fh.flush()
+                time.sleep(0.1)
+            closed = time.monotonic()
+            writes.append((version, truncated, closed))
+            count = len(modalities.answered)
+            modalities.wait_for(lambda count=count: len(modalities.answered) >= count + 4)  # type: ignore[misc]
+        last = find(server.port, "LAST")
+    assert modalities.errors == []
+    assert last.accessions() == sorted([*others, "V10"])
+
+    answered = modalities.answered
+    held_open_seen = 0
+    for query in answered:
+        assert query.status == 0x0000
+        assert all(complete for _accession, complete in query.answers), query  # never partial
+        accessions = query.accessions()
+        assert accessions[:20] == others  # no entry missing
+        (served,) = accessions[20:]
+        version = int(served[1:])
+        for (before, _t, closed), (after, truncated, _c) in itertools.pairwise(writes):
+            if closed <= query.start and query.end <= truncated:
+                assert version == before, (query, writes)  # closed before it: served
+            if truncated <= query.start and query.end <= writes[after][2]:
+                assert version == before, (query, writes)  # still open: the previous version
+                held_open_seen += 1
+    assert held_open_seen >= 10  # queries did run while the writer held the file open
 
 
 def test_folder_deleted_and_recreated_while_modalities_query(
