@@ -441,30 +441,34 @@ class FolderStore:
 
     # --- freshness -----------------------------------------------------------------------------
 
-    def _barrier(self, watcher: _Watcher) -> bool:
-        """True once every file event that happened before this call has been received."""
+    def _barrier(self, watcher: _Watcher) -> int | None:
+        """Once every file event that happened before this call has been received: the barrier
+        file's change time (ns, by the file system's clock); None when there is no barrier."""
         name = f"{BARRIER_PREFIX}{os.getpid()}-{next(self._counter)}"
         path = self.folder / name
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            os.close(fd)
+            try:
+                created = os.fstat(fd).st_ctime_ns
+            finally:
+                os.close(fd)
             os.unlink(path)
         except FileNotFoundError:
-            return False  # the folder is gone: the listing reports it
+            return None  # the folder is gone: the listing reports it
         except OSError as exc:
             log.warning("cannot write the barrier file in %s (%s); every query will re-list "
                         "the folder", self.folder, exc.strerror or exc)
             self._barrier_ok = False
-            return False
+            return None
         with watcher.cond:
             if watcher.cond.wait_for(lambda: name in watcher.seen_barriers or watcher.gone,
                                      timeout=2.0):
                 if watcher.gone:
-                    return False  # the folder was replaced: the listing sets the watch up again
+                    return None  # the folder was replaced: the listing sets the watch up again
                 watcher.seen_barriers.discard(name)
-                return True
+                return created
         log.warning("no folder event for %s within 2 s; re-listing the folder", name)
-        return False
+        return None
 
     def sync(self) -> None:
         """Bring the index up to date with every change made before this call."""
@@ -472,10 +476,10 @@ class FolderStore:
         watcher = self._watcher
         if (watcher is not None and self._barrier_ok and not watcher.rescan
                 and self._folder_error is None and self._watching_this_folder(watcher)
-                and self._barrier(watcher)):
+                and (barrier := self._barrier(watcher)) is not None):
             dirty, rescan = watcher.take()
             if not rescan:
-                self._update(dirty)
+                self._update(dirty, barrier)
                 return
         if watcher is not None:
             watcher.take()  # the listing below covers every name marked so far
@@ -491,7 +495,9 @@ class FolderStore:
             return False
         return (st.st_dev, st.st_ino) == watcher.identity
 
-    def _update(self, names: Set[str]) -> None:
+    def _update(self, names: Set[str], barrier: int) -> None:
+        """Look again at ``names`` (and the held files), whose events arrived before the barrier
+        file made at ``barrier`` (its change time) was seen."""
         with self._writer:
             to_read: list[tuple[str, Version]] = []
             now = time.monotonic()
@@ -508,7 +514,13 @@ class FolderStore:
                     known = self._entries.get(name) or self._problems.get(name)
                     version = _version(st)
                     if known is None or known.version != version:
-                        if self._writer_done(name, version, st, now):
+                        held = self._held.get(name)
+                        if st.st_ctime_ns > barrier and (held is None or held[0] != version):
+                            # changed after the query began, maybe by a writer whose event is
+                            # still on its way: the next sync takes it (once: a clock set back
+                            # cannot keep a file out)
+                            self._held[name] = (version, now)
+                        elif self._writer_done(name, version, st, now):
                             to_read.append((name, version))
                     else:
                         self._held.pop(name, None)
