@@ -102,6 +102,14 @@ class Modalities:
         for thread in self._threads:
             thread.join(30)
 
+    def started_since(self, moment: float) -> int:
+        """How many queries that started at ``moment`` or later have been answered."""
+        with self._lock:
+            return sum(answered.start >= moment for answered in self.answered)
+
+    def wait_for_queries_since(self, moment: float, count: int) -> None:
+        self.wait_for(lambda: self.started_since(moment) >= count)
+
     def wait_for(self, condition: Callable[[], bool], timeout: float = 30) -> None:
         deadline = time.monotonic() + timeout
         while not condition() and time.monotonic() < deadline:
@@ -132,10 +140,10 @@ def before_the_steps(data: bytes) -> int:
 
 def test_file_rewritten_in_place_is_served_old_until_its_writer_closes_it(
         server: WorklistServer, folder: Path, tmp_path: Path) -> None:
-    """A writer truncates an entry and writes it again in two steps, holding it open between
-    them (first a valid entry without its scheduled step), ten times over, while four modalities
-    query: never an answer from the partial file, the previous version while it is open, the new
-    one once it is closed; no entry ever missing."""
+    """A writer truncates an entry and writes it again in two steps (first a valid entry without
+    its scheduled step), holding it open between them and after them until queries have come, ten
+    times over, while four modalities query: never an answer from the partial file, the previous
+    version while it is open, the new one once it is closed; no entry ever missing."""
     for number in range(20):
         write_entry(folder, f"other{number:02}.wl", accession=f"O{number:02}")
     target = write_entry(folder, "rewritten.wl", accession="V00")
@@ -157,14 +165,13 @@ def test_file_rewritten_in_place_is_served_old_until_its_writer_closes_it(
                 truncated = time.monotonic()
                 fh.write(data[:cut])
                 fh.flush()
-                time.sleep(0.3)
+                modalities.wait_for_queries_since(truncated, 2)
                 fh.write(data[cut:])
                 fh.flush()
-                time.sleep(0.1)
+                modalities.wait_for_queries_since(truncated, 4)
             closed = time.monotonic()
             writes.append((version, truncated, closed))
-            count = len(modalities.answered)
-            modalities.wait_for(lambda count=count: len(modalities.answered) >= count + 4)  # type: ignore[misc]
+            modalities.wait_for_queries_since(closed, 2)
         last = find(server.port, "LAST")
     assert modalities.errors == []
     assert last.accessions() == sorted([*others, "V10"])
@@ -203,7 +210,8 @@ def test_folder_deleted_and_recreated_while_modalities_query(
 
     with Modalities(server.port, 4) as modalities:
         modalities.wait_for(lambda: len(modalities.answered) >= 8)
-        shutil.rmtree(folder)
+        while folder.exists():  # a query's barrier file can land in it meanwhile, as with rm -rf
+            shutil.rmtree(folder, ignore_errors=True)
         removed = time.monotonic()
         time.sleep(0.2)
         folder.mkdir()
