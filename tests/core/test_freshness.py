@@ -107,6 +107,22 @@ def test_rewritten_in_place_serves_the_previous_version_until_closed(
     assert events == []
 
 
+def test_files_linked_or_moved_in_are_served_at_once(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A hard link (how wldesk creates a new entry) and a file moved in from another folder raise
+    a "created" event and no close: they are complete files, not files being written."""
+    store, _ = watched
+    staging = tmp_path_factory.mktemp("staging")
+    os.link(write_entry(staging, "a.wl", accession="A1"), tmp_path / "a.wl")
+    assert accessions(store) == ["A1"]
+    os.replace(write_entry(staging, "b.wl", accession="B1"), tmp_path / "b.wl")
+    assert accessions(store) == ["A1", "B1"]
+    os.replace(write_entry(staging, "b.wl", accession="B2"), tmp_path / "b.wl")
+    assert accessions(store) == ["A1", "B2"]
+    assert not store.has_pending()
+
+
 def test_a_writer_that_never_closes_is_served_after_the_settle_time(tmp_path: Path) -> None:
     store = FolderStore(tmp_path, reconcile_seconds=3600, settle_seconds=2.0)
     store.start()

@@ -282,7 +282,7 @@ class _Watcher(FileSystemEventHandler):
         self.seen_barriers: set[str] = set()
         self.writing: set[str] = set()  # changed, and not yet closed by their writer
 
-    def _note(self, path: str | bytes, kind: str, dest: bool = False) -> None:
+    def _note(self, path: str | bytes, kind: str) -> None:
         text = os.fsdecode(path)
         parent, name = os.path.split(text)
         if os.path.normcase(parent) != os.path.normcase(self.folder):
@@ -296,7 +296,9 @@ class _Watcher(FileSystemEventHandler):
             self.cond.notify_all()
         elif is_worklist_file(name):
             self.dirty.add(name)
-            if kind in ("created", "modified") and not dest:
+            # only a write says a writer has the file open: "created" is also a hard link or a
+            # file moved in from another folder, both complete (and without a close to follow)
+            if kind == "modified":
                 self.writing.add(name)
             elif kind in ("closed", "deleted", "moved"):  # a file moved in is a complete one
                 self.writing.discard(name)
@@ -305,7 +307,7 @@ class _Watcher(FileSystemEventHandler):
         with self.cond:
             self._note(event.src_path, event.event_type)
             if event.dest_path:
-                self._note(event.dest_path, event.event_type, dest=True)
+                self._note(event.dest_path, event.event_type)
 
     def retire(self) -> None:
         """The watch stopped: barriers still waiting on it give up at once."""
