@@ -16,7 +16,7 @@ Each file's identity is (size, modification time, change time, inode); only new 
 are read and parsed. A file that cannot be served is reported once per version.
 
 A changed file is read only once its writer is done, so that a file rewritten in place is never
-served half-written: on Linux, between a file's change event and its close-after-write event the
+served half-written: on Linux, between a write to a file and its close-after-write event the
 writer still has it open; on Windows a writer that holds it open refuses to share it for writing.
 Without either sign (other systems, a writer that never closes), a changed file counts as done once
 its identity has been unchanged for ``settle_seconds``. Until then the previous version of the entry
