@@ -18,6 +18,7 @@ from pydicom.sequence import Sequence
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 
+from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.net.server import WorklistServer
@@ -33,6 +34,7 @@ class Answered:
     end: float
     status: int
     answers: tuple[tuple[str, bool], ...]
+    client: str = "pynetdicom"
 
     def accessions(self) -> list[str]:
         return sorted(accession for accession, _complete in self.answers)
@@ -49,6 +51,25 @@ def worklist_query() -> Dataset:
     return query
 
 
+def complete(identifier: Dataset) -> bool:
+    steps = identifier.get("ScheduledProcedureStepSequence") or []
+    return len(steps) == 1 and steps[0].get("Modality") == "CT"
+
+
+FINDSCU_QUERY = ("(0010,0010) PN []\n(0008,0050) SH []\n(0040,0100) SQ (Sequence)\n(fffe,e000) -\n"
+                 "(0008,0060) CS []\n(0040,0001) AE []\n(fffe,e00d) -\n(fffe,e0dd) -\n")
+
+
+def find_with_findscu(port: int, calling: str, query: Path) -> Answered:
+    """The same query sent by DCMTK's findscu, the answers it wrote read back."""
+    start = time.monotonic()
+    result = run_findscu(port, query, "WLDESK", calling)
+    end = time.monotonic()
+    status = 0x0000 if result.returncode == 0 and result.final_status == "Success" else -1
+    return Answered(start, end, status, tuple((str(a.AccessionNumber), complete(a))
+                                              for a in result.answers), "findscu")
+
+
 def find(port: int, calling: str) -> Answered:
     ae = AE(ae_title=calling)
     ae.add_requested_context(ModalityWorklistInformationFind)
@@ -63,30 +84,34 @@ def find(port: int, calling: str) -> Answered:
             assert response is not None, "no response from the server"
             status = int(response.Status)
             if identifier is not None and status in (0xFF00, 0xFF01):
-                steps = identifier.get("ScheduledProcedureStepSequence") or []
-                answers.append((str(identifier.AccessionNumber),
-                                len(steps) == 1 and steps[0].get("Modality") == "CT"))
+                answers.append((str(identifier.AccessionNumber), complete(identifier)))
     finally:
         assoc.release()
     return Answered(start, time.monotonic(), status, tuple(answers))
 
 
 class Modalities:
-    """Client threads querying the server over and over until stopped."""
+    """Client threads querying the server over and over until stopped: pynetdicom, and DCMTK's
+    findscu as one of them where it is installed."""
 
-    def __init__(self, port: int, count: int) -> None:
+    def __init__(self, port: int, count: int, findscu_query: Path) -> None:
         self.port = port
+        findscu_query.write_text(FINDSCU_QUERY, encoding="ascii")
+        self._findscu_query = findscu_query if dcmtk_tool("findscu") is not None else None
         self.answered: list[Answered] = []
         self.errors: list[BaseException] = []
         self._stop = threading.Event()
         self._lock = threading.Lock()
-        self._threads = [threading.Thread(target=self._run, args=(f"MOD{n}",), daemon=True)
+        self._threads = [threading.Thread(target=self._run, args=(f"MOD{n}", n == 0), daemon=True)
                          for n in range(count)]
 
-    def _run(self, calling: str) -> None:
+    def _run(self, calling: str, dcmtk: bool) -> None:
         try:
             while not self._stop.is_set():
-                answered = find(self.port, calling)
+                if dcmtk and self._findscu_query is not None:
+                    answered = find_with_findscu(self.port, calling, self._findscu_query)
+                else:
+                    answered = find(self.port, calling)
                 with self._lock:
                     self.answered.append(answered)
         except BaseException as exc:
@@ -106,6 +131,12 @@ class Modalities:
         """How many queries that started at ``moment`` or later have been answered."""
         with self._lock:
             return sum(answered.start >= moment for answered in self.answered)
+
+    def check_clients(self) -> None:
+        """No client failed, and findscu did query where it is installed."""
+        assert self.errors == []
+        if self._findscu_query is not None:
+            assert any(answered.client == "findscu" for answered in self.answered)
 
     def wait_for_queries_since(self, moment: float, count: int) -> None:
         self.wait_for(lambda: self.started_since(moment) >= count)
@@ -155,7 +186,7 @@ def test_file_rewritten_in_place_is_served_old_until_its_writer_closes_it(
     # (version, truncated at, closed at)
     writes: list[tuple[int, float, float]] = [(0, 0.0, 0.0)]
 
-    with Modalities(server.port, 4) as modalities:
+    with Modalities(server.port, 4, tmp_path / "query.dump") as modalities:
         modalities.wait_for(lambda: len(modalities.answered) >= 8)
         for version in range(1, 11):
             data = versions[version]
@@ -173,7 +204,7 @@ def test_file_rewritten_in_place_is_served_old_until_its_writer_closes_it(
             writes.append((version, truncated, closed))
             modalities.wait_for_queries_since(closed, 2)
         last = find(server.port, "LAST")
-    assert modalities.errors == []
+    modalities.check_clients()
     assert last.accessions() == sorted([*others, "V10"])
 
     answered = modalities.answered
@@ -208,7 +239,7 @@ def test_folder_deleted_and_recreated_while_modalities_query(
         write_entry(staging, f"{number:02}.wl", accession=f"NEW{number:02}")
     new = [f"NEW{number:02}" for number in range(60)]
 
-    with Modalities(server.port, 4) as modalities:
+    with Modalities(server.port, 4, tmp_path / "query.dump") as modalities:
         modalities.wait_for(lambda: len(modalities.answered) >= 8)
         while folder.exists():  # a query's barrier file can land in it meanwhile, as with rm -rf
             shutil.rmtree(folder, ignore_errors=True)
@@ -223,7 +254,7 @@ def test_folder_deleted_and_recreated_while_modalities_query(
         copied = time.monotonic()
         count = len(modalities.answered)
         modalities.wait_for(lambda: len(modalities.answered) >= count + 20)
-    assert modalities.errors == []
+    modalities.check_clients()
 
     answered = modalities.answered
     for query in answered:
