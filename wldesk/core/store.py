@@ -76,7 +76,8 @@ log = logging.getLogger(__name__)
 Version = int  # a hash of (size, mtime_ns, ctime_ns, inode): one small object per entry
 BARRIER_PREFIX = ".wldesk-sync-"
 SETTLE_SECONDS = 5.0
-"""A changed file whose writer gives no sign of being done is served once unchanged this long."""
+"""A changed file whose writer gives no sign of being done is served once unchanged this long (the
+default of the ``settle_seconds`` setting)."""
 
 
 @dataclass(frozen=True, slots=True)

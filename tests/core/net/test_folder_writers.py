@@ -269,3 +269,29 @@ def test_folder_deleted_and_recreated_while_modalities_query(
         print(f"\n  all 60 served {first_all - made:.3f} s after the folder was made again, "
               f"{first_all - copied:.3f} s after the copy ended (copy took {copied - made:.3f} s);"
               f" {sum(q.start >= copied for q in answered)} queries after the copy, all complete")
+
+
+def test_settle_time_setting_serves_a_file_its_writer_keeps_open(folder: Path, tmp_path: Path) -> None:
+    """A writer that wrote a whole entry but keeps it open: the server serves the previous version,
+    then the new one once it has been unchanged for the configured settle time."""
+    settings = Settings(database=str(folder), port=free_port(), bind_address="127.0.0.1",
+                        settle_seconds=1)
+    running = WorklistServer(settings)
+    running.start()
+    try:
+        target = write_entry(folder, "a.wl", accession="OLD")
+        new = write_entry(tmp_path, "new.wl", accession="NEW").read_bytes()
+        assert find(running.port, "MOD").accessions() == ["OLD"]
+        with open(target, "r+b") as fh:
+            fh.truncate(0)
+            fh.write(new)
+            fh.flush()
+            written = time.monotonic()
+            served = [find(running.port, "MOD")]
+            while served[-1].accessions() != ["NEW"] and time.monotonic() < written + 30:
+                served.append(find(running.port, "MOD"))
+            assert served[-1].accessions() == ["NEW"]
+            assert {tuple(s.accessions()) for s in served[:-1]} <= {("OLD",)}
+            assert served[-1].end - written >= 0.9  # not before the settle time
+    finally:
+        running.stop()
