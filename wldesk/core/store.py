@@ -28,6 +28,7 @@ that path and the folder is listed right after, so files created meanwhile are n
 
 from __future__ import annotations
 
+import errno
 import gc
 import itertools
 import logging
@@ -364,6 +365,7 @@ class FolderStore:
         self._observer: Any = None
         self._barrier_ok = False
         self._closes_reported = False
+        self._watch_when_back = False  # the watch could not be set up: the folder was missing
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -401,7 +403,9 @@ class FolderStore:
             self._observer.join(5)
         self._observer = self._watcher = None
 
-    def _start_observer(self) -> None:
+    def _start_observer(self, *, again: bool = False) -> None:
+        """Watch the folder. ``again``: the folder came back or was replaced; when it is gone
+        again already, the listing reports that and the watch is set up when it is back."""
         observer = Observer()
         try:
             st = os.stat(self.folder)
@@ -409,8 +413,15 @@ class FolderStore:
             observer.schedule(watcher, str(self.folder), recursive=False, event_filter=WATCHED_EVENTS)
             observer.start()
         except (OSError, RuntimeError) as exc:
-            log.warning("cannot watch %s (%s); every query will re-list the folder", self.folder, exc)
+            missing = isinstance(exc, OSError) and exc.errno == errno.ENOENT
+            self._watch_when_back = missing
+            if again and missing:
+                log.info("%s is gone again; watching it when it is back", self.folder)
+            else:
+                log.warning("cannot watch %s (%s); every query will re-list the folder",
+                            self.folder, exc)
             return
+        self._watch_when_back = False
         self._watcher, self._observer = watcher, observer
         self._barrier_ok = True
         # inotify reports the close after writing; elsewhere only the settle time tells
@@ -665,14 +676,23 @@ class FolderStore:
         found = self._scan()
         if found is None:
             return None
-        watcher = self._watcher
-        if self._watch and self._thread is not None and (
-                recovering or (watcher is not None and not self._watching_this_folder(watcher))):
+        if self._watch and self._thread is not None and self._watch_again(recovering):
             self._stop_observer()
-            self._start_observer()
+            self._start_observer(again=True)
             # files created while the watch was being set up raised no event: list them now
             found = self._scan()
         return found
+
+    def _watch_again(self, recovering: bool) -> bool:
+        """Whether the folder, there now, is not the one watched: it came back or was replaced."""
+        try:
+            st = os.stat(self.folder)
+        except OSError:
+            return False  # gone (again): the next listing reports it
+        watcher = self._watcher
+        if watcher is None:
+            return recovering or self._watch_when_back
+        return recovering or watcher.gone or (st.st_dev, st.st_ino) != watcher.identity
 
     def _scan(self) -> dict[str, os.stat_result] | None:
         found: dict[str, os.stat_result] = {}
