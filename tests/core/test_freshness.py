@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.helpers.samples import write_entry
+from wldesk.core.dicom.model import SPS_SEQUENCE
+from wldesk.core.dicom.wlfile import parse_bytes
 from wldesk.core.events import FileProblemEvent
 from wldesk.core.store import FolderStore
 
@@ -58,7 +62,7 @@ def test_many_files_written_quickly(watched: tuple[FolderStore, list[FileProblem
     assert accessions(store) == [f"A{n:03}" for n in range(200)]
 
 
-def test_half_written_file_is_skipped_then_served(
+def test_file_held_open_by_its_writer_is_not_read_until_closed(
         watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path) -> None:
     store, events = watched
     full = write_entry(tmp_path, "full.tmp", accession="A1").read_bytes()
@@ -67,12 +71,82 @@ def test_half_written_file_is_skipped_then_served(
         fh.write(full[:200])
         fh.flush()
         assert accessions(store) == []
-        assert next(e.reason for e in events if not e.resolved).startswith("incomplete file")
-        assert accessions(store) == []  # reported once per version
         fh.write(full[200:])
+        fh.flush()
+        assert accessions(store) == []  # complete, but its writer is not done with it
+        assert store.snapshot().problems == ()
     assert accessions(store) == ["A1"]
-    assert len([e for e in events if not e.resolved]) == 1
-    assert events[-1].resolved
+    assert events == []  # never read half-written: no problem to report
+
+
+def before_the_steps(data: bytes) -> int:
+    """Where the Scheduled Procedure Step Sequence starts in an explicit little endian file."""
+    return data.index(b"\x40\x00\x00\x01SQ")
+
+
+def test_rewritten_in_place_serves_the_previous_version_until_closed(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path) -> None:
+    store, events = watched
+    target = write_entry(tmp_path, "a.wl", accession="OLD")
+    new = write_entry(tmp_path, "new.tmp", accession="NEW").read_bytes()
+    cut = before_the_steps(new)
+    assert parse_bytes(new[:cut]).node.get(SPS_SEQUENCE) is None  # a valid entry without steps
+    assert accessions(store) == ["OLD"]
+    with open(target, "r+b") as fh:
+        fh.truncate(0)
+        fh.write(new[:cut])
+        fh.flush()
+        for _ in range(3):
+            assert accessions(store) == ["OLD"]
+        fh.write(new[cut:])
+        fh.flush()
+        assert accessions(store) == ["OLD"]
+    assert accessions(store) == ["NEW"]
+    (entry,) = store.candidates()
+    assert entry.node.get(SPS_SEQUENCE) is not None
+    assert events == []
+
+
+def test_files_linked_or_moved_in_are_served_at_once(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path,
+        tmp_path_factory: pytest.TempPathFactory) -> None:
+    """A hard link (how wldesk creates a new entry) and a file moved in from another folder raise
+    a "created" event and no close: they are complete files, not files being written."""
+    store, _ = watched
+    staging = tmp_path_factory.mktemp("staging")
+    os.link(write_entry(staging, "a.wl", accession="A1"), tmp_path / "a.wl")
+    assert accessions(store) == ["A1"]
+    os.replace(write_entry(staging, "b.wl", accession="B1"), tmp_path / "b.wl")
+    assert accessions(store) == ["A1", "B1"]
+    os.replace(write_entry(staging, "b.wl", accession="B2"), tmp_path / "b.wl")
+    assert accessions(store) == ["A1", "B2"]
+    assert not store.has_pending()
+
+
+def test_a_writer_that_never_closes_is_served_after_the_settle_time(tmp_path: Path) -> None:
+    store = FolderStore(tmp_path, reconcile_seconds=3600, settle_seconds=2.0)
+    store.start()
+    try:
+        assert store.wait_ready(10)
+        write_entry(tmp_path, "a.wl", accession="OLD")
+        new = write_entry(tmp_path, "new.tmp", accession="NEW").read_bytes()
+        assert accessions(store) == ["OLD"]
+        with open(tmp_path / "a.wl", "r+b") as fh:
+            fh.truncate(0)
+            fh.write(new)
+            fh.flush()
+            assert accessions(store) == ["OLD"]
+            assert store.has_pending()  # held: the next sync looks at it again
+            seen = {"OLD"}
+            deadline = time.monotonic() + 30
+            while seen != {"OLD", "NEW"} and time.monotonic() < deadline:
+                seen.update(accessions(store))
+                time.sleep(0.05)
+            assert seen == {"OLD", "NEW"}
+            assert accessions(store) == ["NEW"]
+            assert not store.has_pending()
+    finally:
+        store.stop()
 
 
 def test_queries_wait_for_the_first_indexing(tmp_path: Path) -> None:
@@ -131,3 +205,35 @@ def test_watched_changes_need_no_full_listing(
     (tmp_path / "0.wl").unlink()
     assert accessions(store) == ["A1", "A2"]
     assert store.full_scans == scans
+
+
+def test_folder_replaced_between_two_syncs_is_watched_again(tmp_path: Path) -> None:
+    """Removed and made again with no query in between: the new folder is watched, not the old."""
+    folder = tmp_path / "worklists"
+    folder.mkdir()
+    inner = FolderStore(folder, reconcile_seconds=3600)
+    inner.start()
+    try:
+        assert inner.wait_ready(10)
+        write_entry(folder, "old.wl", accession="OLD")
+        assert accessions(inner) == ["OLD"]
+        shutil.rmtree(folder)
+        folder.mkdir()
+        write_entry(folder, "a.wl", accession="A1")
+        assert accessions(inner) == ["A1"]
+        scans = inner.full_scans
+        write_entry(folder, "b.wl", accession="B1")
+        assert accessions(inner) == ["A1", "B1"]  # through the new watch: no listing needed
+        assert inner.full_scans == scans
+        assert inner.mode == "watching"
+
+        folder.rename(tmp_path / "moved-away")  # moved away: no deletion event for the folder
+        folder.mkdir()
+        write_entry(folder, "c.wl", accession="C1")
+        assert accessions(inner) == ["C1"]
+        scans = inner.full_scans
+        write_entry(folder, "d.wl", accession="D1")
+        assert accessions(inner) == ["C1", "D1"]
+        assert inner.full_scans == scans
+    finally:
+        inner.stop()

@@ -44,6 +44,7 @@ def test_defaults(private_dirs: Path) -> None:
     assert settings.filter_issuer_aet is False
     assert settings.limit_answers == 0
     assert settings.limit_final_status == "success"
+    assert settings.settle_seconds == 5
     assert settings.allow_unknown_modalities is True
     assert settings.modalities == ()
     assert settings.redact_patient_data is False
@@ -64,9 +65,9 @@ def test_every_setting_says_whether_it_needs_a_restart() -> None:
         assert isinstance(declaration.restart, bool), declaration.name
     restart = {d.name for d in Settings.declarations() if d.restart}
     assert restart == {"ae_title", "port", "bind_address", "database", "filter_issuer_aet",
-                       "limit_answers", "limit_final_status", "allow_unknown_modalities",
-                       "modalities", "tls_certificate", "tls_key", "tls_ca",
-                       "association_request_timeout", "check_called_ae_title"}
+                       "limit_answers", "limit_final_status", "settle_seconds",
+                       "allow_unknown_modalities", "modalities", "tls_certificate", "tls_key",
+                       "tls_ca", "association_request_timeout", "check_called_ae_title"}
     assert Settings().restart_needed_for(Settings(port=104))
     assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True))
 

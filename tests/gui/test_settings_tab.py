@@ -133,7 +133,7 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         members = [d.name for d in Settings.declarations() if d.group == box.title()]
         assert [n for n in tab.field_names() if box.isAncestorOf(tab.editor(n))] == members
     assert tab.field_names() == [  # the form's order, as before the groups were declared
-        "database", "filter_issuer_aet", "limit_answers", "limit_final_status",
+        "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
         "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
         "association_request_timeout", "check_called_ae_title",
         "allow_unknown_modalities", "modalities",

@@ -264,6 +264,10 @@ class Settings:
         "success", "Final status after LimitAnswers cut a query: 'success' (what most modalities "
                    "expect) or 'cancel' (0xFE00, like Orthanc).",
         choices={"success": "Success", "cancel": "Cancel (0xFE00)"}, group="Worklist", restart=True)
+    settle_seconds: int = setting(
+        5, "Settle time in seconds: how long a changed .wl file must stay unchanged before it is "
+           "served when its writer gives no other sign of being done (closing it on Linux, "
+           "sharing it on Windows).", minimum=1, maximum=600, group="Worklist", restart=True)
     association_request_timeout: int = setting(
         5, "Seconds a new connection has to send its association request (A-ASSOCIATE-RQ) before "
            "it is closed, so that idle or stalled connections do not hold places.", minimum=1,

@@ -14,15 +14,27 @@ nothing deleted or replaced before it. Two ways to keep it:
 
 Each file's identity is (size, modification time, change time, inode); only new or changed files
 are read and parsed. A file that cannot be served is reported once per version.
+
+A changed file is read only once its writer is done, so that a file rewritten in place is never
+served half-written: on Linux, between a write to a file and its close-after-write event the
+writer still has it open; on Windows a writer that holds it open refuses to share it for writing.
+Without either sign (other systems, a writer that never closes), a changed file counts as done once
+its identity has been unchanged for ``settle_seconds``. Until then the previous version of the entry
+(or none) is served; a query never waits for a writer.
+
+When the folder itself is deleted or replaced, the watch is set up again on the folder found at
+that path and the folder is listed right after, so files created meanwhile are not missed.
 """
 
 from __future__ import annotations
 
+import errno
 import gc
 import itertools
 import logging
 import os
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Set
@@ -64,6 +76,9 @@ log = logging.getLogger(__name__)
 
 Version = int  # a hash of (size, mtime_ns, ctime_ns, inode): one small object per entry
 BARRIER_PREFIX = ".wldesk-sync-"
+SETTLE_SECONDS = 5.0
+"""A changed file whose writer gives no sign of being done is served once unchanged this long (the
+default of the ``settle_seconds`` setting)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +115,30 @@ class Snapshot:
 
 def is_worklist_file(name: str) -> bool:
     return name.lower().endswith(".wl") and not name.startswith(".")
+
+
+if sys.platform == "win32":
+    import ctypes
+    from ctypes import wintypes
+
+    def _nobody_writing(path: Path) -> bool:
+        """True when no one holds ``path`` open for writing.
+
+        A writer that did not allow others to write (the usual way on Windows) makes an open that
+        refuses to share writing fail with a sharing violation until it closes the file.
+        """
+        kernel32 = ctypes.windll.kernel32
+        kernel32.CreateFileW.restype = wintypes.HANDLE
+        # GENERIC_READ; share reading and deleting, not writing; OPEN_EXISTING
+        handle = kernel32.CreateFileW(str(path), 0x80000000, 0x1 | 0x4, None, 3, 0x80, None)
+        if handle is None or handle == wintypes.HANDLE(-1).value:
+            return False  # a sharing violation (someone writes), or it cannot be opened at all
+        kernel32.CloseHandle(handle)
+        return True
+else:
+    def _nobody_writing(path: Path) -> bool:
+        """Whether no one holds ``path`` open for writing: False, this system cannot tell."""
+        return False
 
 
 def _version(st: os.stat_result) -> Version:
@@ -235,12 +274,15 @@ WATCHED_EVENTS: list[type[FileSystemEvent]] = [
 class _Watcher(FileSystemEventHandler):
     """Receives folder events on the observer's thread; marks names dirty, releases barriers."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, identity: tuple[int, int]) -> None:
         self.folder = str(folder)
+        self.identity = identity  # (device, inode) of the folder when the watch was set up
         self.cond = threading.Condition()
         self.dirty: set[str] = set()
         self.rescan = False
+        self.gone = False  # the watched folder was removed or moved away, or the watch stopped
         self.seen_barriers: set[str] = set()
+        self.writing: set[str] = set()  # changed, and not yet closed by their writer
 
     def _note(self, path: str | bytes, kind: str) -> None:
         text = os.fsdecode(path)
@@ -248,19 +290,32 @@ class _Watcher(FileSystemEventHandler):
         if os.path.normcase(parent) != os.path.normcase(self.folder):
             if os.path.normcase(text) == os.path.normcase(self.folder) and kind in ("deleted",
                                                                                    "moved"):
-                self.rescan = True  # the folder itself was removed or moved away
+                self.rescan = self.gone = True  # the folder itself was removed or moved away
+                self.cond.notify_all()
             return
         if name.startswith(BARRIER_PREFIX):
             self.seen_barriers.add(name)
             self.cond.notify_all()
         elif is_worklist_file(name):
             self.dirty.add(name)
+            # only a write says a writer has the file open: "created" is also a hard link or a
+            # file moved in from another folder, both complete (and without a close to follow)
+            if kind == "modified":
+                self.writing.add(name)
+            elif kind in ("closed", "deleted", "moved"):  # a file moved in is a complete one
+                self.writing.discard(name)
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         with self.cond:
             self._note(event.src_path, event.event_type)
             if event.dest_path:
                 self._note(event.dest_path, event.event_type)
+
+    def retire(self) -> None:
+        """The watch stopped: barriers still waiting on it give up at once."""
+        with self.cond:
+            self.gone = True
+            self.cond.notify_all()
 
     def take(self) -> tuple[set[str], bool]:
         with self.cond:
@@ -291,11 +346,15 @@ class FolderStore:
     """Index of one folder's `.wl` files. All public methods are thread-safe."""
 
     def __init__(self, folder: Path, report: Callable[[FileProblemEvent], None] | None = None,
-                 *, watch: bool = True, reconcile_seconds: float = 30.0) -> None:
+                 *, watch: bool = True, reconcile_seconds: float = 30.0,
+                 settle_seconds: float = SETTLE_SECONDS) -> None:
         self.folder = Path(folder)
         self._report = report or (lambda event: None)
         self._watch = watch
         self._reconcile_seconds = reconcile_seconds
+        self._settle_seconds = settle_seconds
+        # changed files whose writer may not be done: the version seen and since when (monotonic)
+        self._held: dict[str, tuple[Version, float]] = {}
         self._lock = threading.RLock()
         self._cache = LayoutCache()
         self._entries: dict[str, Entry] = {}
@@ -305,6 +364,8 @@ class FolderStore:
         self._watcher: _Watcher | None = None
         self._observer: Any = None
         self._barrier_ok = False
+        self._closes_reported = False
+        self._watch_when_back = False  # the watch could not be set up: the folder was missing
         self._ready = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -336,22 +397,35 @@ class FolderStore:
     def _stop_observer(self) -> None:
         if self._watcher is not None:
             LOST_EVENTS.watchers.discard(self._watcher)
+            self._watcher.retire()
         if self._observer is not None:
             self._observer.stop()
             self._observer.join(5)
         self._observer = self._watcher = None
 
-    def _start_observer(self) -> None:
-        watcher = _Watcher(self.folder)
+    def _start_observer(self, *, again: bool = False) -> None:
+        """Watch the folder. ``again``: the folder came back or was replaced; when it is gone
+        again already, the listing reports that and the watch is set up when it is back."""
         observer = Observer()
         try:
+            st = os.stat(self.folder)
+            watcher = _Watcher(self.folder, (st.st_dev, st.st_ino))
             observer.schedule(watcher, str(self.folder), recursive=False, event_filter=WATCHED_EVENTS)
             observer.start()
         except (OSError, RuntimeError) as exc:
-            log.warning("cannot watch %s (%s); every query will re-list the folder", self.folder, exc)
+            missing = isinstance(exc, OSError) and exc.errno == errno.ENOENT
+            self._watch_when_back = missing
+            if again and missing:
+                log.info("%s is gone again; watching it when it is back", self.folder)
+            else:
+                log.warning("cannot watch %s (%s); every query will re-list the folder",
+                            self.folder, exc)
             return
+        self._watch_when_back = False
         self._watcher, self._observer = watcher, observer
         self._barrier_ok = True
+        # inotify reports the close after writing; elsewhere only the settle time tells
+        self._closes_reported = type(observer).__name__ == "InotifyObserver"
         LOST_EVENTS.watchers.add(watcher)
 
     def _background(self) -> None:
@@ -381,58 +455,127 @@ class FolderStore:
 
     # --- freshness -----------------------------------------------------------------------------
 
-    def _barrier(self, watcher: _Watcher) -> bool:
-        """True once every file event that happened before this call has been received."""
+    def _barrier(self, watcher: _Watcher) -> int | None:
+        """Once every file event that happened before this call has been received: the barrier
+        file's change time (ns, by the file system's clock); None when there is no barrier."""
         name = f"{BARRIER_PREFIX}{os.getpid()}-{next(self._counter)}"
         path = self.folder / name
         try:
             fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600)
-            os.close(fd)
+            try:
+                created = os.fstat(fd).st_ctime_ns
+            finally:
+                os.close(fd)
             os.unlink(path)
         except FileNotFoundError:
-            return False  # the folder is gone: the listing reports it
+            return None  # the folder is gone: the listing reports it
         except OSError as exc:
             log.warning("cannot write the barrier file in %s (%s); every query will re-list "
                         "the folder", self.folder, exc.strerror or exc)
             self._barrier_ok = False
-            return False
+            return None
         with watcher.cond:
-            if watcher.cond.wait_for(lambda: name in watcher.seen_barriers, timeout=2.0):
+            if watcher.cond.wait_for(lambda: name in watcher.seen_barriers or watcher.gone,
+                                     timeout=2.0):
+                if watcher.gone:
+                    return None  # the folder was replaced: the listing sets the watch up again
                 watcher.seen_barriers.discard(name)
-                return True
+                return created
         log.warning("no folder event for %s within 2 s; re-listing the folder", name)
-        return False
+        return None
 
     def sync(self) -> None:
         """Bring the index up to date with every change made before this call."""
         self.wait_ready()
         watcher = self._watcher
         if (watcher is not None and self._barrier_ok and not watcher.rescan
-                and self._folder_error is None and self._barrier(watcher)):
+                and self._folder_error is None and self._watching_this_folder(watcher)
+                and (barrier := self._barrier(watcher)) is not None):
             dirty, rescan = watcher.take()
             if not rescan:
-                self._update(dirty)
+                self._update(dirty, barrier)
                 return
         if watcher is not None:
             watcher.take()  # the listing below covers every name marked so far
         self.refresh()
 
-    def _update(self, names: set[str]) -> None:
+    def _watching_this_folder(self, watcher: _Watcher) -> bool:
+        """False when the watched folder was removed or replaced by another at the same path."""
+        if watcher.gone:
+            return False
+        try:
+            st = os.stat(self.folder)
+        except OSError:
+            return False
+        return (st.st_dev, st.st_ino) == watcher.identity
+
+    def _update(self, names: Set[str], barrier: int) -> None:
+        """Look again at ``names`` (and the held files), whose events arrived before the barrier
+        file made at ``barrier`` (its change time) was seen."""
         with self._writer:
             to_read: list[tuple[str, Version]] = []
-            for name in sorted(names):
+            now = time.monotonic()
+            for name in sorted(names | self._held.keys()):  # held files: is their writer done?
                 try:
                     st = os.stat(self.folder / name)
                 except OSError:
                     st = None
                 with self._lock:
                     if st is None or not stat.S_ISREG(st.st_mode):
+                        self._held.pop(name, None)
                         self._forget(name)
                         continue
                     known = self._entries.get(name) or self._problems.get(name)
-                    if known is None or known.version != _version(st):
-                        to_read.append((name, _version(st)))
+                    version = _version(st)
+                    if known is None or known.version != version:
+                        held = self._held.get(name)
+                        if st.st_ctime_ns > barrier and (held is None or held[0] != version):
+                            # changed after the query began, maybe by a writer whose event is
+                            # still on its way: the next sync takes it (once: a clock set back
+                            # cannot keep a file out)
+                            self._held[name] = (version, now)
+                        elif self._writer_done(name, version, st, now):
+                            to_read.append((name, version))
+                    else:
+                        self._held.pop(name, None)
             self._read_and_apply(to_read)
+
+    def _writer_done(self, name: str, version: Version, st: os.stat_result, now: float) -> bool:
+        """Whether the changed file ``name`` may be read: its writer is done with it.
+
+        Done when no change without its close-after-write is known (Linux), when no one holds it
+        open for writing (Windows), or when this version is older than the settle time. A file
+        not yet done is held: every sync looks at it again.
+        """
+        watcher = self._watcher
+        if watcher is None:
+            self._held.pop(name, None)
+            return True
+        with watcher.cond:
+            writing = name in watcher.writing
+        if writing and not self._closes_reported and _nobody_writing(self.folder / name):
+            writing = False
+        if writing:
+            held = self._held.get(name)
+            if held is None or held[0] != version:
+                self._held[name] = held = (version, now)
+            age = max(now - held[1], time.time() - st.st_mtime)
+            if age < self._settle_seconds:
+                return False
+            log.info("%s: changed %.0f s ago and not closed yet; serving it", name, age)
+        if writing or not self._closes_reported:
+            with watcher.cond:
+                watcher.writing.discard(name)
+        self._held.pop(name, None)
+        return True
+
+    def _still_being_written(self, name: str) -> bool:
+        """A change of ``name`` reported while it was being read (its writer started again)."""
+        watcher = self._watcher
+        if watcher is None:
+            return False
+        with watcher.cond:
+            return name in watcher.writing
 
     def refresh(self) -> Snapshot:
         """Reconcile the whole folder (list and stat every file, parse the changed ones).
@@ -451,12 +594,18 @@ class FolderStore:
                 for name in [n for n in list(self._entries) + list(self._problems)
                              if n not in listing]:
                     self._forget(name)
+                for name in [n for n in self._held if n not in listing]:
+                    del self._held[name]
                 to_read = []
+                now = time.monotonic()
                 for name in sorted(listing):
                     version = _version(listing[name])
                     known = self._entries.get(name) or self._problems.get(name)
                     if known is None or known.version != version:
-                        to_read.append((name, version))
+                        if self._writer_done(name, version, listing[name], now):
+                            to_read.append((name, version))
+                    else:
+                        self._held.pop(name, None)
             self._read_and_apply(to_read)
             return self.snapshot()
 
@@ -466,6 +615,10 @@ class FolderStore:
                        for name, version in to_read[start:start + chunk]]
             with self._lock:
                 for name, result in results:
+                    if self._still_being_written(name):
+                        # changed again while it was read: keep the previous version
+                        self._held.setdefault(name, (result.version, time.monotonic()))
+                        continue
                     self._apply(name, result)
 
     # --- reading -------------------------------------------------------------------------------
@@ -493,7 +646,7 @@ class FolderStore:
         if watcher is None or not self._barrier_ok:
             return True
         with watcher.cond:
-            return bool(watcher.dirty) or watcher.rescan
+            return bool(watcher.dirty) or watcher.rescan or watcher.gone or bool(self._held)
 
     @property
     def mode(self) -> str:
@@ -518,6 +671,30 @@ class FolderStore:
     # --- internals (called with the lock held) -------------------------------------------------
 
     def _list(self) -> dict[str, os.stat_result] | None:
+        """List the folder; set the watch up again when the folder came back or was replaced."""
+        recovering = self._folder_error is not None
+        found = self._scan()
+        if found is None:
+            return None
+        if self._watch and self._thread is not None and self._watch_again(recovering):
+            self._stop_observer()
+            self._start_observer(again=True)
+            # files created while the watch was being set up raised no event: list them now
+            found = self._scan()
+        return found
+
+    def _watch_again(self, recovering: bool) -> bool:
+        """Whether the folder, there now, is not the one watched: it came back or was replaced."""
+        try:
+            st = os.stat(self.folder)
+        except OSError:
+            return False  # gone (again): the next listing reports it
+        watcher = self._watcher
+        if watcher is None:
+            return recovering or self._watch_when_back
+        return recovering or watcher.gone or (st.st_dev, st.st_ino) != watcher.identity
+
+    def _scan(self) -> dict[str, os.stat_result] | None:
         found: dict[str, os.stat_result] = {}
         try:
             with os.scandir(self.folder) as it:
@@ -540,9 +717,6 @@ class FolderStore:
             self._report(FileProblemEvent(path=self.folder, reason="readable again", resolved=True))
             self._folder_error = None
             self._generation += 1
-            if self._watch and self._thread is not None:  # watch the new folder
-                self._stop_observer()
-                self._start_observer()
         return found
 
     def _drop_entry(self, name: str) -> None:

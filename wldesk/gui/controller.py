@@ -56,7 +56,8 @@ class ServerController(QObject):
     # --- store ---------------------------------------------------------------------------------
 
     def _make_store(self) -> FolderStore:
-        store = FolderStore(Path(self.settings.database), report=self.bus.emit)
+        store = FolderStore(Path(self.settings.database), report=self.bus.emit,
+                            settle_seconds=self.settings.settle_seconds)
         if Path(self.settings.database).is_dir():
             store.start()
         return store
