@@ -415,3 +415,16 @@ def test_redact_patient_data(env: Env, worklists: Path, tmp_path: Path, patient_
             assert "PatientName='<redacted>'" in text, text
         else:
             assert "PatientName='DOE*'" in text, text
+
+
+def test_serve_logs_what_reading_the_settings_warned_about(env: Env, worklists: Path,
+                                                            tmp_path: Path) -> None:
+    """A key written by a newer wldesk is kept and warned about, in the log file too: the file
+    is set up before the settings are read."""
+    port = free_port()
+    config = tmp_path / "settings.json"
+    config.write_text(json.dumps({"database": str(worklists), "bind_address": LOCALHOST,
+                                  "port": port, "a_newer_setting": 1}), encoding="utf-8")
+    with Serve(env, ["--config", str(config)], port) as server:
+        assert server.terminate() == 0
+    assert "unknown setting 'a_newer_setting'" in env.log_file.read_text(encoding="utf-8")

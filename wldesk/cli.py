@@ -152,6 +152,9 @@ def load_effective_settings(config: Path | None, overrides: dict[str, Any]) -> S
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # Before the settings are read: what reading them warns about (a key this wldesk does not
+    # know) goes to the log file too.
+    setup_logging(paths.log_dir() / "wldesk.log")
     settings = load_effective_settings(args.serve_config or args.config, {
         "database": args.database, "port": args.port, "ae_title": args.aet,
         "bind_address": args.bind, "filter_issuer_aet": args.filter_issuer_aet,
@@ -160,7 +163,6 @@ def _serve(args: argparse.Namespace) -> int:
     folder = Path(settings.database)
     if folder == paths.default_worklist_dir():
         folder.mkdir(parents=True, exist_ok=True)
-    setup_logging(paths.log_dir() / "wldesk.log")
     bus = EventBus()
     bus.subscribe(EventLogger(settings.redact_patient_data))
     server = WorklistServer(settings, bus)
