@@ -17,7 +17,7 @@ from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from tests.helpers.dcmtk import dcmtk_tool
-from tests.helpers.samples import write_entry
+from tests.helpers.samples import write_test_query_entries
 from wldesk.core.net.probe import Outcome
 from wldesk.core.settings import KnownModality
 from wldesk.gui.controller import ServerController
@@ -31,15 +31,7 @@ WAIT_MS = 15000
 
 @pytest.fixture
 def entries(worklist_folder: Path) -> Path:
-    """One CT today on CT1, one MR today on MR1, one CT tomorrow on CT1, and a broken file."""
-    write_entry(worklist_folder, "ct-today.wl", accession="A1", station="CT1", modality="CT",
-                date=f"{TODAY:%Y%m%d}")
-    write_entry(worklist_folder, "mr-today.wl", accession="B1", station="MR1", modality="MR",
-                date=f"{TODAY:%Y%m%d}", patient="MÜLLER^HANS")
-    write_entry(worklist_folder, "ct-tomorrow.wl", accession="C1", station="CT1", modality="CT",
-                date=f"{TOMORROW:%Y%m%d}")
-    (worklist_folder / "broken.wl").write_bytes(b"this is not DICOM")
-    return worklist_folder
+    return write_test_query_entries(worklist_folder, TODAY)
 
 
 def start(qtbot: QtBot, controller: ServerController) -> None:

@@ -11,6 +11,7 @@ import io
 import os
 import subprocess
 import uuid
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Literal
 
@@ -195,3 +196,15 @@ def write_entry(folder: Path, name: str, *, charset: str | None = "ISO_IR 192",
     path = folder / name
     ds.save_as(path, enforce_file_format=True)
     return path
+
+
+def write_test_query_entries(folder: Path, today: date) -> Path:
+    """The Test query's sample folder: one CT on CT1 and one MR on MR1 scheduled ``today``, one CT
+    on CT1 the day after, and a broken file."""
+    day, next_day = f"{today:%Y%m%d}", f"{today + timedelta(days=1):%Y%m%d}"
+    write_entry(folder, "ct-today.wl", accession="A1", station="CT1", modality="CT", date=day)
+    write_entry(folder, "mr-today.wl", accession="B1", station="MR1", modality="MR", date=day,
+                patient="MÜLLER^HANS")
+    write_entry(folder, "ct-tomorrow.wl", accession="C1", station="CT1", modality="CT", date=next_day)
+    (folder / "broken.wl").write_bytes(b"this is not DICOM")
+    return folder

@@ -16,7 +16,7 @@ from pydicom.dataset import Dataset
 
 from tests.helpers.dcmtk import dcmtk_tool
 from tests.helpers.ports import free_port
-from tests.helpers.samples import write_entry
+from tests.helpers.samples import write_test_query_entries
 from wldesk.core.net.probe import (
     QueryForm,
     Target,
@@ -40,17 +40,9 @@ TOMORROW = TODAY + timedelta(days=1)
 
 @pytest.fixture
 def entries(tmp_path: Path) -> Path:
-    """One CT today on CT1, one MR today on MR1, one CT tomorrow on CT1, and a broken file."""
     folder = tmp_path / "worklists"
     folder.mkdir()
-    write_entry(folder, "ct-today.wl", accession="A1", station="CT1", modality="CT",
-                date=f"{TODAY:%Y%m%d}")
-    write_entry(folder, "mr-today.wl", accession="B1", station="MR1", modality="MR",
-                date=f"{TODAY:%Y%m%d}", patient="MÜLLER^HANS")
-    write_entry(folder, "ct-tomorrow.wl", accession="C1", station="CT1", modality="CT",
-                date=f"{TOMORROW:%Y%m%d}")
-    (folder / "broken.wl").write_bytes(b"this is not DICOM")
-    return folder
+    return write_test_query_entries(folder, TODAY)
 
 
 class Serving:
