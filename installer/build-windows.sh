@@ -48,8 +48,13 @@ wine_run() { wine "$@" 2>&1 | tr -d '\r' | cat; return "${PIPESTATUS[0]}"; }
 winpath() { winepath -w "$1" 2>/dev/null; }
 if [ ! -f "$WINEPREFIX/system.reg" ]; then
     step "Wine prefix $WINEPREFIX"
-    wineboot -i >/dev/null 2>&1 || true
+    # Wine makes the prefix folder itself but not its parents (on a machine without
+    # ~/.cache/wldesk-build it stopped at "wine: chdir to ...: No such file or directory")
+    mkdir -p "$(dirname "$WINEPREFIX")"
+    wineboot -i >"$BUILD/wineboot.log" 2>&1 || true
     wineserver -w
+    [ -f "$WINEPREFIX/system.reg" ] || fail "wineboot did not create the Wine prefix $WINEPREFIX: $(tail -5 "$BUILD/wineboot.log")"
+    ok "Wine prefix created"
 fi
 
 # --- 2+3. Windows Python with the dependencies ---------------------------------------------------
