@@ -179,7 +179,6 @@ def test_query_in_its_own_character_set(running: Running, folder: Path) -> None:
     assert str(answers[0].PatientName) == "Müller^Zoë"
 
 
-@pytest.mark.expect_log_warnings(r"using replacement characters in encoded string")
 def test_answer_falls_back_to_utf8_when_the_query_charset_cannot_carry_it(
         running: Running, folder: Path) -> None:
     write_entry(folder, "greek.wl", charset="ISO_IR 192", patient="ΑΛΦΑ^ΒΗΤΑ", accession="G1")
