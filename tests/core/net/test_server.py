@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +21,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
+from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
@@ -393,3 +395,54 @@ def test_query_without_returnable_keys_still_answers(running: Running, folder: P
     answers, statuses = running.find(query)
     assert statuses == [0xFF00, 0x0000]
     assert answers[0].SpecificCharacterSet == "ISO_IR 100"
+
+
+@pytest.mark.parametrize("name", ["UTF-8", "ISO-8859-1"])
+def test_charset_names_that_are_not_dicom_terms_are_never_echoed(
+        running: Running, folder: Path, name: str) -> None:
+    write_entry(folder, "a.wl", charset="ISO_IR 100", patient="Müller^Zoë", accession="U1")
+    write_entry(folder, "b.wl", charset="ISO_IR 100", patient="DOE^JOHN", accession="U2")
+    query = name_query()
+    query.SpecificCharacterSet = name
+    answers, statuses = running.find(query)
+    assert statuses == [0xFF00, 0xFF00, 0x0000]
+    # non-ASCII: the next choice (the file's Latin-1); ASCII: the default, as an empty value
+    assert [a.SpecificCharacterSet for a in answers] == ["ISO_IR 100", ""]
+    assert str(answers[0].PatientName) == "Müller^Zoë"
+
+
+def test_file_charset_that_is_not_a_dicom_term_is_not_served(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl", charset="UTF-8", patient="Müller^Zoë", accession="U1")
+    answers, _ = running.find(name_query())
+    assert answers[0].SpecificCharacterSet == "ISO_IR 192"
+    assert str(answers[0].PatientName) == "Müller^Zoë"
+    only_level = Dataset()  # no returnable key: the answer holds just (0008,0005)
+    only_level.QueryRetrieveLevel = ""
+    write_entry(folder, "a.wl", charset="UTF-8", patient="DOE^JOHN", accession="U1")
+    answers, _ = running.find(only_level)
+    assert [a.SpecificCharacterSet for a in answers] == [""]
+
+
+@pytest.mark.skipif(dcmtk_tool("findscu") is None or dcmtk_tool("dcmdump") is None,
+                    reason="DCMTK findscu and dcmdump are needed")
+def test_dcmtk_reads_answers_to_a_utf8_named_query(running: Running, folder: Path,
+                                                    tmp_path: Path) -> None:
+    write_entry(folder, "a.wl", charset="UTF-8", patient="Müller^Zoë", accession="U1")
+    write_entry(folder, "b.wl", charset="ISO_IR 100", patient="DOE^JOHN", accession="U2")
+    query = name_query()
+    query.SpecificCharacterSet = "UTF-8"
+    query_file = tmp_path / "query.dcm"
+    query.save_as(query_file, implicit_vr=False, little_endian=True)
+    result = run_findscu(running.server.port, query_file, "WLDESK")
+    assert result.final_status == "Success", result.describe()
+    assert len(result.answer_files) == 2
+    for number, data in enumerate(result.answer_files):
+        answer = tmp_path / f"answer{number}.dcm"
+        answer.write_bytes(data)
+        dumped = subprocess.run([str(dcmtk_tool("dcmdump")), "+U8", str(answer)],
+                                capture_output=True, check=False)
+        text = (dumped.stdout + dumped.stderr).decode("utf-8", "replace")
+        assert dumped.returncode == 0 and "not supported" not in text, text
+        assert "UTF-8" not in text and "ISO-8859-1" not in text
+    assert "Müller^Zoë" in (tmp_path / "answer0.dcm").read_bytes().decode("utf-8", "replace") \
+        or "Müller^Zoë" in str(result.answers[0].PatientName)
