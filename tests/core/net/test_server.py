@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import re
 import shutil
 import socket
 import subprocess
@@ -25,6 +27,7 @@ from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
+from wldesk.core.logs import EventLogger
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import KnownModality, Settings
 
@@ -446,3 +449,40 @@ def test_dcmtk_reads_answers_to_a_utf8_named_query(running: Running, folder: Pat
         assert "UTF-8" not in text and "ISO-8859-1" not in text
     assert "Müller^Zoë" in (tmp_path / "answer0.dcm").read_bytes().decode("utf-8", "replace") \
         or "Müller^Zoë" in str(result.answers[0].PatientName)
+
+
+@pytest.mark.parametrize("redact", [True, False])
+def test_redaction_hides_patient_values_and_file_names(
+        folder: Path, caplog: pytest.LogCaptureFixture, log_warnings: Any, redact: bool) -> None:
+    write_entry(folder, "SMITH^ANNA.wl", patient="SMITH^ANNA", accession="A1")
+    (folder / "DOE^JOHN 19700101.wl").write_bytes(b"\0" * 128 + b"DICM" + b"\2\0\1\0")  # cut short
+    log_warnings.expect(r"skipped: incomplete file")
+    log_warnings.expect(r"invalid query")
+    caplog.set_level(logging.DEBUG)
+    run = Running(folder, redact_patient_data=redact)
+    run.server.bus.subscribe(EventLogger(redact))
+    run.server.start()
+    try:
+        answers, _ = run.find(name_query("SMITH^ANNA"))
+        assert len(answers) == 1
+        # a patient name typed into the date field: 0xA900, and the value in neither the keys
+        # nor the reason of the log line (the modality's Error Comment still names it)
+        bad = name_query("SMITH^ANNA", ScheduledProcedureStepStartDate="DOE^JOHN")
+        assoc = run.associate()
+        responses = list(assoc.send_c_find(bad, MWL))
+        assoc.release()
+        assert responses[-1][0].Status == 0xA900
+        assert "DOE^JOHN" in responses[-1][0].ErrorComment
+    finally:
+        run.server.stop()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "invalid query: ScheduledProcedureStepStartDate" in text
+    if redact:
+        for private in ("SMITH", "DOE", "JOHN", "19700101"):
+            assert private not in text, text
+        assert "PatientName='<redacted>'" in text
+        assert "ScheduledProcedureStepStartDate='<redacted>'" in text
+        assert "<redacted> is not a date" in text
+        assert re.search(r"file #[0-9a-f]{8}: skipped: incomplete file", text), text
+    else:
+        assert "DOE^JOHN 19700101.wl: skipped" in text and "'DOE^JOHN' is not a date" in text

@@ -7,12 +7,14 @@ import logging
 import socket
 import threading
 import time
+import traceback
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
@@ -24,6 +26,7 @@ from wldesk.core.dicom.charsets import charset_terms
 from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
 from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
+from wldesk.core.logs import file_label
 from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
 from wldesk.core.net.transport import start_server
 from wldesk.core.query.answer import Answer, CannotEncode, finalize
@@ -262,7 +265,11 @@ class WorklistServer:
                 report["status_text"] = "stopped before the end: the association ended"
             raise
         except Exception as exc:
-            log.exception("query from %s failed", info.calling_aet)
+            if self.settings.redact_patient_data:  # the message may quote the query's values
+                log.error("query from %s failed: %s\n%s", info.calling_aet, type(exc).__name__,
+                          "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+            else:
+                log.exception("query from %s failed", info.calling_aet)
             report["status"] = 0xC000
             yield _status(0xC000, f"wldesk internal error: {exc}"), None
         finally:
@@ -273,7 +280,9 @@ class WorklistServer:
                 returned=report["returned"], duration_ms=(time.perf_counter() - started) * 1000,
                 status=status, status_text=report.get("status_text") or status_text(status),
                 unsupported_keys=report["unsupported"],
-                accession_numbers=tuple(report["accessions"])))
+                accession_numbers=tuple(report["accessions"]),
+                redacted_status_text=report.get("redacted_status_text", ""),
+                invalid_keys=report.get("invalid_keys", ())))
 
     def _find(self, event: evt.Event, info: _Association,
               report: dict[str, Any]) -> Iterator[HandlerResult]:
@@ -289,6 +298,9 @@ class WorklistServer:
             query = compile_query(identifier, issuer_aet=issuer)
         except QueryError as exc:
             report["status"], report["status_text"] = 0xA900, f"invalid query: {exc}"
+            report["redacted_status_text"] = f"invalid query: {exc.redacted}"
+            if exc.tag is not None:
+                report["invalid_keys"] = (keyword_for_tag(exc.tag) or describe_tag(exc.tag),)
             yield _status(0xA900, str(exc), exc.tag), None
             return
         report["unsupported"] = query.unsupported
@@ -313,7 +325,9 @@ class WorklistServer:
         fast = implicit or syntax == ExplicitVRLittleEndian
         # Answers go out as they are found, so the modality reads the first ones while the rest
         # are matched; past LimitAnswers the rest are only counted.
-        for found, file_charset in self._matches(query, self.store.candidates(query.prefilter())):
+        redact = self.settings.redact_patient_data
+        for found, file_charset in self._matches(query, self.store.candidates(query.prefilter()),
+                                                 redact):
             report["matches"] += 1
             if limit and report["matches"] > limit:
                 continue
@@ -339,13 +353,18 @@ class WorklistServer:
             report["status_text"] = f"Success (0x0000), cut to {limit} by LimitAnswers"
 
     @staticmethod
-    def _matches(query: CompiledQuery, entries: list[Entry]) -> Iterator[tuple[Answer, tuple[str, ...]]]:
+    def _matches(query: CompiledQuery, entries: list[Entry], redact: bool = False
+                 ) -> Iterator[tuple[Answer, tuple[str, ...]]]:
         """Each match with its file's character set."""
         for entry in entries:
             try:
                 answer = query.answer(entry.node)
-            except Exception:  # one odd file must never fail the whole query
-                log.exception("matching %s failed; the file is skipped", entry.path)
+            except Exception as exc:  # one odd file must never fail the whole query
+                if redact:  # neither the file's name nor the message (it may quote values)
+                    log.error("matching %s failed (%s); the file is skipped",
+                              file_label(entry.path, True), type(exc).__name__)
+                else:
+                    log.exception("matching %s failed; the file is skipped", entry.path)
                 continue
             if answer is not None:
                 yield answer, entry.charset
