@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import logging
 import socket
 import threading
 import time
 import traceback
+import warnings
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,6 +18,7 @@ from typing import Any
 
 from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
@@ -25,6 +28,7 @@ from pynetdicom.transport import ThreadedAssociationServer
 from wldesk.core.dicom.charsets import charset_terms
 from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
 from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
+from wldesk.core.dicom.wlfile import walk_dataset
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
 from wldesk.core.logs import file_label
 from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
@@ -64,7 +68,7 @@ def status_text(status: int) -> str:
 def _status(code: int, comment: str, tag: int | None = None) -> Dataset:
     ds = Dataset()
     ds.Status = code
-    ds.ErrorComment = comment[:64]
+    ds.ErrorComment = comment.replace("\\", "/")[:64]  # LO: a backslash would split it
     if tag is not None:
         ds.OffendingElement = [tag]
     return ds
@@ -93,6 +97,38 @@ def access_refusal(settings: Settings, calling_aet: str, address: str) -> str | 
     if known.host and not host_matches(known.host, address):
         return f"{calling_aet} is known from {known.host}, but connected from {address}"
     return None
+
+
+UNDECODABLE = "cannot decode the query: malformed identifier"
+"""The reason (and Error Comment) of an identifier that is not valid DICOM (0xA900)."""
+
+
+def decode_identifier(event: evt.Event) -> Dataset:
+    """The C-FIND identifier, every element and sequence item decoded now.
+
+    pydicom decodes lazily: a length that runs past the data would otherwise only fail later,
+    while matching, as an internal error. Raises whatever pydicom raises for malformed bytes."""
+    syntax = event.context.transfer_syntax
+    raw = getattr(event.request, "Identifier", None)
+    if isinstance(raw, io.BytesIO) and not syntax.is_deflated:
+        walk_dataset(raw.getvalue(), explicit=not syntax.is_implicit_VR,
+                     little=syntax.is_little_endian)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the query's faults are its status, not warnings
+        identifier: Dataset = event.identifier
+        for elem in identifier.iterall():
+            if elem.VR == "SQ" and not isinstance(elem.value, DicomSequence):
+                raise ValueError(f"{describe_tag(elem.tag)} is not a sequence")
+    return identifier
+
+
+def _plain(exc: Exception) -> str:
+    """pydicom's reason in a few words (it never holds the query's values, only tags and
+    positions), for the log line; the modality gets UNDECODABLE."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for wording in ("incomplete file: ", "malformed file: ", " (still being written, or cut short)"):
+        text = text.replace(wording, "")
+    return text.replace("file", "identifier")[:120]
 
 
 def query_summary(identifier: Dataset) -> dict[str, str]:
@@ -287,11 +323,12 @@ class WorklistServer:
     def _find(self, event: evt.Event, info: _Association,
               report: dict[str, Any]) -> Iterator[HandlerResult]:
         try:
-            identifier: Dataset = event.identifier
+            identifier = decode_identifier(event)
             report["keys"] = query_summary(identifier)
-        except Exception as exc:  # undecodable identifier
-            report["status"] = 0xA900
-            yield _status(0xA900, f"cannot decode the query: {exc}"), None
+        except Exception as exc:  # any failure to decode is the query's fault
+            report["status"], report["status_text"] = 0xA900, f"{UNDECODABLE}: {_plain(exc)}"
+            report["redacted_status_text"] = UNDECODABLE
+            yield _status(0xA900, UNDECODABLE), None
             return
         issuer = info.calling_aet if self.settings.filter_issuer_aet else None
         try:
