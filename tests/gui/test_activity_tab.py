@@ -25,6 +25,7 @@ from wldesk.gui.activity_tab import (
     export_rows,
     query_summary,
     status_category,
+    status_label,
 )
 from wldesk.gui.controller import ServerController
 
@@ -303,3 +304,13 @@ def test_texts(tmp_path: Path) -> None:
     assert [p.name for p in tmp_path.iterdir()] == ["rows.tsv"]  # no temporary file left
     with pytest.raises(OSError):
         export_rows(tmp_path / "missing" / "rows.tsv", [])
+
+
+def test_invalid_query_redacted() -> None:
+    event = dataclasses.replace(
+        query_event(1), keys={"ScheduledProcedureStepStartDate": "DOE^JOHN", "Modality": "CT"},
+        status=0xA900, status_text="invalid query: Date: 'DOE^JOHN' is not a date",
+        redacted_status_text="invalid query: Date: <redacted> is not a date",
+        invalid_keys=("ScheduledProcedureStepStartDate",))
+    assert query_summary(event.keys, True, event.invalid_keys) == f"Date={REDACTED} Modality=CT"
+    assert "DOE" not in status_label(event, True) and "DOE" in status_label(event, False)
