@@ -6,7 +6,10 @@ bytes) half in implicit, half in explicit VR little endian, and prints how many 
 status, how many got none, and how many ERROR log records (tracebacks) the server wrote. An
 undecodable query must get 0xA900 with a plain reason; 0xC000 (internal error) is a bug.
 
-    python3 benchmarks/fuzz_queries.py --cases 10000 --seed 1
+    python3 benchmarks/fuzz_queries.py --cases 10000 --seed 1 [--fresh]
+
+By default one association carries all cases (renewed after an abort); ``--fresh`` opens one per
+case. "no final status" counts C-FINDs that got no final response within 3 s.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--fresh", action="store_true",
+                        help="a new association for every case (default: one, renewed after an abort)")
     args = parser.parse_args()
     logging.getLogger("pynetdicom").setLevel(logging.CRITICAL)
     errors = ErrorRecords()
@@ -46,8 +51,9 @@ def main() -> int:
         started = time.perf_counter()
         try:
             half = args.cases // 2
-            results = [run_cases(server.port, cases(args.seed, half, True), True),
-                       run_cases(server.port, cases(args.seed + 1, args.cases - half, False), False)]
+            results = [run_cases(server.port, cases(args.seed, half, True), True, fresh=args.fresh),
+                       run_cases(server.port, cases(args.seed + 1, args.cases - half, False), False,
+                                 fresh=args.fresh)]
         finally:
             server.stop()
     total = FuzzResult(statuses=sum((r.statuses for r in results), Counter()),

@@ -167,13 +167,15 @@ class FuzzResult:
         return sum(self.statuses.values()) + self.no_answer
 
 
-def run_cases(port: int, identifiers: Iterator[bytes], implicit: bool) -> FuzzResult:
-    """Send each identifier in a C-FIND over a real association (a new one after an abort)."""
+def run_cases(port: int, identifiers: Iterator[bytes], implicit: bool, *,
+              fresh: bool = False, timeout: float = 3) -> FuzzResult:
+    """Send each identifier in a C-FIND over a real association: one for all (a new one after
+    an abort), or with ``fresh`` a new one for each."""
     from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
     ae = AE(ae_title="FUZZ")
     ae.add_requested_context(MWL, [ImplicitVRLittleEndian if implicit else ExplicitVRLittleEndian])
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = 3
+    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = timeout
     result = FuzzResult()
     assoc = None
     with raw_identifiers():
@@ -188,9 +190,13 @@ def run_cases(port: int, identifiers: Iterator[bytes], implicit: bool) -> FuzzRe
                 if status.Status not in (0xFF00, 0xFF01):
                     final = status
             if final is None:
+                if fresh and assoc.is_established:
+                    assoc.abort()
                 result.no_answer += 1
                 result.examples.setdefault(-1, (data, "no final status"))
                 continue
+            if fresh:
+                assoc.release()
             code = int(final.Status)
             result.statuses[code] += 1
             result.examples.setdefault(code, (data, str(final.get("ErrorComment", ""))))
