@@ -236,3 +236,11 @@ def test_missing_folder(tmp_path: Path) -> None:
     assert finding.serious
     assert finding.path == tmp_path / "nowhere"
     assert "cannot read the worklist folder" in finding.message
+
+
+@pytest.mark.parametrize(("declared", "fix"), [("UTF-8", "ISO_IR 192"), ("ISO-8859-1", "ISO_IR 100")])
+def test_charset_that_is_not_a_dicom_term(missing: Checker, declared: str, fix: str) -> None:
+    assert missing(worklist_dataset("MÜLLER^JOSÉ", SpecificCharacterSet=declared)) == [
+        f"SpecificCharacterSet (0008,0005) '{declared}' is not a DICOM defined term; DICOM "
+        f"readers cannot decode it (write {fix})"]
+    assert missing(worklist_dataset("MÜLLER^JOSÉ", SpecificCharacterSet=fix)) == []

@@ -27,6 +27,7 @@ from wldesk.gui.activity_tab import (
     export_rows,
     query_summary,
     status_category,
+    status_label,
 )
 from wldesk.gui.controller import ServerController
 
@@ -327,3 +328,13 @@ def test_association_proposing_only_other_sop_classes_shows_as_refused(
     assert "  Study Root Query/Retrieve Information Model - FIND (1.2.840.10008.5.1.4.1.2.2.1)" \
         in lines
     assert "Proposed SOP classes this server does not offer (1):" in lines
+
+
+def test_invalid_query_redacted() -> None:
+    event = dataclasses.replace(
+        query_event(1), keys={"ScheduledProcedureStepStartDate": "DOE^JOHN", "Modality": "CT"},
+        status=0xA900, status_text="invalid query: Date: 'DOE^JOHN' is not a date",
+        redacted_status_text="invalid query: Date: <redacted> is not a date",
+        invalid_keys=("ScheduledProcedureStepStartDate",))
+    assert query_summary(event.keys, True, event.invalid_keys) == f"Date={REDACTED} Modality=CT"
+    assert "DOE" not in status_label(event, True) and "DOE" in status_label(event, False)

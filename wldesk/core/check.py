@@ -6,11 +6,15 @@ files, but tells the user, because many modalities drop entries that lack them.
 
 from __future__ import annotations
 
+import codecs
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydicom.charset import python_encoding
 from pydicom.datadict import tag_for_keyword
 
+from wldesk.core.dicom.charsets import DEFINED_TERMS, undefined_terms
 from wldesk.core.dicom.node import Node, values_of
 from wldesk.core.store import FolderStore
 
@@ -90,6 +94,27 @@ def missing_keys(ds: Node) -> list[str]:
     return problems
 
 
+def _codec(name: str) -> str | None:
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def charset_problems(terms: Sequence[str]) -> list[str]:
+    """(0008,0005) values that are not DICOM defined terms (``UTF-8``, ``ISO-8859-1``): pydicom
+    reads them as Python codec names, DICOM readers refuse the file; wldesk never sends them."""
+    problems = []
+    for term in undefined_terms(terms):
+        codec = _codec(term)
+        fix = next((t for t in sorted(DEFINED_TERMS) if t.startswith("ISO_IR") and codec
+                    and _codec(python_encoding[t]) == codec), None)
+        problems.append(f"SpecificCharacterSet (0008,0005) {term!r} is not a DICOM defined term; "
+                        "DICOM readers cannot decode it"
+                        + (f" (write {fix})" if fix else " (write e.g. ISO_IR 192 for UTF-8)"))
+    return problems
+
+
 def check_folder(folder: Path) -> list[Finding]:
     """Every problem of every `.wl` file in ``folder``: unreadable files and missing keys."""
     snapshot = FolderStore(folder).refresh()
@@ -98,5 +123,6 @@ def check_folder(folder: Path) -> list[Finding]:
     findings = [Finding(p.path, p.reason) for p in snapshot.problems]
     for entry in snapshot.entries:
         findings += [Finding(entry.path, m) for m in missing_keys(entry.node)]
+        findings += [Finding(entry.path, m) for m in charset_problems(entry.charset)]
         findings += [Finding(entry.path, n, serious=False) for n in entry.notes]
     return sorted(findings, key=lambda f: (str(f.path), not f.serious))

@@ -50,6 +50,8 @@ class QueryEvent:
     status_text: str
     unsupported_keys: tuple[str, ...] = ()
     accession_numbers: tuple[str, ...] = ()
+    redacted_status_text: str = ""  # status_text without the query's values ("" if it has none)
+    invalid_keys: tuple[str, ...] = ()  # keys whose value was not valid: hidden when redacting
     time: datetime = field(default_factory=_now)
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import logging.handlers
 import sys
+from collections.abc import Collection
 from pathlib import Path
 
 from wldesk.core.events import AssociationEvent, Event, FileProblemEvent, QueryEvent, ServerEvent
@@ -45,10 +47,22 @@ def setup_logging(log_file: Path | None, level: int = logging.INFO) -> None:
     logging.getLogger("pynetdicom").setLevel(logging.WARNING)
 
 
-def format_keys(keys: dict[str, str], redact: bool) -> str:
+def file_label(path: Path, redact: bool) -> str:
+    """How log lines name a worklist file: its path, or with ``redact`` (file names are often
+    the patient's name) a neutral id, the first 8 hex digits of the SHA-256 of its name
+    (``wldesk check`` lists the files by name)."""
+    if not redact or path.suffix.lower() != ".wl":  # the folder itself is not patient data
+        return str(path)
+    return f"file #{hashlib.sha256(path.name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
+
+
+def format_keys(keys: dict[str, str], redact: bool, invalid: Collection[str] = ()) -> str:
+    """The query's keys for a log line. With ``redact``, every value is ``<redacted>`` except
+    scheduling keys; an ``invalid`` key's value is redacted even then (it is not what it says)."""
     parts = []
     for name, value in keys.items():
-        shown = "<redacted>" if value and redact and name not in NOT_PATIENT_DATA else value
+        hidden = name not in NOT_PATIENT_DATA or name in invalid
+        shown = "<redacted>" if value and redact and hidden else value
         parts.append(f"{name}={shown!r}" if shown else name)
     return " ".join(parts) or "(no keys)"
 
@@ -67,15 +81,18 @@ def describe(event: Event, redact: bool) -> tuple[int, str]:
         unsupported = (f"; not used for matching: {', '.join(event.unsupported_keys)}"
                        if event.unsupported_keys else "")
         level = logging.INFO if event.status in (0x0000, 0xFE00) else logging.WARNING
+        text = event.redacted_status_text if redact and event.redacted_status_text \
+            else event.status_text
         return level, (
             f"query #{event.association_id} from {event.calling_aet} ({event.address}): "
-            f"{format_keys(event.keys, redact)} -> {event.files_considered} files, "
-            f"{event.matches} matches, {event.returned} sent, {event.duration_ms:.1f} ms, "
-            f"{event.status_text}{unsupported}")
+            f"{format_keys(event.keys, redact, event.invalid_keys)} -> {event.files_considered} "
+            f"files, {event.matches} matches, {event.returned} sent, {event.duration_ms:.1f} ms, "
+            f"{text}{unsupported}")
     if isinstance(event, FileProblemEvent):
+        name = file_label(event.path, redact)
         if event.resolved:
-            return logging.INFO, f"{event.path}: {event.reason}"
-        return logging.WARNING, f"{event.path}: skipped: {event.reason}"
+            return logging.INFO, f"{name}: {event.reason}"
+        return logging.WARNING, f"{name}: skipped: {event.reason}"
     assert isinstance(event, ServerEvent)
     return (logging.ERROR if event.kind == "failed" else logging.INFO), event.message
 

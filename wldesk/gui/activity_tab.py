@@ -68,14 +68,16 @@ SHORT_KEYS = {
 }
 
 
-def redacted(name: str, value: str, redact: bool) -> str:
-    """``value`` of the query key ``name``, hidden when it is patient data and ``redact`` is on."""
-    return REDACTED if value and redact and name not in NOT_PATIENT_DATA else value
+def redacted(name: str, value: str, redact: bool, invalid: tuple[str, ...] = ()) -> str:
+    """``value`` of the query key ``name``, hidden when it is patient data and ``redact`` is on
+    (an ``invalid`` key's value too: a name typed into a date field is not a date)."""
+    hidden = name not in NOT_PATIENT_DATA or name in invalid
+    return REDACTED if value and redact and hidden else value
 
 
-def query_summary(keys: dict[str, str], redact: bool) -> str:
+def query_summary(keys: dict[str, str], redact: bool, invalid: tuple[str, ...] = ()) -> str:
     """``Modality=CT Date=20261127-20261127``: the keys that carry a value."""
-    parts = [f"{SHORT_KEYS.get(name, name)}={redacted(name, value, redact)}"
+    parts = [f"{SHORT_KEYS.get(name, name)}={redacted(name, value, redact, invalid)}"
              for name, value in keys.items() if value]
     return " ".join(parts) or "(all entries)"
 
@@ -94,10 +96,11 @@ def status_category(event: ActivityEvent) -> str:
     return "Failure"
 
 
-def status_label(event: QueryEvent) -> str:
+def status_label(event: QueryEvent, redact: bool = False) -> str:
     """The final status as text, always with its code (some texts explain it in words only)."""
     code = f"0x{event.status:04X}"
-    text = event.status_text or code
+    text = (event.redacted_status_text if redact and event.redacted_status_text
+            else event.status_text) or code
     return text if code in text.upper().replace("0X", "0x") else f"{text} [{code}]"
 
 
@@ -210,13 +213,13 @@ class ActivityModel(ColumnsModel):
         if column == self.ADDRESS:
             return event.address
         if column == self.QUERY:
-            return query_summary(event.keys, self._redact)
+            return query_summary(event.keys, self._redact, event.invalid_keys)
         if column == self.MATCHES:
             return str(event.matches)
         if column == self.DURATION:
             return f"{event.duration_ms:.1f}"
         if column == self.STATUS:
-            return status_label(event)
+            return status_label(event, self._redact)
         return ""
 
     def export_cells(self, row: int) -> list[str]:
@@ -245,14 +248,14 @@ class ActivityModel(ColumnsModel):
         lines = [f"Query of association #{event.association_id} at {when}",
                  f"Calling AE title: {event.calling_aet or '(none)'}",
                  f"Address: {event.address}",
-                 f"Status: {status_label(event)}",
+                 f"Status: {status_label(event, self._redact)}",
                  f"Files considered: {event.files_considered}",
                  f"Matches: {event.matches}",
                  f"Sent: {event.returned}",
                  f"Duration: {event.duration_ms:.1f} ms",
                  "", f"Keys ({len(event.keys)}):"]
         for name, value in event.keys.items():
-            shown = redacted(name, value, self._redact)
+            shown = redacted(name, value, self._redact, event.invalid_keys)
             mark = "  [not used for matching]" if name in unsupported else ""
             lines.append(f"  {name} = {shown}{mark}" if shown else f"  {name} (return key){mark}")
         if not event.keys:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import shutil
 import socket
 import subprocess
@@ -24,11 +25,11 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from tests.helpers import rawdicom
-from tests.helpers.dcmtk import dcmtk_tool
+from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
-from wldesk.core.logs import describe
+from wldesk.core.logs import EventLogger, describe
 from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import KnownModality, Settings
@@ -180,7 +181,6 @@ def test_query_in_its_own_character_set(running: Running, folder: Path) -> None:
     assert str(answers[0].PatientName) == "Müller^Zoë"
 
 
-@pytest.mark.expect_log_warnings(r"using replacement characters in encoded string")
 def test_answer_falls_back_to_utf8_when_the_query_charset_cannot_carry_it(
         running: Running, folder: Path) -> None:
     write_entry(folder, "greek.wl", charset="ISO_IR 192", patient="ΑΛΦΑ^ΒΗΤΑ", accession="G1")
@@ -619,3 +619,89 @@ def test_malformed_calling_ae_title_from_dcmtk_echoscu(running: Running) -> None
     assert "Calling AE Title Not Recognized" in result.stdout + result.stderr
     [event] = association_events(running, "rejected")
     assert event.reason == "calling AE title 'CT\\1' contains a backslash"
+@pytest.mark.parametrize("name", ["UTF-8", "ISO-8859-1"])
+def test_charset_names_that_are_not_dicom_terms_are_never_echoed(
+        running: Running, folder: Path, name: str) -> None:
+    write_entry(folder, "a.wl", charset="ISO_IR 100", patient="Müller^Zoë", accession="U1")
+    write_entry(folder, "b.wl", charset="ISO_IR 100", patient="DOE^JOHN", accession="U2")
+    query = name_query()
+    query.SpecificCharacterSet = name
+    answers, statuses = running.find(query)
+    assert statuses == [0xFF00, 0xFF00, 0x0000]
+    # non-ASCII: the next choice (the file's Latin-1); ASCII: the default, as an empty value
+    assert [a.SpecificCharacterSet for a in answers] == ["ISO_IR 100", ""]
+    assert str(answers[0].PatientName) == "Müller^Zoë"
+
+
+def test_file_charset_that_is_not_a_dicom_term_is_not_served(running: Running, folder: Path) -> None:
+    write_entry(folder, "a.wl", charset="UTF-8", patient="Müller^Zoë", accession="U1")
+    answers, _ = running.find(name_query())
+    assert answers[0].SpecificCharacterSet == "ISO_IR 192"
+    assert str(answers[0].PatientName) == "Müller^Zoë"
+    only_level = Dataset()  # no returnable key: the answer holds just (0008,0005)
+    only_level.QueryRetrieveLevel = ""
+    write_entry(folder, "a.wl", charset="UTF-8", patient="DOE^JOHN", accession="U1")
+    answers, _ = running.find(only_level)
+    assert [a.SpecificCharacterSet for a in answers] == [""]
+
+
+@pytest.mark.skipif(dcmtk_tool("findscu") is None or dcmtk_tool("dcmdump") is None,
+                    reason="DCMTK findscu and dcmdump are needed")
+def test_dcmtk_reads_answers_to_a_utf8_named_query(running: Running, folder: Path,
+                                                    tmp_path: Path) -> None:
+    write_entry(folder, "a.wl", charset="UTF-8", patient="Müller^Zoë", accession="U1")
+    write_entry(folder, "b.wl", charset="ISO_IR 100", patient="DOE^JOHN", accession="U2")
+    query = name_query()
+    query.SpecificCharacterSet = "UTF-8"
+    query_file = tmp_path / "query.dcm"
+    query.save_as(query_file, implicit_vr=False, little_endian=True)
+    result = run_findscu(running.server.port, query_file, "WLDESK")
+    assert result.final_status == "Success", result.describe()
+    assert len(result.answer_files) == 2
+    for number, data in enumerate(result.answer_files):
+        answer = tmp_path / f"answer{number}.dcm"
+        answer.write_bytes(data)
+        dumped = subprocess.run([str(dcmtk_tool("dcmdump")), "+U8", str(answer)],
+                                capture_output=True, check=False)
+        text = (dumped.stdout + dumped.stderr).decode("utf-8", "replace")
+        assert dumped.returncode == 0 and "not supported" not in text, text
+        assert "UTF-8" not in text and "ISO-8859-1" not in text
+    assert "Müller^Zoë" in (tmp_path / "answer0.dcm").read_bytes().decode("utf-8", "replace") \
+        or "Müller^Zoë" in str(result.answers[0].PatientName)
+
+
+@pytest.mark.parametrize("redact", [True, False])
+def test_redaction_hides_patient_values_and_file_names(
+        folder: Path, caplog: pytest.LogCaptureFixture, log_warnings: Any, redact: bool) -> None:
+    write_entry(folder, "SMITH^ANNA.wl", patient="SMITH^ANNA", accession="A1")
+    (folder / "DOE^JOHN 19700101.wl").write_bytes(b"\0" * 128 + b"DICM" + b"\2\0\1\0")  # cut short
+    log_warnings.expect(r"skipped: incomplete file")
+    log_warnings.expect(r"invalid query")
+    caplog.set_level(logging.DEBUG)
+    run = Running(folder, redact_patient_data=redact)
+    run.server.bus.subscribe(EventLogger(redact))
+    run.server.start()
+    try:
+        answers, _ = run.find(name_query("SMITH^ANNA"))
+        assert len(answers) == 1
+        # a patient name typed into the date field: 0xA900, and the value in neither the keys
+        # nor the reason of the log line (the modality's Error Comment still names it)
+        bad = name_query("SMITH^ANNA", ScheduledProcedureStepStartDate="DOE^JOHN")
+        assoc = run.associate()
+        responses = list(assoc.send_c_find(bad, MWL))
+        assoc.release()
+        assert responses[-1][0].Status == 0xA900
+        assert "DOE^JOHN" in responses[-1][0].ErrorComment
+    finally:
+        run.server.stop()
+    text = "\n".join(r.getMessage() for r in caplog.records)
+    assert "invalid query: ScheduledProcedureStepStartDate" in text
+    if redact:
+        for private in ("SMITH", "DOE", "JOHN", "19700101"):
+            assert private not in text, text
+        assert "PatientName='<redacted>'" in text
+        assert "ScheduledProcedureStepStartDate='<redacted>'" in text
+        assert "<redacted> is not a date" in text
+        assert re.search(r"file #[0-9a-f]{8}: skipped: incomplete file", text), text
+    else:
+        assert "DOE^JOHN 19700101.wl: skipped" in text and "'DOE^JOHN' is not a date" in text

@@ -297,7 +297,6 @@ def test_missing_keys_panel_follows_the_edits(editor: EditorWindow) -> None:
     assert station.siblingAtColumn(0).data(Qt.ItemDataRole.BackgroundRole) is None
 
 
-@pytest.mark.expect_log_warnings(r"using replacement characters in encoded string")
 def test_character_set(editor: EditorWindow, boxes: Boxes) -> None:
     model = editor.model
     name = model.find("PatientName")

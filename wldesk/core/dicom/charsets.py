@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from pydicom.charset import convert_encodings, encode_string
+from pydicom.charset import (
+    STAND_ALONE_ENCODINGS,
+    _encode_string_impl,
+    _encode_string_parts,
+    python_encoding,
+)
 from pydicom.multival import MultiValue
 
 UTF8 = "ISO_IR 192"
@@ -15,6 +19,11 @@ SINGLE_BYTE_OR_UTF8 = frozenset({"iso8859", "latin_1", "iso8859_2", "iso8859_3",
                                  "iso_ir_148", "iso_ir_166", "UTF8"})
 """Python codecs of the character sets with one byte per character, or UTF-8: in all of them a
 byte 0x5C is a backslash, so encoded values can be split and joined byte-wise."""
+
+DEFINED_TERMS = frozenset(python_encoding) - {"ISO 2022 58", "ISO 2022 GBK"}
+"""The (0008,0005) values DICOM defines (PS3.3 C.12.1.1.2), plus ``ISO_IR 6`` which readers accept
+as the default. pydicom also takes Python codec names (``UTF-8``, ``latin-1``) and misspellings;
+DICOM readers (DCMTK) refuse them, so they are never sent and ``wldesk check`` reports them."""
 
 
 def charset_terms(value: Any) -> list[str]:
@@ -29,18 +38,45 @@ def is_default(terms: Sequence[str]) -> bool:
     return all(t in ("", "ISO_IR 6", "ISO 2022 IR 6") for t in terms)
 
 
+def undefined_terms(terms: Sequence[str]) -> list[str]:
+    """The values of ``terms`` that are not DICOM defined terms (e.g. ``UTF-8``, ``latin1``)."""
+    return [t for t in terms if t not in DEFINED_TERMS]
+
+
+def is_valid(terms: Sequence[str]) -> bool:
+    """True when ``terms`` is a character set a DICOM reader can decode: defined terms only, and a
+    stand-alone one (UTF-8, GB18030, GBK) only alone."""
+    if undefined_terms(terms):
+        return False
+    return len(terms) < 2 or not any(t in STAND_ALONE_ENCODINGS for t in terms)
+
+
+def _fits(text: str, encodings: list[str]) -> bool:
+    for encoding in encodings:
+        try:
+            _encode_string_impl(text, encoding)
+            return True
+        except UnicodeError:
+            continue
+    if len(encodings) > 1:  # ISO 2022: parts of the text in different character sets
+        try:
+            _encode_string_parts(text, encodings)
+            return True
+        except (ValueError, UnicodeError):
+            pass
+    return False
+
+
 def can_encode(texts: Iterable[str], terms: Sequence[str]) -> bool:
-    """True when every text can be encoded exactly in the character set ``terms``."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        encodings = convert_encodings(list(terms) or None)
-        if caught:  # an unknown defined term: pydicom would fall back to ASCII
-            return False
-        for text in texts:
-            encode_string(text, encodings)
-            if caught:
-                return False
-    return True
+    """True when ``terms`` is a valid character set and every text can be encoded in it exactly.
+
+    The one probe of encodability (answers, the editor, ``check``): it never calls pydicom's
+    encoder, which logs a warning ("using replacement characters") for every text that does not
+    fit, although a probe only asks."""
+    if not is_valid(terms):
+        return False
+    encodings = [python_encoding[t] for t in terms] or [python_encoding[""]]
+    return all(text.isascii() or _fits(text, encodings) for text in texts)
 
 
 def choose(texts: list[str], preferred: Iterable[Sequence[str]]) -> list[str]:

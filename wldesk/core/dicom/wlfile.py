@@ -223,6 +223,12 @@ def _check_first_element(buf: bytes, explicit: bool) -> None:
         raise not_dicom
 
 
+def walk_dataset(buf: bytes, explicit: bool, little: bool = True) -> None:
+    """Prove ``buf`` a complete dataset in the given encoding (a C-FIND identifier): every
+    length fits, every sequence and item ends where it says. Raises WorklistFileError."""
+    _Walker(buf, explicit, little).elements(0, len(buf), False, [])
+
+
 def walk(buf: bytes) -> list[Raw]:
     """Prove ``buf`` a complete DICOM file or raw dataset; return its top-level elements."""
     return _walk(buf)[0]

@@ -59,7 +59,7 @@ from pydicom.tag import BaseTag, Tag
 from pydicom.uid import ExplicitVRLittleEndian
 from pydicom.valuerep import PN_DELIMS, TEXT_VR_DELIMS
 
-from wldesk.core.dicom.charsets import charset_terms, is_default
+from wldesk.core.dicom.charsets import can_encode, charset_terms, is_default, is_valid
 from wldesk.core.dicom.vr import (
     BINARY_VRS,
     KNOWN_VRS,
@@ -452,6 +452,12 @@ def _keyword(elem: DataElement) -> str:
 
 def _encode(elem: DataElement, encodings: list[str]) -> bytes:
     """The value bytes of ``elem`` as pydicom writes them (padding included)."""
+    if elem.VR in TEXT_VRS and elem.value is not None:  # probe quietly before pydicom writes
+        values = elem.value if isinstance(elem.value, (list, MultiValue)) else [elem.value]
+        texts = [str(v) for v in values]
+        if is_valid(encodings) and not can_encode(texts, encodings):
+            raise DumpError(f"{_keyword(elem)}: its text cannot be written in "
+                            + "\\".join(encodings))
     fp = DicomBytesIO()
     fp.is_little_endian = True
     fp.is_implicit_VR = False

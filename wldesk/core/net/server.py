@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import ipaddress
 import logging
 import socket
 import threading
 import time
+import traceback
+import warnings
 import weakref
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pydicom.datadict import keyword_for_tag
 from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
@@ -23,7 +28,9 @@ from pynetdicom.transport import ThreadedAssociationServer
 from wldesk.core.dicom.charsets import charset_terms
 from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
 from wldesk.core.dicom.vr import SPECIFIC_CHARACTER_SET, describe_tag
+from wldesk.core.dicom.wlfile import walk_dataset
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
+from wldesk.core.logs import file_label
 from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
 from wldesk.core.net.tls import TLSConfigError, server_context
 from wldesk.core.net.transport import (
@@ -73,7 +80,7 @@ def status_text(status: int) -> str:
 def _status(code: int, comment: str, tag: int | None = None) -> Dataset:
     ds = Dataset()
     ds.Status = code
-    ds.ErrorComment = comment[:64]
+    ds.ErrorComment = comment.replace("\\", "/")[:64]  # LO: a backslash would split it
     if tag is not None:
         ds.OffendingElement = [tag]
     return ds
@@ -142,6 +149,38 @@ def syntax_refusal(proposed: list[str]) -> Refusal | None:
     return Refusal(0x01, 0x01, 0x01, "proposed no SOP class this server offers (Modality Worklist "
                                      "FIND, Verification), only: " + "; ".join(names or ("nothing",)),
                    names)
+
+
+UNDECODABLE = "cannot decode the query: malformed identifier"
+"""The reason (and Error Comment) of an identifier that is not valid DICOM (0xA900)."""
+
+
+def decode_identifier(event: evt.Event) -> Dataset:
+    """The C-FIND identifier, every element and sequence item decoded now.
+
+    pydicom decodes lazily: a length that runs past the data would otherwise only fail later,
+    while matching, as an internal error. Raises whatever pydicom raises for malformed bytes."""
+    syntax = event.context.transfer_syntax
+    raw = getattr(event.request, "Identifier", None)
+    if isinstance(raw, io.BytesIO) and not syntax.is_deflated:
+        walk_dataset(raw.getvalue(), explicit=not syntax.is_implicit_VR,
+                     little=syntax.is_little_endian)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the query's faults are its status, not warnings
+        identifier: Dataset = event.identifier
+        for elem in identifier.iterall():
+            if elem.VR == "SQ" and not isinstance(elem.value, DicomSequence):
+                raise ValueError(f"{describe_tag(elem.tag)} is not a sequence")
+    return identifier
+
+
+def _plain(exc: Exception) -> str:
+    """pydicom's reason in a few words (it never holds the query's values, only tags and
+    positions), for the log line; the modality gets UNDECODABLE."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    for wording in ("incomplete file: ", "malformed file: ", " (still being written, or cut short)"):
+        text = text.replace(wording, "")
+    return text.replace("file", "identifier")[:120]
 
 
 def query_summary(identifier: Dataset) -> dict[str, str]:
@@ -356,7 +395,11 @@ class WorklistServer:
                 report["status_text"] = "stopped before the end: the association ended"
             raise
         except Exception as exc:
-            log.exception("query from %s failed", info.calling_aet)
+            if self.settings.redact_patient_data:  # the message may quote the query's values
+                log.error("query from %s failed: %s\n%s", info.calling_aet, type(exc).__name__,
+                          "".join(traceback.format_tb(exc.__traceback__)).rstrip())
+            else:
+                log.exception("query from %s failed", info.calling_aet)
             report["status"] = 0xC000
             yield _status(0xC000, f"wldesk internal error: {exc}"), None
         finally:
@@ -367,22 +410,28 @@ class WorklistServer:
                 returned=report["returned"], duration_ms=(time.perf_counter() - started) * 1000,
                 status=status, status_text=report.get("status_text") or status_text(status),
                 unsupported_keys=report["unsupported"],
-                accession_numbers=tuple(report["accessions"])))
+                accession_numbers=tuple(report["accessions"]),
+                redacted_status_text=report.get("redacted_status_text", ""),
+                invalid_keys=report.get("invalid_keys", ())))
 
     def _find(self, event: evt.Event, info: _Association,
               report: dict[str, Any]) -> Iterator[HandlerResult]:
         try:
-            identifier: Dataset = event.identifier
+            identifier = decode_identifier(event)
             report["keys"] = query_summary(identifier)
-        except Exception as exc:  # undecodable identifier
-            report["status"] = 0xA900
-            yield _status(0xA900, f"cannot decode the query: {exc}"), None
+        except Exception as exc:  # any failure to decode is the query's fault
+            report["status"], report["status_text"] = 0xA900, f"{UNDECODABLE}: {_plain(exc)}"
+            report["redacted_status_text"] = UNDECODABLE
+            yield _status(0xA900, UNDECODABLE), None
             return
         issuer = info.calling_aet if self.settings.filter_issuer_aet else None
         try:
             query = compile_query(identifier, issuer_aet=issuer)
         except QueryError as exc:
             report["status"], report["status_text"] = 0xA900, f"invalid query: {exc}"
+            report["redacted_status_text"] = f"invalid query: {exc.redacted}"
+            if exc.tag is not None:
+                report["invalid_keys"] = (keyword_for_tag(exc.tag) or describe_tag(exc.tag),)
             yield _status(0xA900, str(exc), exc.tag), None
             return
         report["unsupported"] = query.unsupported
@@ -407,7 +456,9 @@ class WorklistServer:
         fast = implicit or syntax == ExplicitVRLittleEndian
         # Answers go out as they are found, so the modality reads the first ones while the rest
         # are matched; past LimitAnswers the rest are only counted.
-        for found, file_charset in self._matches(query, self.store.candidates(query.prefilter())):
+        redact = self.settings.redact_patient_data
+        for found, file_charset in self._matches(query, self.store.candidates(query.prefilter()),
+                                                 redact):
             report["matches"] += 1
             if limit and report["matches"] > limit:
                 continue
@@ -433,13 +484,18 @@ class WorklistServer:
             report["status_text"] = f"Success (0x0000), cut to {limit} by LimitAnswers"
 
     @staticmethod
-    def _matches(query: CompiledQuery, entries: list[Entry]) -> Iterator[tuple[Answer, tuple[str, ...]]]:
+    def _matches(query: CompiledQuery, entries: list[Entry], redact: bool = False
+                 ) -> Iterator[tuple[Answer, tuple[str, ...]]]:
         """Each match with its file's character set."""
         for entry in entries:
             try:
                 answer = query.answer(entry.node)
-            except Exception:  # one odd file must never fail the whole query
-                log.exception("matching %s failed; the file is skipped", entry.path)
+            except Exception as exc:  # one odd file must never fail the whole query
+                if redact:  # neither the file's name nor the message (it may quote values)
+                    log.error("matching %s failed (%s); the file is skipped",
+                              file_label(entry.path, True), type(exc).__name__)
+                else:
+                    log.exception("matching %s failed; the file is skipped", entry.path)
                 continue
             if answer is not None:
                 yield answer, entry.charset

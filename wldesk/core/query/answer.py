@@ -19,7 +19,7 @@ from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
 
-from wldesk.core.dicom.charsets import SINGLE_BYTE_OR_UTF8, choose, is_default
+from wldesk.core.dicom.charsets import SINGLE_BYTE_OR_UTF8, choose, is_default, is_valid
 from wldesk.core.dicom.node import Node
 from wldesk.core.dicom.vr import LONG_VRS, SPECIFIC_CHARACTER_SET, STRUCT_FORMATS, TEXT_VRS
 
@@ -143,17 +143,20 @@ def finalize(answer: Answer, entry_charset: Sequence[str], query_charset: list[s
 
     Preference: the query's own character set (the modality showed it understands it), then the
     file's, then UTF-8. An all-ASCII answer carries (0008,0005) only if the query asked for it,
-    or when it would otherwise be empty (a query with no returnable key).
+    or when it would otherwise be empty (a query with no returnable key). Only DICOM defined terms
+    are ever sent: a query's or file's ``UTF-8`` or ``ISO-8859-1`` (Python codec names, which
+    DICOM readers refuse) is passed over like a character set that cannot carry the text.
     """
     texts = [t for t in answer.texts() if not t.isascii()]
-    if texts:
+    if texts:  # choose() only takes valid DICOM terms
         answer.set(SPECIFIC_CHARACTER_SET, "CS",
                    _terms_value(choose(texts, [query_charset or [], entry_charset])))
     elif query_charset is not None:
-        answer.set(SPECIFIC_CHARACTER_SET, "CS",
-                   _terms_value([] if is_default(query_charset) else query_charset))
+        answer.set(SPECIFIC_CHARACTER_SET, "CS", _terms_value(
+            [] if is_default(query_charset) or not is_valid(query_charset) else query_charset))
     elif len(answer) == 0:  # no returnable key was asked: an empty identifier cannot be sent
-        answer.set(SPECIFIC_CHARACTER_SET, "CS", _terms_value(list(entry_charset)))
+        answer.set(SPECIFIC_CHARACTER_SET, "CS",
+                   _terms_value(list(entry_charset) if is_valid(entry_charset) else []))
     return answer
 
 

@@ -21,9 +21,16 @@ ValueTest = Callable[[Any], bool]
 class QueryError(ValueError):
     """The query cannot be processed (e.g. a date key that is not a date); names the attribute."""
 
-    def __init__(self, message: str, tag: int | None = None) -> None:
+    def __init__(self, message: str, tag: int | None = None, value: Any = None) -> None:
         super().__init__(message)
         self.tag = tag
+        self.value = value
+
+    @property
+    def redacted(self) -> str:
+        """The message with the offending value (possibly patient data) left out, for logs."""
+        text = str(self)
+        return text.replace(repr(self.value), "<redacted>") if self.value is not None else text
 
 
 # --- values --------------------------------------------------------------------------------------
@@ -159,7 +166,7 @@ def _interval_bounds(text: str, tag: int, parse: Callable[[str], tuple[Any, Any]
             return None
         value = parse(part)
         if value is None:
-            raise QueryError(f"{describe_tag(tag)}: {text!r} is not {expected}", tag)
+            raise QueryError(f"{describe_tag(tag)}: {text!r} is not {expected}", tag, text)
         return value
 
     low = one(low_text)
@@ -186,11 +193,13 @@ def time_bounds(text: str, tag: int) -> Bounds:
 def _datetime_bounds(text: str, tag: int) -> Bounds:
     match = _DT_RE.match(text.strip())
     if not match or not (match[1] or match[3]):
-        raise QueryError(f"{describe_tag(tag)}: {text!r} is not a date-time or date-time range", tag)
+        raise QueryError(f"{describe_tag(tag)}: {text!r} is not a date-time or date-time range",
+                         tag, text)
     low = parse_datetime(match[1]) if match[1] else None
     high = parse_datetime(match[3]) if match[3] else None
     if (match[1] and low is None) or (match[3] and high is None):
-        raise QueryError(f"{describe_tag(tag)}: {text!r} is not a date-time or date-time range", tag)
+        raise QueryError(f"{describe_tag(tag)}: {text!r} is not a date-time or date-time range",
+                         tag, text)
     if not match[2]:
         return (low[0], low[1]) if low else (None, None)
     return (low[0] if low else None, high[1] if high else None)
@@ -245,7 +254,7 @@ def value_test(value: Any, vr: str, tag: int) -> ValueTest:
         try:
             number = float(value)
         except (TypeError, ValueError):
-            raise QueryError(f"{describe_tag(tag)}: {value!r} is not a number", tag) from None
+            raise QueryError(f"{describe_tag(tag)}: {value!r} is not a number", tag, value) from None
         def numeric(v: Any) -> bool:
             try:
                 return float(v) == number
