@@ -122,8 +122,7 @@ class LoadReport:
         return figures
 
 
-def _persistent_client(port: int, count: int, seed: int, entries: int, report: LoadReport,
-                       done: threading.Event | None = None) -> None:
+def _persistent_client(port: int, count: int, seed: int, entries: int, report: LoadReport) -> None:
     rng = random.Random(seed)
     ae = client_ae()
     try:
@@ -147,8 +146,6 @@ def _persistent_client(port: int, count: int, seed: int, entries: int, report: L
             report.examples.append(repr(exc))
     finally:
         ae.shutdown()
-        if done is not None:
-            done.set()
 
 
 def _fresh_client(port: int, count: int, seed: int, entries: int, report: LoadReport) -> None:
@@ -184,7 +181,7 @@ def _run_threads(threads: list[threading.Thread], limit: float) -> bool:
     return not any(thread.is_alive() for thread in threads)
 
 
-def run_load(associations: int = 20, queries: int = 100, entries: int = 1000, seed: int = 1,
+def run_load(associations: int = 20, queries: int = 100, entries: int = 1000, *, seed: int = 1,
              soak: int = 0, time_limit: float = 1800.0) -> LoadReport:
     start = time.monotonic()
     report = LoadReport()
@@ -241,7 +238,8 @@ def main() -> int:
     parser.add_argument("--soak", type=int, default=0, metavar="N", help="N soak queries after the load")
     parser.add_argument("--time-limit", type=float, default=1800.0, help="seconds per phase at most")
     args = parser.parse_args()
-    report = run_load(args.associations, args.queries, args.entries, args.seed, args.soak, args.time_limit)
+    report = run_load(args.associations, args.queries, args.entries, seed=args.seed, soak=args.soak,
+                      time_limit=args.time_limit)
     for line in report.examples[:10] + report.error_lines[:10]:
         print("example:", line)
     title = (f"load: {args.associations} associations x {args.queries} queries, {args.entries} entries, "
