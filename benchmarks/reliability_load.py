@@ -4,7 +4,7 @@
 Starts ``python -m wldesk serve`` on a free port of 127.0.0.1 with a folder of ``--entries``
 entries (accession numbers known from the files written). Load: ``--associations`` threads, each
 on its own association, send ``--queries`` C-FINDs (lossless ``find``), seeded: one accession
-number, a patient-name wildcard (``RELIABILITY^PATIENT12*``) or, one in 20, every entry. Each
+number, a patient-name wildcard (``RELIABILITY^PATIENT12*``) or, one in 50, every entry. Each
 answer set must equal the expected set, with status Success, every answer complete. Soak
 (``--soak N``): N more queries from 4 threads, two keeping their association, two opening a fresh
 one per query; the server's VmRSS is sampled at the start, after the first 10 % (warm-up) and at
@@ -52,13 +52,13 @@ def pick_query(rng: random.Random, entries: int) -> tuple[Dataset, set[str]]:
     """A query and the accession numbers it must return."""
     query = worklist_query()
     roll = rng.random()
-    if roll < 0.05:
+    if roll < 0.02:
         return query, {accession(n) for n in range(1, entries + 1)}
     if roll < 0.55:
         number = rng.randint(1, entries)
         query.AccessionNumber = accession(number)
         return query, {accession(number)}
-    prefix = str(rng.randint(1, min(99, entries)))
+    prefix = str(rng.randint(10, 99) if entries >= 100 else rng.randint(1, 9))
     query.PatientName = f"RELIABILITY^PATIENT{prefix}*"
     return query, {accession(n) for n in range(1, entries + 1) if str(n).startswith(prefix)}
 
