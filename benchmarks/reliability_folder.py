@@ -70,7 +70,14 @@ class Timeline:
     # for stale answers: (gone for sure from, back at the earliest)
     gone: dict[int, list[list[float]]] = field(default_factory=dict)
     folder_away: list[list[float]] = field(default_factory=list)
+    touched: dict[int, list[tuple[str, float, float]]] = field(default_factory=dict)  # for examples
     lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def faults_on(self, number: int, start: float, end: float) -> str:
+        """The faults done to entry ``number`` around a query, timed relative to its start."""
+        with self.lock:
+            return "; ".join(f"{kind} {a - start:+.3f}..{b - start:+.3f} s"
+                             for kind, a, b in self.touched.get(number, []) if a < end + 1 and b > start - 1)
 
     def leaving(self, number: int) -> None:
         with self.lock:
@@ -164,6 +171,7 @@ class Faults:
                  report: FolderReport) -> None:
         self.folder, self.entries, self.timeline, self.report = folder, entries, timeline, report
         self.rng = random.Random(seed)
+        self.current = 0  # the entry the fault in progress is done to
         self.kinds = ["rewrite in place", "rename away and back", "rename to another .wl name",
                       "delete and write again", "chmod 000", "200 MB non-DICOM .wl",
                       "symlink loop", "folder renamed away and back", "folder deleted and made again"]
@@ -175,12 +183,18 @@ class Faults:
                 self.rng.choice(self.kinds[:5] * 3 + self.kinds[5:])
             index += 1
             method = "_" + kind.split()[0].replace("200", "big").replace("chmod", "chmod_")
+            self.current = 0
+            began = time.monotonic()
             if getattr(self, method)(kind) is not False:
                 self.report.faults[kind] += 1
+            if self.current:
+                with self.timeline.lock:
+                    self.timeline.touched.setdefault(self.current, []).append((kind, began, time.monotonic()))
             stop.wait(self.rng.uniform(0.05, 0.3))
 
     def _number(self) -> int:
-        return self.rng.randint(1, self.entries)
+        self.current = self.rng.randint(1, self.entries)
+        return self.current
 
     def _rewrite(self, _kind: str) -> None:
         number = self._number()
@@ -324,8 +338,8 @@ def _client(port: int, entries: int, timeline: Timeline, report: FolderReport, *
                     lost = [n for n in range(1, entries + 1)
                             if n not in numbers and not timeline.maybe_absent(n, start, end)]
                     report.lost += len(lost)
-                    if lost:
-                        report.examples.append(f"lost: {[accession(n) for n in lost[:5]]}")
+                    report.examples += [f"lost: {accession(n)} in a query of {end - start:.3f} s; "
+                                        f"{timeline.faults_on(n, start, end)}" for n in lost[:5]]
                 elif result.final_status == FOLDER_MISSING and timeline.folder_overlap(start, end):
                     report.folder_away_failures += 1
                 else:

@@ -20,7 +20,7 @@ def failing(figures: list[Figure], skip: tuple[str, ...] = ()) -> list[str]:
 
 @pytest.fixture(scope="module")
 def pdus() -> PduReport:
-    return run_pdus(cases=50, seed=3, entries=20, workers=8, settle_seconds=10)
+    return run_pdus(cases=50, seed=3, entries=20, workers=8, settle_seconds=45)
 
 
 def test_malformed_pdus_leave_the_server_serving(pdus: PduReport) -> None:
