@@ -187,6 +187,12 @@ class WldeskServe:
     def returncode(self) -> int | None:
         return None if self._proc is None else self._proc.poll()
 
+    @property
+    def pid(self) -> int:
+        """The server process's ID (for its /proc entries)."""
+        assert self._proc is not None, "WldeskServe was not entered"
+        return self._proc.pid
+
 
 class Wlmscpfs:
     """Run DCMTK's ``wlmscpfs -dfr -dfp ROOT PORT`` for the duration of a ``with`` block.

@@ -145,6 +145,11 @@ def _version(st: os.stat_result) -> Version:
     return hash((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
 
 
+MAX_ENTRY_BYTES = 16 * 2**20
+"""Larger files are not read (a worklist entry is a few kilobytes): reading a stray 200 MB file
+whole made a query wait for it and kept its bytes in memory until the next garbage collection."""
+
+
 def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | None = None,
                folder: Path | None = None) -> Entry:
     """Read and parse one file; raise WorklistFileError with a plain reason on any problem.
@@ -154,7 +159,11 @@ def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | 
     """
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            size = os.fstat(fh.fileno()).st_size
+            if size > MAX_ENTRY_BYTES:  # not read: a worklist entry is a few kilobytes
+                raise WorklistFileError(f"too large for a worklist entry ({size / 2**20:.0f} MiB; "
+                                        f"at most {MAX_ENTRY_BYTES // 2**20} MiB are read)")
+            data = fh.read(MAX_ENTRY_BYTES + 1)
             st = os.fstat(fh.fileno())
     except OSError as exc:
         raise WorklistFileError(f"cannot read the file ({exc.strerror or exc})") from None
