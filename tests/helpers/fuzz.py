@@ -1,7 +1,7 @@
 """Fuzzing C-FIND identifiers: valid worklist queries, mutated byte-wise, sent as they are.
 
-pynetdicom's SCU only sends identifiers it encoded itself; ``raw_identifiers()`` lets
-``Association.send_c_find`` send given bytes instead (a ``RawIdentifier`` carries them), so the
+The SCU only sends identifiers it encoded itself; ``raw_identifiers()`` lets
+``wldesk.core.net.scu.find`` send given bytes instead (a ``RawIdentifier`` carries them), so the
 server receives exactly the mutated bytes in its P-DATA, over a real association. Used by
 ``tests/core/net/test_fuzz.py`` (a small, fixed slice) and ``benchmarks/fuzz_queries.py``.
 """
@@ -17,13 +17,14 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-import pynetdicom.association
 from pydicom.dataset import Dataset
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_dataset
 from pydicom.sequence import Sequence
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
+
+from wldesk.core.net import scu
 
 MWL = ModalityWorklistInformationFind
 
@@ -38,8 +39,8 @@ class RawIdentifier(Dataset):
 
 @contextlib.contextmanager
 def raw_identifiers() -> Iterator[None]:
-    """While active, ``send_c_find(RawIdentifier(b), ...)`` sends the bytes ``b`` unchanged."""
-    module: Any = pynetdicom.association
+    """While active, ``scu.find(assoc, RawIdentifier(b))`` sends the bytes ``b`` unchanged."""
+    module: Any = scu
     original: Callable[..., bytes | None] = module.encode
 
     def encode(ds: Dataset, *args: Any, **kwargs: Any) -> bytes | None:
@@ -183,12 +184,8 @@ def run_cases(port: int, identifiers: Iterator[bytes], implicit: bool, *,
             if assoc is None or not assoc.is_established:
                 assoc = ae.associate("127.0.0.1", port, ae_title="WLDESK")
                 assert assoc.is_established, "the server refused the association"
-            final: Dataset | None = None
-            for status, _ in assoc.send_c_find(RawIdentifier(data), MWL):
-                if status is None or "Status" not in status:
-                    break
-                if status.Status not in (0xFF00, 0xFF01):
-                    final = status
+            found = scu.find(assoc, RawIdentifier(data), MWL)
+            final = found.status if found.final_status is not None else None
             if final is None:
                 if fresh and assoc.is_established:
                     assoc.abort()
