@@ -4,6 +4,7 @@ the window, ``selftest``, the tests) instead of as a side effect of importing a 
 from __future__ import annotations
 
 import logging
+import threading
 
 from pydicom import config as pydicom_config
 from pynetdicom import _config as pynetdicom_config
@@ -25,6 +26,44 @@ class _StopRace(logging.Filter):
 _STOP_RACE = _StopRace()
 
 
+class _PeerDataNoise(logging.Filter):
+    """pynetdicom logs what a peer sent wrong (an unknown PDU type, a PDU shorter than it says, a
+    PDU or DIMSE message it cannot decode, a connection closed mid-PDU, text that is not ASCII) as
+    an ERROR line followed by a second record with the traceback. pynetdicom aborts that
+    association, as it should; wldesk goes on serving the others. For the log that is one WARNING
+    line, the traceback at DEBUG: a port scanner or a broken device must not fill a clinic's log
+    with tracebacks. Errors of pynetdicom's own and of wldesk's handlers keep their level and
+    traceback."""
+
+    MESSAGES = ("Connection closed before the entire PDU was received",
+                "Unknown PDU type received", "The received PDU is shorter than expected",
+                "Unable to decode the received PDU data", "Received an invalid DIMSE message",
+                "Exception raised in user's 'evt.EVT_DIMSE_RECV' event handler "
+                "'standard_dimse_recv_handler'")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._after = threading.local()  # this thread's last record was one of MESSAGES
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        follows = getattr(self._after, "noise", False)
+        self._after.noise = False
+        if record.exc_info and follows:  # the traceback of the line before
+            record.levelno, record.levelname = logging.DEBUG, "DEBUG"
+        elif record.exc_info and isinstance(record.exc_info[1], UnicodeError):
+            # pynetdicom.utils.decode_bytes: text in a PDU that is not ASCII (it then tries other
+            # codecs); the line is enough, without the traceback
+            record.exc_info, record.exc_text = None, None
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+        elif record.levelno >= logging.ERROR and record.getMessage().startswith(self.MESSAGES):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            self._after.noise = True
+        return True
+
+
+_PEER_DATA_NOISE = _PeerDataNoise()
+
+
 def configure_libraries() -> None:
     """Set pydicom, pynetdicom and watchdog up for wldesk; calling it again changes nothing."""
     # Queries legitimately carry values that VR validation rejects (wildcards, ranges, "*" in a UID
@@ -41,3 +80,7 @@ def configure_libraries() -> None:
     emitter = logging.getLogger("watchdog.observers.inotify")
     if _STOP_RACE not in emitter.filters:
         emitter.addFilter(_STOP_RACE)
+    for name in ("pynetdicom.dul", "pynetdicom.dimse", "pynetdicom.events", "pynetdicom.utils"):
+        network = logging.getLogger(name)
+        if _PEER_DATA_NOISE not in network.filters:
+            network.addFilter(_PEER_DATA_NOISE)

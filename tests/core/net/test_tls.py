@@ -182,7 +182,7 @@ def test_serve_command_speaks_tls(folder: Path, query_file: Path, certs: Certifi
         assert "(DICOM TLS)" in serve.log_text()
 
 
-@pytest.mark.expect_log_warnings(r"TLS handshake with 127\.0\.0\.1:\d+ failed: .*timed out")
+@pytest.mark.expect_log_warnings(r"TLS handshake with 127\.0\.0\.1:\d+ failed")
 def test_a_silent_connection_holds_no_other_modality_back(
         serving: list[Serving], folder: Path, certs: Certificates,
         monkeypatch: pytest.MonkeyPatch) -> None:
