@@ -22,11 +22,13 @@ def bindfs_missing() -> str | None:
 
 
 def _unmount(mount: Path) -> None:
+    tool = shutil.which("fusermount") or shutil.which("fusermount3")
+    command = [tool, "-u", str(mount)] if tool else ["umount", str(mount)]
     for attempt in range(50):
-        done = subprocess.run(["fusermount", "-u", str(mount)], capture_output=True, check=False)
+        done = subprocess.run(command, capture_output=True, check=False)
         if done.returncode == 0 or not os.path.ismount(mount):
             return
-        time.sleep(0.1 * (attempt + 1) / 10)  # still busy: a thread of the test is closing a file
+        time.sleep(0.02 * (attempt + 1))  # still busy: a thread of the test is closing a file
     subprocess.run(["umount", "-l", str(mount)], capture_output=True, check=False)
 
 

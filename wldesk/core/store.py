@@ -72,7 +72,7 @@ from wldesk.core.dicom.wlfile import WorklistFileError, parse_bytes
 from wldesk.core.events import FileProblemEvent
 from wldesk.core.query.matching import Prefilter
 from wldesk.core.query.values import normalize_text, parse_date
-from wldesk.core.share import fresh_stat, relist_reason
+from wldesk.core.share import fresh_listing, relist_reason
 
 log = logging.getLogger(__name__)
 
@@ -709,21 +709,19 @@ class FolderStore:
 
     def _scan(self) -> dict[str, os.stat_result] | None:
         found: dict[str, os.stat_result] = {}
-        untrusted = self.relist_reason is not None
         try:
-            with os.scandir(self.folder) as it:
-                for item in it:
-                    if not is_worklist_file(item.name):
-                        continue
-                    try:
-                        if untrusted:  # cached attributes may hide a change made behind the mount
-                            st = fresh_stat(item.path)
-                            if stat.S_ISREG(st.st_mode):
-                                found[item.name] = st
-                        elif item.is_file():
-                            found[item.name] = item.stat()
-                    except OSError:
-                        continue  # vanished between listing and stat
+            if self.relist_reason is not None:  # cached attributes may hide changes behind a mount
+                found = fresh_listing(self.folder, is_worklist_file)
+            else:
+                with os.scandir(self.folder) as it:
+                    for item in it:
+                        if not is_worklist_file(item.name):
+                            continue
+                        try:
+                            if item.is_file():
+                                found[item.name] = item.stat()
+                        except OSError:
+                            continue  # vanished between listing and stat
         except OSError as exc:
             error = f"cannot read the worklist folder {self.folder} ({exc.strerror or exc})"
             if error != self._folder_error:
