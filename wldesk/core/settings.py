@@ -271,9 +271,10 @@ class Settings:
     folder_events: str = setting(
         "auto", "Whether folder change events show every change: not on a network share or FUSE "
                 "mount, where changes made by other computers raise none; then each query lists "
-                "the folder (a stat per file, ~15-40 ms per 1,000 files) and reads the changed "
-                "files. 'auto' detects such folders, 'trust' always goes by the events, 'relist' "
-                "always lists.",
+                "the folder (one attribute request per file: ~30 ms per 1,000 files on a local FUSE "
+                "mount, a network round trip each on a file server) and reads the changed files. "
+                "'auto' detects such folders, 'trust' always goes by the events, 'relist' always "
+                "lists.",
         choices={"auto": "Detect (list network shares per query)", "trust": "Trust folder events",
                  "relist": "List the folder per query"}, group="Worklist", restart=True)
     association_request_timeout: int = setting(
