@@ -61,6 +61,15 @@ def run(mode: str, source: Path, mount: Path, files: int, idle: int) -> dict[str
                         folder_events=mode)
     server = WorklistServer(settings)
     server.start()
+    in_query: list[float] = []  # what each query spent bringing the index up to date
+    store, sync = server.store, server.store.sync
+
+    def timed_sync() -> None:
+        started = time.perf_counter()
+        sync()
+        in_query.append((time.perf_counter() - started) * 1000)
+
+    store.sync = timed_sync  # type: ignore[method-assign]
     try:
         assert server.store.wait_ready(120)
         query(settings.port, "ACC00000")  # warm up
@@ -84,13 +93,15 @@ def run(mode: str, source: Path, mount: Path, files: int, idle: int) -> dict[str
             seen += answers == expected
             change_ms.append(ms)
         idle_ms = [query(settings.port, f"ACC{n:05}")[1] for n in range(1, idle + 1)]
+        during = statistics.median(in_query)
         sync_ms = []
         for _ in range(idle):
             started = time.perf_counter()
-            server.store.sync()  # what a query spends on freshness: a barrier, or the listing
+            sync()  # the same with no association running: a barrier, or the listing
             sync_ms.append((time.perf_counter() - started) * 1000)
         return {"seen": seen, "change_ms": statistics.median(change_ms),
-                "idle_ms": statistics.median(idle_ms), "sync_ms": statistics.median(sync_ms)}
+                "idle_ms": statistics.median(idle_ms), "sync_ms": statistics.median(sync_ms),
+                "in_query_ms": during}
     finally:
         server.stop()
 
@@ -115,12 +126,12 @@ def main() -> int:
     print(f"\n{args.files} files behind a bindfs mount, 15 changes made behind it "
           f"(5 adds, 5 in-place rewrites, 5 deletes), one C-FIND right after each\n")
     print("| folder_events | changes seen by the next query | query ms, idle | query ms, right "
-          "after a change | of which freshness (barrier or listing) ms |")
-    print("|---|---:|---:|---:|---:|")
+          "after a change | freshness (barrier or listing) in a query, ms | the same alone, ms |")
+    print("|---|---:|---:|---:|---:|---:|")
     for mode, r in results.items():
         label = "trust (events; wrong here)" if mode == "trust" else "relist (auto on this mount)"
         print(f"| {label} | {r['seen']:.0f}/15 | {r['idle_ms']:.1f} | {r['change_ms']:.1f} "
-              f"| {r['sync_ms']:.1f} |")
+              f"| {r['in_query_ms']:.1f} | {r['sync_ms']:.1f} |")
     print("\nmedians; a query is a whole association (associate, C-FIND for one accession "
           "number, release) from a pynetdicom SCU in this process")
     return 0
