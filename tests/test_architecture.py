@@ -27,6 +27,7 @@ LAYERS: dict[str, str] = {
     "wldesk.core.query": "query",
     "wldesk.core.store": "folder",
     "wldesk.core.check": "folder",
+    "wldesk.core.share": "folder",
     "wldesk.core.net": "net",
     "wldesk.core.editing": "editing",
     "wldesk.core.libraries": "entry",

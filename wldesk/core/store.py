@@ -9,8 +9,9 @@ nothing deleted or replaced before it. Two ways to keep it:
   made before the query has been reported, and only the dirty names are looked at again (a stat,
   and a parse when the file's identity changed). A full reconciliation (list + stat, no parsing of
   unchanged files) runs at start and every ``reconcile_seconds`` as a safety net.
-- Reconciling: when the folder cannot be watched or written (no barrier possible), every query
-  reconciles the whole folder first.
+- Reconciling: when the folder cannot be watched or written (no barrier possible), or its events
+  cannot be trusted (a network share or FUSE mount, whose changes made by other computers raise no
+  event: :mod:`wldesk.core.share`), every query reconciles the whole folder first.
 
 Each file's identity is (size, modification time, change time, inode); only new or changed files
 are read and parsed. A file that cannot be served is reported once per version.
@@ -71,6 +72,7 @@ from wldesk.core.dicom.wlfile import WorklistFileError, parse_bytes
 from wldesk.core.events import FileProblemEvent
 from wldesk.core.query.matching import Prefilter
 from wldesk.core.query.values import normalize_text, parse_date
+from wldesk.core.share import fresh_listing, relist_reason
 
 log = logging.getLogger(__name__)
 
@@ -356,8 +358,10 @@ class FolderStore:
 
     def __init__(self, folder: Path, report: Callable[[FileProblemEvent], None] | None = None,
                  *, watch: bool = True, reconcile_seconds: float = 30.0,
-                 settle_seconds: float = SETTLE_SECONDS) -> None:
+                 settle_seconds: float = SETTLE_SECONDS, folder_events: str = "auto") -> None:
         self.folder = Path(folder)
+        self._folder_events = folder_events
+        self.relist_reason: str | None = None  # why each query lists the folder (events untrusted)
         self._report = report or (lambda event: None)
         self._watch = watch
         self._reconcile_seconds = reconcile_seconds
@@ -392,7 +396,9 @@ class FolderStore:
             return
         self._stopping.clear()
         if self._watch:
-            self._start_observer()
+            self.relist_reason = relist_reason(self.folder, self._folder_events)
+            if self.relist_reason is None:
+                self._start_observer()
         self._thread = threading.Thread(target=self._background, name="wldesk-index", daemon=True)
         self._thread.start()
 
@@ -446,6 +452,12 @@ class FolderStore:
             # The index is long-lived and acyclic: keep the cyclic collector from walking it
             # again and again (a full collection of a 100,000-entry index takes ~0.2 s).
             gc.freeze()
+            if self.relist_reason is not None:
+                started = time.perf_counter()
+                listed = self.refresh()
+                log.info("%s: %s; each query lists the folder (~%.0f ms for %d files)",
+                         self.folder, self.relist_reason, (time.perf_counter() - started) * 1000,
+                         len(listed.entries) + len(listed.problems))
         except Exception:
             log.exception("indexing %s failed", self.folder)
         finally:
@@ -685,7 +697,8 @@ class FolderStore:
         found = self._scan()
         if found is None:
             return None
-        if self._watch and self._thread is not None and self._watch_again(recovering):
+        if (self._watch and self.relist_reason is None and self._thread is not None
+                and self._watch_again(recovering)):
             self._stop_observer()
             self._start_observer(again=True)
             # files created while the watch was being set up raised no event: list them now
@@ -706,15 +719,18 @@ class FolderStore:
     def _scan(self) -> dict[str, os.stat_result] | None:
         found: dict[str, os.stat_result] = {}
         try:
-            with os.scandir(self.folder) as it:
-                for item in it:
-                    if not is_worklist_file(item.name):
-                        continue
-                    try:
-                        if item.is_file():
-                            found[item.name] = item.stat()
-                    except OSError:
-                        continue  # vanished between listing and stat
+            if self.relist_reason is not None:  # cached attributes may hide changes behind a mount
+                found = fresh_listing(self.folder, is_worklist_file)
+            else:
+                with os.scandir(self.folder) as it:
+                    for item in it:
+                        if not is_worklist_file(item.name):
+                            continue
+                        try:
+                            if item.is_file():
+                                found[item.name] = item.stat()
+                        except OSError:
+                            continue  # vanished between listing and stat
         except OSError as exc:
             error = f"cannot read the worklist folder {self.folder} ({exc.strerror or exc})"
             if error != self._folder_error:

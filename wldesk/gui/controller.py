@@ -57,7 +57,8 @@ class ServerController(QObject):
 
     def _make_store(self) -> FolderStore:
         store = FolderStore(Path(self.settings.database), report=self.bus.emit,
-                            settle_seconds=self.settings.settle_seconds)
+                            settle_seconds=self.settings.settle_seconds,
+                            folder_events=self.settings.folder_events)
         if Path(self.settings.database).is_dir():
             store.start()
         return store

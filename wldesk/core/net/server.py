@@ -220,7 +220,8 @@ class WorklistServer:
         self.bus = bus or EventBus()
         self._owns_store = store is None
         self.store = store if store is not None else FolderStore(
-            Path(settings.database), report=self.bus.emit, settle_seconds=settings.settle_seconds)
+            Path(settings.database), report=self.bus.emit, settle_seconds=settings.settle_seconds,
+            folder_events=settings.folder_events)
         self._server: ThreadedAssociationServer | None = None
         self._associations: weakref.WeakKeyDictionary[Association, _Association] = \
             weakref.WeakKeyDictionary()
