@@ -39,7 +39,10 @@ class _PeerDataNoise(logging.Filter):
                 "Unknown PDU type received", "The received PDU is shorter than expected",
                 "Unable to decode the received PDU data", "Received an invalid DIMSE message",
                 "Exception raised in user's 'evt.EVT_DIMSE_RECV' event handler "
-                "'standard_dimse_recv_handler'")
+                "'standard_dimse_recv_handler'",
+                # the actions that hand what the peer sent (P-DATA, A-ASSOCIATE-RQ) upwards
+                "State Machine received an exception attempting to perform the action 'DT-2'",
+                "State Machine received an exception attempting to perform the action 'AE-6'")
 
     def __init__(self) -> None:
         super().__init__()
@@ -80,7 +83,8 @@ def configure_libraries() -> None:
     emitter = logging.getLogger("watchdog.observers.inotify")
     if _STOP_RACE not in emitter.filters:
         emitter.addFilter(_STOP_RACE)
-    for name in ("pynetdicom.dul", "pynetdicom.dimse", "pynetdicom.events", "pynetdicom.utils"):
+    for name in ("pynetdicom.dul", "pynetdicom.dimse", "pynetdicom.events", "pynetdicom.utils",
+                 "pynetdicom.fsm"):
         network = logging.getLogger(name)
         if _PEER_DATA_NOISE not in network.filters:
             network.addFilter(_PEER_DATA_NOISE)

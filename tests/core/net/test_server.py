@@ -6,6 +6,7 @@ import logging
 import re
 import shutil
 import socket
+import struct
 import subprocess
 import threading
 import time
@@ -705,3 +706,20 @@ def test_redaction_hides_patient_values_and_file_names(
         assert re.search(r"file #[0-9a-f]{8}: skipped: incomplete file", text), text
     else:
         assert "DOE^JOHN 19700101.wl: skipped" in text and "'DOE^JOHN' is not a date" in text
+
+
+@pytest.mark.expect_log_warnings(r"aborted: pynetdicom could not handle what it sent \(AttributeError",
+                                 r"pynetdicom\.fsm: State Machine received an exception .*'DT-2'")
+def test_a_command_set_pynetdicom_cannot_read_aborts_only_that_association(running: Running) -> None:
+    """pynetdicom 3.0's reactor lets the exception of a command set without Command Field end the
+    association's thread unhandled (a traceback on stderr, the peer left waiting): the association
+    is aborted with one log line naming the peer, and the server goes on serving."""
+    uid = MWL.encode() + b"\0"  # (0000,0002) Affected SOP Class UID alone, implicit VR LE
+    command = struct.pack("<HHL", 0x0000, 0x0002, len(uid)) + uid
+    pdv = struct.pack(">LBB", len(command) + 2, 1, 0x03) + command  # context 1, command, last
+    with rawdicom.connect(running.server.port) as sock:
+        sock.sendall(rawdicom.associate_rq())
+        assert rawdicom.read_pdu(sock)[0] == rawdicom.A_ASSOCIATE_AC
+        sock.sendall(struct.pack(">BBL", 0x04, 0, len(pdv)) + pdv)
+        assert rawdicom.read_pdu(sock)[:1] in (bytes([rawdicom.A_ABORT]), b"")
+    assert running.find(name_query())[1][-1] == 0x0000

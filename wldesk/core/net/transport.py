@@ -54,7 +54,7 @@ from typing import Any, cast
 import pynetdicom
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
-from pynetdicom.pdu import _PDUType
+from pynetdicom.pdu import A_ABORT_RQ, _PDUType
 from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
@@ -471,6 +471,29 @@ class ServerDUL(BatchingDUL):
                     bytestream[start:start + 16] = _PLACEHOLDER
             self.title_problems = tuple(problems)
         return super()._decode_pdu(bytestream)
+
+    def run(self) -> None:
+        """The DUL's thread (pynetdicom's reactor, its target since the DUL was made), which lets an
+        exception of a state-machine action end the thread unhandled (pynetdicom 3.0: a P-DATA
+        whose DIMSE command set has no Command Field): then, as pynetdicom does for its own read
+        errors, the association is aborted (A-ABORT to the peer, its threads end), with one log
+        line naming the peer instead of a thread's traceback on stderr."""
+        try:
+            super().run()
+        except Exception as exc:
+            peer = self.assoc.requestor
+            log.warning("association with %s (%s:%s) aborted: pynetdicom could not handle what it "
+                        "sent (%s: %s)", peer.ae_title or "?", peer.address, peer.port,
+                        type(exc).__name__, exc)
+            with contextlib.suppress(Exception):  # the connection may be gone already
+                abort = A_ABORT_RQ()
+                abort.source, abort.reason_diagnostic = 0x02, 0x00
+                if self.socket is not None:
+                    self.socket.send(abort.encode())
+            self.assoc.is_aborted = True
+            self.assoc.is_established = False
+            self.assoc._kill = True
+            self._kill_thread = True
 
 
 def title_problems(assoc: Association) -> tuple[TitleProblem, ...]:
