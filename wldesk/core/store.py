@@ -38,8 +38,8 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Set
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Set
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -188,6 +188,13 @@ class _Watcher(FileSystemEventHandler):
         self.gone = False  # the watched folder was removed or moved away, or the watch stopped
         self.seen_barriers: set[str] = set()
         self.writing: set[str] = set()  # changed, and not yet closed by their writer
+        self.moves: list[tuple[str, str]] = []  # renames from one `.wl` name to another, in order
+
+    def _name(self, path: str | bytes) -> str | None:
+        """The name of a worklist file in the watched folder at ``path``, else None."""
+        parent, name = os.path.split(os.fsdecode(path))
+        same = os.path.normcase(parent) == os.path.normcase(self.folder)
+        return name if same and is_worklist_file(name) else None
 
     def _note(self, path: str | bytes, kind: str) -> None:
         text = os.fsdecode(path)
@@ -215,6 +222,9 @@ class _Watcher(FileSystemEventHandler):
             self._note(event.src_path, event.event_type)
             if event.dest_path:
                 self._note(event.dest_path, event.event_type)
+                if (event.event_type == "moved" and (src := self._name(event.src_path))
+                        and (dest := self._name(event.dest_path))):
+                    self.moves.append((src, dest))
 
     def retire(self) -> None:
         """The watch stopped: barriers still waiting on it give up at once."""
@@ -222,11 +232,12 @@ class _Watcher(FileSystemEventHandler):
             self.gone = True
             self.cond.notify_all()
 
-    def take(self) -> tuple[set[str], bool]:
+    def take(self) -> tuple[set[str], bool, list[tuple[str, str]]]:
+        """The dirty names, whether to list the folder, and the renames, since the last take."""
         with self.cond:
-            dirty, rescan = self.dirty, self.rescan
-            self.dirty, self.rescan = set(), False
-            return dirty, rescan
+            dirty, rescan, moves = self.dirty, self.rescan, self.moves
+            self.dirty, self.rescan, self.moves = set(), False, []
+            return dirty, rescan, moves
 
 
 class _LostEvents(logging.Handler):
@@ -406,9 +417,9 @@ class FolderStore:
         if (watcher is not None and self._barrier_ok and not watcher.rescan
                 and self._folder_error is None and self._watching_this_folder(watcher)
                 and (barrier := self._barrier(watcher)) is not None):
-            dirty, rescan = watcher.take()
+            dirty, rescan, moves = watcher.take()
             if not rescan:
-                self._update(dirty, barrier)
+                self._update(dirty, barrier, moves)
                 return
         if watcher is not None:
             watcher.take()  # the listing below covers every name marked so far
@@ -424,11 +435,20 @@ class FolderStore:
             return False
         return (st.st_dev, st.st_ino) == watcher.identity
 
-    def _update(self, names: Set[str], barrier: int) -> None:
+    def _update(self, names: Set[str], barrier: int, moves: Iterable[tuple[str, str]] = ()) -> None:
         """Look again at ``names`` (and the held files), whose events arrived before the barrier
-        file made at ``barrier`` (its change time) was seen."""
+        file made at ``barrier`` (its change time) was seen; ``moves``: the renames among them.
+
+        A file renamed (same inode, same bytes) keeps its entry under the new name. When that
+        name is gone by the time it is looked at (renamed again after the barrier: its event
+        comes with the next sync), the entry stays under it for this sync, unless the file was
+        found back under its old name; the next sync looks at it again.
+        """
         with self._writer:
             to_read: list[tuple[str, Version]] = []
+            with self._lock:
+                renamed = self._rename(moves)
+            vanished: set[str] = set()
             now = time.monotonic()
             for name in sorted(names | self._held.keys()):  # held files: is their writer done?
                 try:
@@ -436,6 +456,9 @@ class FolderStore:
                 except OSError:
                     st = None
                 with self._lock:
+                    if st is None and name in renamed and name in self._entries:
+                        vanished.add(name)  # renamed again after the barrier
+                        continue
                     if st is None or not stat.S_ISREG(st.st_mode):
                         self._held.pop(name, None)
                         self._forget(name)
@@ -453,7 +476,26 @@ class FolderStore:
                             to_read.append((name, version))
                     else:
                         self._held.pop(name, None)
-            self._read_and_apply(to_read)
+            vanished |= self._read_and_apply(to_read, renamed.keys())
+            with self._lock:
+                for name in sorted(vanished):
+                    if renamed[name] in self._entries or name not in self._entries:
+                        self._held.pop(name, None)  # found back under its old name
+                        self._forget(name)
+                    else:  # served under this name until the next sync explains where it went
+                        self._held[name] = (self._entries[name].version, time.monotonic())
+
+    def _rename(self, moves: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """Move the entries of renamed files to their new names; the renames' new names, each
+        with its old name."""
+        renamed: dict[str, str] = {}
+        for src, dest in moves:
+            renamed[dest] = src
+            entry = self._entries.get(src)
+            if entry is not None and src != dest:
+                self._drop_entry(src)
+                self._apply(dest, replace(entry, name=dest))
+        return renamed
 
     def _writer_done(self, name: str, version: Version, st: os.stat_result, now: float) -> bool:
         """Whether the changed file ``name`` may be read: its writer is done with it.
@@ -524,7 +566,10 @@ class FolderStore:
             self._read_and_apply(to_read)
             return self.snapshot()
 
-    def _read_and_apply(self, to_read: list[tuple[str, Version]], chunk: int = 256) -> None:
+    def _read_and_apply(self, to_read: list[tuple[str, Version]],
+                        renamed: Set[str] = frozenset(), chunk: int = 256) -> set[str]:
+        """Read and apply ``to_read``; the names among ``renamed`` found gone when read."""
+        vanished: set[str] = set()
         for start in range(0, len(to_read), chunk):
             results = [(name, self._read(name, version))
                        for name, version in to_read[start:start + chunk]]
@@ -534,7 +579,12 @@ class FolderStore:
                         # changed again while it was read: keep the previous version
                         self._held.setdefault(name, (result.version, time.monotonic()))
                         continue
+                    if (isinstance(result, FileProblem) and name in renamed
+                            and not os.path.lexists(result.path)):
+                        vanished.add(name)  # renamed again since it was looked at
+                        continue
                     self._apply(name, result)
+        return vanished
 
     # --- reading -------------------------------------------------------------------------------
 
