@@ -15,6 +15,8 @@ nothing deleted or replaced before it. Two ways to keep it:
 
 Each file's identity is (size, modification time, change time, inode); only new or changed files
 are read and parsed. A file that cannot be served is reported once per version.
+A file renamed from one `.wl` name to another keeps its parsed entry under the new name; found
+gone again during a sync (renamed on after the barrier), it keeps it until the next sync.
 
 A changed file is read only once its writer is done, so that a file rewritten in place is never
 served half-written: on Linux, between a write to a file and its close-after-write event the
