@@ -28,6 +28,7 @@ LAYERS: dict[str, str] = {
     "wldesk.core.store": "folder",
     "wldesk.core.check": "folder",
     "wldesk.core.share": "folder",
+    "wldesk.core.index": "folder",
     "wldesk.core.net": "net",
     "wldesk.core.editing": "editing",
     "wldesk.core.libraries": "entry",

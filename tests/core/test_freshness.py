@@ -237,3 +237,72 @@ def test_folder_replaced_between_two_syncs_is_watched_again(tmp_path: Path) -> N
         assert inner.full_scans == scans
     finally:
         inner.stop()
+
+
+def _renamed_back_while_syncing(store: FolderStore, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                when: str) -> tuple[list[str], list[str]]:
+    """``a`` renamed to ``b`` before a sync, and back to ``a`` (or deleted: ``when`` ends with
+    "-delete") by the time that sync reads ``b`` (``when="read"``), looks at it (``"stat"``)
+    or looks at ``a`` (``"stat-old-name"``): the names served after that sync and the next."""
+    a, b = tmp_path / "entry0000012.wl", tmp_path / "renamed-entry0000012.wl"
+    write_entry(tmp_path, a.name, accession="A12")
+    write_entry(tmp_path, "other.wl", accession="A99")
+    assert accessions(store) == ["A12", "A99"]
+    os.rename(a, b)
+    done: list[bool] = []
+
+    target = a if when.startswith("stat-old-name") else b
+
+    def rename_back_first(path: str | os.PathLike[str]) -> None:
+        if not done and os.fspath(path) in (str(target), target.name):
+            done.append(True)  # in the middle of the sync (a real race):
+            if when.endswith("-delete"):
+                b.unlink()
+            else:
+                os.rename(b, a)  # the rename back
+
+    if when.startswith("read"):
+        real_read = store._read
+
+        def read(name: str, version: int) -> object:
+            rename_back_first(name)
+            return real_read(name, version)
+        monkeypatch.setattr(store, "_read", read)
+    else:
+        real_stat = os.stat
+
+        def stat(path: str | os.PathLike[str], *, follow_symlinks: bool = True) -> os.stat_result:
+            rename_back_first(path)
+            return real_stat(path, follow_symlinks=follow_symlinks)
+        monkeypatch.setattr(os, "stat", stat)
+    store.sync()  # the query's sync
+    monkeypatch.undo()
+    assert done  # the race happened
+    during = sorted(e.name for e in store.snapshot().entries)
+    store.sync()  # the next query's
+    after = sorted(e.name for e in store.snapshot().entries)
+    return during, after
+
+
+@pytest.mark.parametrize("when", ["read", "stat", "stat-old-name"])
+def test_file_renamed_and_back_during_a_sync_is_not_lost(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    store, events = watched
+    during, after = _renamed_back_while_syncing(store, tmp_path, monkeypatch, when)
+    assert len(during) == 2 and "other.wl" in during  # under one name or the other, once
+    assert after == ["entry0000012.wl", "other.wl"]
+    assert store.snapshot().problems == ()
+    assert [e for e in events if not e.resolved] == []  # no problem reported for the rename
+
+
+@pytest.mark.parametrize("when", ["read-delete", "stat-delete"])
+def test_file_renamed_then_deleted_during_a_sync_is_gone_after_the_next(
+        watched: tuple[FolderStore, list[FileProblemEvent]], tmp_path: Path,
+        monkeypatch: pytest.MonkeyPatch, when: str) -> None:
+    store, events = watched
+    during, after = _renamed_back_while_syncing(store, tmp_path, monkeypatch, when)
+    assert during == ["other.wl", "renamed-entry0000012.wl"]  # deleted after the query began
+    assert after == ["other.wl"]
+    assert store.snapshot().problems == () and not store.has_pending()
+    assert [e for e in events if not e.resolved] == []

@@ -50,9 +50,5 @@ def test_folder_faults_serve_no_stale_or_half_written_entries(folder_faults: Fol
     assert failing(folder_faults.figures(), skip=("lost answers",)) == [], folder_faults.examples
 
 
-@pytest.mark.xfail(strict=False, reason="bug (intermittent, in the store's watcher): an entry renamed to "
-                                        "another .wl name just before a query and back during it can be "
-                                        "missing from that query's answers (about 1 query in 120 with "
-                                        "only that fault); strict=False because the race is not always hit")
 def test_folder_faults_lose_no_answer(folder_faults: FolderReport) -> None:
     assert folder_faults.lost == 0, folder_faults.examples

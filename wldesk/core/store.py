@@ -15,6 +15,8 @@ nothing deleted or replaced before it. Two ways to keep it:
 
 Each file's identity is (size, modification time, change time, inode); only new or changed files
 are read and parsed. A file that cannot be served is reported once per version.
+A file renamed from one `.wl` name to another keeps its parsed entry under the new name; found
+gone again during a sync (renamed on after the barrier), it keeps it until the next sync.
 
 A changed file is read only once its writer is done, so that a file rewritten in place is never
 served half-written: on Linux, between a write to a file and its close-after-write event the
@@ -39,8 +41,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Set
-from dataclasses import dataclass
-from datetime import date
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -59,19 +60,11 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from wldesk.core.dicom.model import (
-    ACCESSION_NUMBER,
-    MODALITY,
-    PATIENT_ID,
-    SPS_SEQUENCE,
-    SPS_START_DATE,
-    STATION_AET,
-)
-from wldesk.core.dicom.node import LayoutCache, Node, values_of
+from wldesk.core.dicom.node import LayoutCache, Node
 from wldesk.core.dicom.wlfile import WorklistFileError, parse_bytes
 from wldesk.core.events import FileProblemEvent
+from wldesk.core.index import ValueIndex
 from wldesk.core.query.matching import Prefilter
-from wldesk.core.query.values import normalize_text, parse_date
 from wldesk.core.share import fresh_listing, relist_reason
 
 log = logging.getLogger(__name__)
@@ -176,103 +169,6 @@ def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | 
                  notes=parsed.notes, version=_version(st) if version is None else version)
 
 
-_FIELDS = ("accession", "patient_id", "modality", "station", "dates")
-
-
-def _texts(node: Node, tag: int) -> set[str]:
-    return {normalize_text(v, "LO") for v in values_of(node.value(tag, ""))}
-
-
-def _index_keys(node: Node) -> dict[str, set[Any]]:
-    """The values of one entry under each of the prefilter's indexes."""
-    keys: dict[str, set[Any]] = {"accession": _texts(node, ACCESSION_NUMBER),
-                                 "patient_id": _texts(node, PATIENT_ID),
-                                 "modality": set(), "station": set(), "dates": set()}
-    steps = node.get(SPS_SEQUENCE)
-    for step in steps[1] if steps is not None and steps[0] == "SQ" else ():
-        keys["modality"] |= _texts(step, MODALITY)
-        keys["station"] |= _texts(step, STATION_AET)
-        keys["dates"] |= {d for d in map(parse_date, map(str, values_of(step.value(SPS_START_DATE, ""))))
-                          if d is not None}
-    return keys
-
-
-class _Index:
-    """Value -> names maps for the keys modalities send; maintained as entries come and go.
-
-    A value held by one entry maps to its name alone (a set per unique accession number would
-    cost more than the entry itself).
-    """
-
-    def __init__(self) -> None:
-        self.maps: dict[str, dict[Any, str | set[str]]] = {f: {} for f in _FIELDS}
-
-    def add(self, name: str, node: Node) -> None:
-        for f, values in _index_keys(node).items():
-            index = self.maps[f]
-            for value in values:
-                held = index.get(value)
-                if held is None:
-                    index[value] = name
-                elif isinstance(held, str):
-                    index[value] = {held, name}
-                else:
-                    held.add(name)
-
-    def remove(self, name: str, node: Node) -> None:
-        for f, values in _index_keys(node).items():
-            index = self.maps[f]
-            for value in values:
-                held = index.get(value)
-                if held == name:
-                    del index[value]
-                elif isinstance(held, set):
-                    held.discard(name)
-                    if len(held) == 1:
-                        index[value] = held.pop()
-
-    def _lookup(self, f: str, values: Iterable[Any]) -> Set[str]:
-        """The names holding any of ``values``; may be the index's own set: only read it."""
-        index = self.maps[f]
-        found: list[str | set[str]] = [held for value in values
-                                       if (held := index.get(value)) is not None]
-        if len(found) == 1 and isinstance(found[0], set):
-            return found[0]
-        return set().union(*({held} if isinstance(held, str) else held for held in found))
-
-    def _dates(self, bounds: list[tuple[date | None, date | None]]) -> Set[str]:
-        return self._lookup("dates", [day for day in self.maps["dates"] if any(
-            (lo is None or day >= lo) and (hi is None or day <= hi) for lo, hi in bounds)])
-
-    def select(self, prefilter: Prefilter) -> Set[str] | None:
-        """Names that may match (a superset of the matches), or None for "all of them"."""
-        selected: Set[str] | None = None
-
-        def narrow(names: Set[str]) -> None:
-            nonlocal selected
-            selected = names if selected is None else selected & names
-
-        if prefilter.accession is not None:
-            narrow(self._lookup("accession", prefilter.accession))
-        if prefilter.patient_id is not None:
-            narrow(self._lookup("patient_id", prefilter.patient_id))
-        if prefilter.steps:
-            union: Set[str] = set()
-            for step in prefilter.steps:
-                step_names: Set[str] | None = None
-                for f, values in (("modality", step.modality), ("station", step.station)):
-                    if values is not None:
-                        names = self._lookup(f, values)
-                        step_names = names if step_names is None else step_names & names
-                if step.dates is not None:
-                    names = self._dates(step.dates)
-                    step_names = names if step_names is None else step_names & names
-                assert step_names is not None  # Prefilter only lists steps with a constraint
-                union = step_names if not union else union | step_names
-            narrow(union)
-        return selected
-
-
 # Changes only. Without a filter watchdog also asks for every open and close-without-writing:
 # indexing 100,000 files then sends some 200,000 events through watchdog's threads, which fight
 # the indexing for the interpreter lock (2-3x slower), and so does anyone reading the folder.
@@ -294,6 +190,13 @@ class _Watcher(FileSystemEventHandler):
         self.gone = False  # the watched folder was removed or moved away, or the watch stopped
         self.seen_barriers: set[str] = set()
         self.writing: set[str] = set()  # changed, and not yet closed by their writer
+        self.moves: list[tuple[str, str]] = []  # renames from one `.wl` name to another, in order
+
+    def _name(self, path: str | bytes) -> str | None:
+        """The name of a worklist file in the watched folder at ``path``, else None."""
+        parent, name = os.path.split(os.fsdecode(path))
+        same = os.path.normcase(parent) == os.path.normcase(self.folder)
+        return name if same and is_worklist_file(name) else None
 
     def _note(self, path: str | bytes, kind: str) -> None:
         text = os.fsdecode(path)
@@ -321,6 +224,9 @@ class _Watcher(FileSystemEventHandler):
             self._note(event.src_path, event.event_type)
             if event.dest_path:
                 self._note(event.dest_path, event.event_type)
+                if (event.event_type == "moved" and (src := self._name(event.src_path))
+                        and (dest := self._name(event.dest_path))):
+                    self.moves.append((src, dest))
 
     def retire(self) -> None:
         """The watch stopped: barriers still waiting on it give up at once."""
@@ -328,11 +234,12 @@ class _Watcher(FileSystemEventHandler):
             self.gone = True
             self.cond.notify_all()
 
-    def take(self) -> tuple[set[str], bool]:
+    def take(self) -> tuple[set[str], bool, list[tuple[str, str]]]:
+        """The dirty names, whether to list the folder, and the renames, since the last take."""
         with self.cond:
-            dirty, rescan = self.dirty, self.rescan
-            self.dirty, self.rescan = set(), False
-            return dirty, rescan
+            dirty, rescan, moves = self.dirty, self.rescan, self.moves
+            self.dirty, self.rescan, self.moves = set(), False, []
+            return dirty, rescan, moves
 
 
 class _LostEvents(logging.Handler):
@@ -372,7 +279,7 @@ class FolderStore:
         self._cache = LayoutCache()
         self._entries: dict[str, Entry] = {}
         self._problems: dict[str, FileProblem] = {}
-        self._index = _Index()
+        self._index = ValueIndex()
         self._folder_error: str | None = None
         self._watcher: _Watcher | None = None
         self._observer: Any = None
@@ -512,9 +419,9 @@ class FolderStore:
         if (watcher is not None and self._barrier_ok and not watcher.rescan
                 and self._folder_error is None and self._watching_this_folder(watcher)
                 and (barrier := self._barrier(watcher)) is not None):
-            dirty, rescan = watcher.take()
+            dirty, rescan, moves = watcher.take()
             if not rescan:
-                self._update(dirty, barrier)
+                self._update(dirty, barrier, moves)
                 return
         if watcher is not None:
             watcher.take()  # the listing below covers every name marked so far
@@ -530,11 +437,20 @@ class FolderStore:
             return False
         return (st.st_dev, st.st_ino) == watcher.identity
 
-    def _update(self, names: Set[str], barrier: int) -> None:
+    def _update(self, names: Set[str], barrier: int, moves: Iterable[tuple[str, str]] = ()) -> None:
         """Look again at ``names`` (and the held files), whose events arrived before the barrier
-        file made at ``barrier`` (its change time) was seen."""
+        file made at ``barrier`` (its change time) was seen; ``moves``: the renames among them.
+
+        A file renamed (same inode, same bytes) keeps its entry under the new name. When that
+        name is gone by the time it is looked at (renamed again after the barrier: its event
+        comes with the next sync), the entry stays under it for this sync, unless the file was
+        found back under its old name; the next sync looks at it again.
+        """
         with self._writer:
             to_read: list[tuple[str, Version]] = []
+            with self._lock:
+                renamed = self._rename(moves)
+            vanished: set[str] = set()
             now = time.monotonic()
             for name in sorted(names | self._held.keys()):  # held files: is their writer done?
                 try:
@@ -542,6 +458,9 @@ class FolderStore:
                 except OSError:
                     st = None
                 with self._lock:
+                    if st is None and name in renamed and name in self._entries:
+                        vanished.add(name)  # renamed again after the barrier
+                        continue
                     if st is None or not stat.S_ISREG(st.st_mode):
                         self._held.pop(name, None)
                         self._forget(name)
@@ -559,7 +478,26 @@ class FolderStore:
                             to_read.append((name, version))
                     else:
                         self._held.pop(name, None)
-            self._read_and_apply(to_read)
+            vanished |= self._read_and_apply(to_read, renamed.keys())
+            with self._lock:
+                for name in sorted(vanished):
+                    if renamed[name] in self._entries or name not in self._entries:
+                        self._held.pop(name, None)  # found back under its old name
+                        self._forget(name)
+                    else:  # served under this name until the next sync explains where it went
+                        self._held[name] = (self._entries[name].version, time.monotonic())
+
+    def _rename(self, moves: Iterable[tuple[str, str]]) -> dict[str, str]:
+        """Move the entries of renamed files to their new names; the renames' new names, each
+        with its old name."""
+        renamed: dict[str, str] = {}
+        for src, dest in moves:
+            renamed[dest] = src
+            entry = self._entries.get(src)
+            if entry is not None and src != dest:
+                self._drop_entry(src)
+                self._apply(dest, replace(entry, name=dest))
+        return renamed
 
     def _writer_done(self, name: str, version: Version, st: os.stat_result, now: float) -> bool:
         """Whether the changed file ``name`` may be read: its writer is done with it.
@@ -630,7 +568,10 @@ class FolderStore:
             self._read_and_apply(to_read)
             return self.snapshot()
 
-    def _read_and_apply(self, to_read: list[tuple[str, Version]], chunk: int = 256) -> None:
+    def _read_and_apply(self, to_read: list[tuple[str, Version]],
+                        renamed: Set[str] = frozenset(), chunk: int = 256) -> set[str]:
+        """Read and apply ``to_read``; the names among ``renamed`` found gone when read."""
+        vanished: set[str] = set()
         for start in range(0, len(to_read), chunk):
             results = [(name, self._read(name, version))
                        for name, version in to_read[start:start + chunk]]
@@ -640,7 +581,12 @@ class FolderStore:
                         # changed again while it was read: keep the previous version
                         self._held.setdefault(name, (result.version, time.monotonic()))
                         continue
+                    if (isinstance(result, FileProblem) and name in renamed
+                            and not os.path.lexists(result.path)):
+                        vanished.add(name)  # renamed again since it was looked at
+                        continue
                     self._apply(name, result)
+        return vanished
 
     # --- reading -------------------------------------------------------------------------------
 
