@@ -21,10 +21,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
@@ -34,117 +30,26 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from pydicom.dataset import Dataset
 from pynetdicom import AE
 from pynetdicom.association import Association
-from pynetdicom.sop_class import (  # type: ignore[attr-defined]
-    ModalityWorklistInformationFind,
-    Verification,
-)
 
+from benchmarks._reliability import MWL, worklist_query, write_folder
+from tests.helpers.processes import WldeskServe
 from wldesk.core.net.scu import find
-
-MWL = ModalityWorklistInformationFind
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def write_entries(folder: Path, count: int) -> None:
-    """``count`` CT entries on station CT1, one per file."""
-    for number in range(1, count + 1):
-        ds = Dataset()
-        ds.SpecificCharacterSet = "ISO_IR 192"
-        ds.PatientName = f"RACE^PATIENT{number}"
-        ds.PatientID = f"PID{number}"
-        ds.AccessionNumber = f"ACC{number}"
-        ds.StudyInstanceUID = generate_uid()
-        ds.RequestedProcedureID = f"RP{number}"
-        ds.RequestedProcedureDescription = "Exam"
-        step = Dataset()
-        step.ScheduledStationAETitle = "CT1"
-        step.Modality = "CT"
-        step.ScheduledProcedureStepStartDate = "20260101"
-        step.ScheduledProcedureStepStartTime = "0800"
-        step.ScheduledProcedureStepID = f"SPS{number}"
-        ds.ScheduledProcedureStepSequence = DicomSequence([step])
-        ds.file_meta = FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = ExplicitVRLittleEndian
-        ds.file_meta.MediaStorageSOPClassUID = UID("1.2.276.0.7230010.3.1.0.1")
-        ds.file_meta.MediaStorageSOPInstanceUID = generate_uid()
-        ds.save_as(folder / f"entry{number}.wl", enforce_file_format=True)
-
-
-def query() -> Dataset:
-    """Every CT entry, with the keys a modality asks for."""
-    ds = Dataset()
-    ds.PatientName = ""
-    ds.PatientID = ""
-    ds.AccessionNumber = ""
-    step = Dataset()
-    step.Modality = "CT"
-    step.ScheduledProcedureStepStartDate = ""
-    step.ScheduledStationAETitle = ""
-    ds.ScheduledProcedureStepSequence = DicomSequence([step])
-    return ds
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def echo(port: int, aet: str) -> bool:
-    ae = AE(ae_title="RACEECHO")
-    ae.add_requested_context(Verification)
-    ae.acse_timeout = ae.dimse_timeout = ae.network_timeout = ae.connection_timeout = 2
-    try:
-        assoc = ae.associate("127.0.0.1", port, ae_title=aet)
-        if not assoc.is_established:
-            return False
-        ok = bool(assoc.send_c_echo())
-        assoc.release()
-        return ok
-    finally:
-        ae.shutdown()
 
 
 @contextmanager
 def wldesk_serve(entries: int) -> Iterator[tuple[str, int, str]]:
-    """``python -m wldesk serve`` on a temporary folder, with private settings and logs."""
+    """``python -m wldesk serve`` on a temporary folder of ``entries`` entries, with private
+    settings and logs."""
     with tempfile.TemporaryDirectory(prefix="wldesk-race-") as tmp:
-        base = Path(tmp)
-        folder = base / "worklists"
-        folder.mkdir()
-        write_entries(folder, entries)
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("WLDESK")}
-        for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-            (base / var.lower()).mkdir()
-            env[var] = str(base / var.lower())
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-        port = free_port()
-        with open(base / "stderr.log", "wb") as err:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "wldesk", "serve", "--database", str(folder),
-                 "--port", str(port), "--bind", "127.0.0.1", "--aet", "WLDESK"],
-                cwd=ROOT, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=err)
-        try:
-            deadline = time.monotonic() + 30
-            while not echo(port, "WLDESK"):
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise SystemExit("wldesk serve did not start:\n"
-                                     + (base / "stderr.log").read_text(errors="replace"))
-                time.sleep(0.2)
-            yield "127.0.0.1", port, "WLDESK"
-        finally:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        folder = Path(tmp) / "worklists"
+        write_folder(folder, entries)
+        with WldeskServe(folder) as server:
+            yield "127.0.0.1", server.port, server.aet
 
 
 def plain(assoc: Association, identifier: Dataset) -> tuple[int, int | None]:
@@ -213,7 +118,7 @@ def run(method: Callable[[Association, Dataset], tuple[int, int | None]], host: 
             if not assoc.is_established:
                 errors.append(f"client {number}: no association")
                 return
-            identifier = query()
+            identifier = worklist_query()
             for _ in range(queries):
                 answers, final = method(assoc, identifier)
                 with lock:
