@@ -208,3 +208,18 @@ def write_test_query_entries(folder: Path, today: date) -> Path:
     write_entry(folder, "ct-tomorrow.wl", accession="C1", station="CT1", modality="CT", date=next_day)
     (folder / "broken.wl").write_bytes(b"this is not DICOM")
     return folder
+
+
+def name_query(pattern: str = "", **step: str) -> Dataset:
+    """A worklist query: PatientName ``pattern``, AccessionNumber, and one step item with Modality,
+    ScheduledStationAETitle and ``step``'s keys."""
+    query = Dataset()
+    query.PatientName = pattern
+    query.AccessionNumber = ""
+    item = Dataset()
+    item.Modality = ""
+    item.ScheduledStationAETitle = ""
+    for keyword, value in step.items():
+        setattr(item, keyword, value)
+    query.ScheduledProcedureStepSequence = Sequence([item])
+    return query

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import pytest
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.ports import free_port
-from tests.helpers.samples import write_entry
+from tests.helpers.samples import name_query, write_entry
+from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.server import WorklistServer
 from wldesk.core.settings import Settings
 
@@ -38,17 +38,6 @@ class Answered:
 
     def accessions(self) -> list[str]:
         return sorted(accession for accession, _complete in self.answers)
-
-
-def worklist_query() -> Dataset:
-    query = Dataset()
-    query.PatientName = ""
-    query.AccessionNumber = ""
-    step = Dataset()
-    step.Modality = ""
-    step.ScheduledStationAETitle = ""
-    query.ScheduledProcedureStepSequence = Sequence([step])
-    return query
 
 
 def complete(identifier: Dataset) -> bool:
@@ -76,18 +65,13 @@ def find(port: int, calling: str) -> Answered:
     start = time.monotonic()
     assoc = ae.associate("127.0.0.1", port, ae_title="WLDESK")
     assert assoc.is_established
-    answers: list[tuple[str, bool]] = []
-    status = -1
     try:
-        for response, identifier in assoc.send_c_find(worklist_query(),
-                                                      ModalityWorklistInformationFind):
-            assert response is not None, "no response from the server"
-            status = int(response.Status)
-            if identifier is not None and status in (0xFF00, 0xFF01):
-                answers.append((str(identifier.AccessionNumber), complete(identifier)))
+        result = scu_find(assoc, name_query())
     finally:
         assoc.release()
-    return Answered(start, time.monotonic(), status, tuple(answers))
+    assert result.final_status is not None, "no final response from the server"
+    answers = tuple((str(a.AccessionNumber), complete(a)) for a in result.answers)
+    return Answered(start, time.monotonic(), result.final_status, answers)
 
 
 class Modalities:

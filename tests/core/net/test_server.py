@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-from pydicom.sequence import Sequence
 from pynetdicom import AE
 from pynetdicom.association import Association
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
@@ -28,7 +27,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 from tests.helpers import rawdicom
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.ports import free_port
-from tests.helpers.samples import write_entry
+from tests.helpers.samples import name_query, write_entry
 from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
 from wldesk.core.logs import EventLogger, describe
 from wldesk.core.net.scu import find as scu_find
@@ -93,19 +92,6 @@ def running(folder: Path) -> Iterator[Running]:
     run.server.start()
     yield run
     run.server.stop()
-
-
-def name_query(pattern: str = "", **step: str) -> Dataset:
-    query = Dataset()
-    query.PatientName = pattern
-    query.AccessionNumber = ""
-    item = Dataset()
-    item.Modality = ""
-    item.ScheduledStationAETitle = ""
-    for keyword, value in step.items():
-        setattr(item, keyword, value)
-    query.ScheduledProcedureStepSequence = Sequence([item])
-    return query
 
 
 def accessions(answers: list[Dataset]) -> list[str]:
