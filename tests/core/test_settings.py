@@ -25,22 +25,12 @@ from wldesk.core.settings import (
 )
 
 
-@pytest.fixture(autouse=True)
-def private_dirs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Private XDG folders: the user's own settings and data are never used."""
-    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-        directory = tmp_path / "xdg" / var.lower()
-        directory.mkdir(parents=True)
-        monkeypatch.setenv(var, str(directory))
-    return tmp_path / "xdg"
-
-
-def test_defaults(private_dirs: Path) -> None:
+def test_defaults(isolated_home: Path) -> None:  # tests/conftest.py: the private home
     settings = Settings()
     assert settings.ae_title == "WLDESK"
     assert settings.port == 4242
     assert settings.bind_address == "0.0.0.0"
-    assert settings.database == str(private_dirs / "xdg_data_home" / "wldesk" / "worklists")
+    assert settings.database == str(isolated_home / "xdg_data_home" / "wldesk" / "worklists")
     assert settings.filter_issuer_aet is False
     assert settings.limit_answers == 0
     assert settings.limit_final_status == "success"
