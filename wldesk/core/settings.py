@@ -609,10 +609,6 @@ def _read_json(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: {exc}") from None
 
 
-def is_orthanc_config_file(path: Path) -> bool:
-    return is_orthanc_config(_read_json(path))
-
-
 def load_settings(path: Path) -> Settings:
     """Read a wldesk settings file or an Orthanc configuration file; raise SettingsError."""
     data = _read_json(path)
