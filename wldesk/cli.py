@@ -41,7 +41,7 @@ from wldesk.core.net.probe import (
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.query.matching import compile_query
 from wldesk.core.query.values import QueryError
-from wldesk.core.settings import Settings, SettingsError, is_orthanc_config_file, load_settings
+from wldesk.core.settings import Settings, SettingsError, load_settings
 from wldesk.core.store import FolderStore
 
 log = logging.getLogger("wldesk")
@@ -343,8 +343,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _gui(args: argparse.Namespace) -> int:
     from wldesk.gui.app import run_gui  # Qt is loaded only for the window
 
-    settings = load_effective_settings(args.config, {})
-    own_file = args.config is None or not is_orthanc_config_file(args.config)
-    settings_path = args.config if args.config is not None and own_file \
-        else paths.default_settings_path()
-    return run_gui(settings, settings_path, args.minimized)
+    # The window reads its settings itself, leniently: a file with problems opens the window
+    # with them in a dialog (``wldesk serve`` and the other commands stop, exit code 2).
+    return run_gui(args.config, args.minimized)

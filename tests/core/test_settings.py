@@ -1,11 +1,12 @@
 """Settings: declarations, defaults, validation (every message names the key), atomic persistence,
-the file's version and unknown keys, Orthanc import."""
+the file's version and unknown keys, the window's lenient reading and backups, Orthanc import."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 import os
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +19,11 @@ from wldesk.core.settings import (
     KnownModality,
     Settings,
     SettingsError,
+    SettingsFile,
+    backup_settings_file,
     describe_settings,
     load_settings,
+    read_settings_file,
     save_settings,
     setting,
 )
@@ -353,6 +357,88 @@ def test_utf8_bom_and_comments_are_accepted(tmp_path: Path) -> None:
     settings = load_settings(path)
     assert settings.port == 104
     assert settings.ae_title == "A//B"
+
+
+# --- the window's reading: what cannot be used is a problem, not an error -------------------------
+
+def test_window_reading_keeps_the_good_values_and_names_the_bad_ones(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"ae_title": "CLINIC1", "port": "abc", "limit_answers": -3,
+                                "settle_seconds": 9}), encoding="utf-8")
+    loaded = read_settings_file(path)
+    assert (loaded.source, loaded.path) == (path, path)
+    assert loaded.settings == Settings(ae_title="CLINIC1", settle_seconds=9)  # defaults for the bad
+    assert [p.key for p in loaded.problems] == ["port", "limit_answers"]
+    assert loaded.problems[0].message == "setting 'port': expected an integer, got 'abc'"
+    assert str(tmp_path) not in loaded.problems[1].message  # the key, without the file
+    assert "limit_answers" in loaded.problems[1].message
+    with pytest.raises(SettingsError, match=r"setting 'port'"):  # strictly, as `wldesk serve`
+        load_settings(path)
+
+
+def test_window_reading_of_a_wrong_version_reads_the_rest(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    path.write_text(json.dumps({"version": "one", "port": 104}), encoding="utf-8")
+    loaded = read_settings_file(path)
+    assert loaded.settings.port == 104
+    assert [(p.key, p.message) for p in loaded.problems] == [
+        ("version", "key 'version': expected the settings format, a whole number from 0 up, "
+                    "got 'one'")]
+
+
+@pytest.mark.parametrize(("data", "expected"), [
+    (b'{"port": 104,', "not valid JSON (line 1, column 14"),
+    (b"[1]", "expected a JSON object"),
+    (b'{"ae_title": "\xc4RZTE"}', "the settings file is not UTF-8 text"),
+])
+def test_window_reading_of_an_unreadable_file_gives_the_defaults(tmp_path: Path, data: bytes,
+                                                                 expected: str) -> None:
+    path = tmp_path / "settings.json"
+    path.write_bytes(data)
+    loaded = read_settings_file(path)
+    assert loaded.settings == Settings()
+    [problem] = loaded.problems
+    assert problem.key is None
+    assert problem.message.startswith(expected), problem.message
+    assert path.read_bytes() == data  # reading never writes
+
+
+def test_window_reading_without_a_settings_file(isolated_home: Path) -> None:
+    loaded = read_settings_file(None)
+    assert loaded == SettingsFile(Settings(), (), paths.default_settings_path(),
+                                  paths.default_settings_path())
+    missing = isolated_home / "missing.json"
+    [problem] = read_settings_file(missing).problems  # one named on the command line must exist
+    assert problem.key is None and "cannot read the settings file" in problem.message
+
+
+def test_window_reading_of_an_orthanc_configuration_saves_to_wldesks_own_file(
+        tmp_path: Path) -> None:
+    config = tmp_path / "orthanc.json"
+    config.write_text('{ // Orthanc\n "DicomAet": "CLINIC_WL", "DicomPort": 4343 }', encoding="utf-8")
+    loaded = read_settings_file(config)
+    assert (loaded.settings.ae_title, loaded.settings.port, loaded.problems) == ("CLINIC_WL", 4343, ())
+    assert (loaded.source, loaded.path) == (config, paths.default_settings_path())
+    config.write_text('{ // Orthanc\n "DicomAet": "CLINIC_WL", "DicomPort": "abc" }', encoding="utf-8")
+    loaded = read_settings_file(config)
+    assert loaded.settings == Settings()
+    [problem] = loaded.problems
+    assert problem.key is None and "DicomPort" in problem.message
+    assert loaded.path == paths.default_settings_path()  # never the Orthanc file
+
+
+def test_backup_copies_the_file_and_never_replaces_one(tmp_path: Path) -> None:
+    path = tmp_path / "settings.json"
+    original = b'{"port": "abc"} // as the user left it'
+    path.write_bytes(original)
+    when = datetime(2024, 3, 5, 14, 7, 9)
+    first = backup_settings_file(path, when)
+    second = backup_settings_file(path, when)
+    assert first == tmp_path / "settings.json.bak-20240305-140709"
+    assert second == tmp_path / "settings.json.bak-20240305-140709-2"
+    assert first.read_bytes() == second.read_bytes() == path.read_bytes() == original
+    with pytest.raises(OSError):
+        backup_settings_file(tmp_path / "missing.json", when)
 
 
 # --- Orthanc configuration -------------------------------------------------------------------------

@@ -10,12 +10,14 @@ from pathlib import Path
 import pytest
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QApplication, QMenu, QMessageBox
 from pytestqt.qtbot import QtBot
 
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_entry
 from wldesk.core.settings import Settings
-from wldesk.gui.app import WldeskApp, ask_running_instance
+from wldesk.gui.app import TRAY_NOTICE, WldeskApp, ask_running_instance
 from wldesk.gui.controller import ServerController
 from wldesk.gui.mainwindow import MainWindow
 from wldesk.gui.tray import TrayIcon
@@ -36,7 +38,6 @@ def echo(port: int) -> bool:
 def window(qtbot: QtBot, controller: ServerController) -> MainWindow:
     made = MainWindow(controller)
     qtbot.addWidget(made)
-    made.hide_on_close = False
     return made
 
 
@@ -113,7 +114,7 @@ def test_tray_icon_changes_with_the_state(qtbot: QtBot, controller: ServerContro
 
 
 def test_close_hides_to_tray_and_quit_stops(qtbot: QtBot, controller: ServerController) -> None:
-    made = MainWindow(controller)
+    made = MainWindow(controller, hides_to_tray=lambda: True)
     qtbot.addWidget(made)
     made.show()
     made.close()
@@ -171,8 +172,6 @@ def test_quit_stops_the_server(qtbot: QtBot, app_settings: Settings, tmp_path: P
 def test_quit_asks_open_editors_about_unsaved_changes(
         qtbot: QtBot, running_app: WldeskApp, worklist_folder: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from PySide6.QtWidgets import QMessageBox
-
     answers = [QMessageBox.StandardButton.Cancel]
     monkeypatch.setattr(QMessageBox, "question", lambda *_args: answers[0])
     path = write_entry(worklist_folder, "a.wl")
@@ -187,3 +186,126 @@ def test_quit_asks_open_editors_about_unsaved_changes(
     running_app.quit()
     assert not editor.isVisible()
     assert not echo_possible(running_app.controller.settings.port)
+
+
+# --- quitting and closing -------------------------------------------------------------------------
+
+def file_menu(window: MainWindow) -> QMenu:
+    menu = window.menuBar().actions()[0].menu()
+    assert isinstance(menu, QMenu)
+    return menu
+
+
+def file_action(window: MainWindow, text: str) -> QAction:
+    return next(a for a in file_menu(window).actions() if a.text() == text)
+
+
+def notices() -> list[QMessageBox]:
+    return [w for w in QApplication.topLevelWidgets()
+            if isinstance(w, QMessageBox) and w.isVisible() and w.text() == TRAY_NOTICE]
+
+
+def has_quit(app: WldeskApp) -> bool:
+    """The quit path ran: the single-instance channel closed, the window and the tray gone."""
+    return not app.instance.isListening() and app.window.isHidden() and not app.tray.isVisible()
+
+
+def test_file_quit_stops_the_server_and_quits(qtbot: QtBot, running_app: WldeskApp) -> None:
+    qtbot.waitUntil(lambda: running_app.controller.state == "running", timeout=10000)
+    quit_action = file_action(running_app.window, "&Quit")
+    assert quit_action.shortcut() == QKeySequence("Ctrl+Q")
+    quit_action.trigger()
+    assert has_quit(running_app)
+    assert not echo_possible(running_app.controller.settings.port)
+
+
+def test_file_quit_asks_open_editors_and_can_be_refused(
+        qtbot: QtBot, running_app: WldeskApp, worklist_folder: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    answers = [QMessageBox.StandardButton.Cancel]
+    asked: list[str] = []
+
+    def question(_parent: object, title: str, *_args: object) -> QMessageBox.StandardButton:
+        asked.append(title)
+        return answers[0]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    path = write_entry(worklist_folder, "a.wl")
+    qtbot.waitUntil(lambda: running_app.controller.state == "running", timeout=10000)
+    editor = running_app.window.open_entry(path)
+    assert editor is not None
+    assert editor.model.setData(editor.model.find("PatientID"), "CHANGED")
+    quit_action = file_action(running_app.window, "&Quit")
+    quit_action.trigger()  # Cancel: nothing is lost, wldesk keeps serving
+    assert len(asked) == 1
+    assert editor.isVisible() and running_app.window.isVisible()
+    assert echo(running_app.controller.settings.port)
+    answers[0] = QMessageBox.StandardButton.Discard
+    quit_action.trigger()
+    assert len(asked) == 2
+    assert has_quit(running_app)
+    assert not echo_possible(running_app.controller.settings.port)
+
+
+def test_closing_the_window_without_a_tray_quits(qtbot: QtBot, app_settings: Settings,
+                                                 tmp_path: Path, instance_name: str) -> None:
+    app = WldeskApp(app_settings, tmp_path / "settings.json", instance_name=instance_name,
+                    minimized=True, tray_available=lambda: False)
+    qtbot.addWidget(app.window)
+    assert app.window.isVisible()  # minimized, but there is no tray to show it
+    assert not app.tray.isVisible()
+    file_menu(app.window).aboutToShow.emit()
+    assert not file_action(app.window, "Close window").isVisible()  # closing is quitting here
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    app.window.close()
+    qtbot.waitUntil(lambda: has_quit(app), timeout=5000)
+    assert not echo_possible(app_settings.port)
+    assert notices() == []
+
+
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged")  # offscreen: no real tray
+def test_closing_the_window_with_a_tray_hides_it_and_says_so_once(
+        qtbot: QtBot, app_settings: Settings, tmp_path: Path, instance_name: str) -> None:
+    app = WldeskApp(app_settings, tmp_path / "settings.json", instance_name=instance_name,
+                    tray_available=lambda: True)
+    qtbot.addWidget(app.window)
+    assert app.tray.isVisible()
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    app.window.close()
+    assert app.window.isHidden()
+    assert echo(app_settings.port)  # still serving, from the tray
+    [notice] = notices()  # no balloon here (no real tray): the notice is a message box
+    notice.close()
+    app.window.bring_forward()
+    app.window.close()
+    assert app.window.isHidden()
+    assert notices() == []  # the second time, nothing
+    app.quit()
+    assert not echo_possible(app_settings.port)
+    next_run = WldeskApp(app_settings, tmp_path / "settings.json", instance_name=instance_name,
+                         tray_available=lambda: True)
+    qtbot.addWidget(next_run.window)
+    next_run.window.close()
+    assert next_run.window.isHidden()
+    assert notices() == []  # nor on the next run
+    next_run.quit()
+
+
+@pytest.mark.qt_log_ignore("systemTrayWindowChanged")  # offscreen: no real tray
+def test_a_tray_that_appears_after_start_up_is_used_when_the_window_closes(
+        qtbot: QtBot, app_settings: Settings, tmp_path: Path, instance_name: str) -> None:
+    tray = [False]
+    app = WldeskApp(app_settings, tmp_path / "settings.json", instance_name=instance_name,
+                    tray_available=lambda: tray[0])
+    qtbot.addWidget(app.window)
+    assert not app.tray.isVisible()
+    tray[0] = True
+    app.window.close()
+    assert app.window.isHidden() and app.tray.isVisible()
+    assert app.instance.isListening()  # hidden, not quit
+    [notice] = notices()
+    notice.close()
+    app.window.bring_forward()
+    tray[0] = False  # ... and one that went away: closing quits
+    app.window.close()
+    qtbot.waitUntil(lambda: has_quit(app), timeout=5000)

@@ -35,6 +35,11 @@ def data_dir() -> Path:
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))
 
 
+def state_dir() -> Path:
+    """What wldesk remembers for this user between runs that is no setting (a notice seen)."""
+    return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
+
+
 def log_dir() -> Path:
     machine = machine_dir()
     if machine is not None:

@@ -16,6 +16,12 @@ or misspelt) is not an error: it is logged as a warning, kept in :attr:`Settings
 written back unchanged on the next save, so a newer wldesk's file does not stop an older one. A
 known key with a wrong type or value is an error naming the key.
 
+The window reads the file leniently (:func:`read_settings_file`): it must open even when the file
+is wrong, show what is wrong and let it be fixed, so a wrong value leaves its setting at the
+default and is returned as a :class:`SettingsProblem` instead of raised. ``wldesk serve`` and the
+other commands read it strictly and stop. Before a file that had problems is replaced, a copy of it
+is kept (:func:`backup_settings_file`).
+
 An Orthanc configuration file is also accepted as a source, so a clinic can migrate by pointing at
 it.
 """
@@ -29,18 +35,30 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from wldesk import __version__
 from wldesk.core import paths
-from wldesk.core.fileio import atomic_write_bytes
+from wldesk.core.fileio import atomic_create_bytes, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
 
 class SettingsError(ValueError):
     """A setting has a value of the wrong type or out of range; the message names the key."""
+
+
+@dataclass(frozen=True)
+class SettingsProblem:
+    """Something of a settings file that could not be used: one setting's value, or the file."""
+
+    key: str | None  # the setting (or "version"); None when the whole file could not be read
+    message: str  # what is wrong, naming the key
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def check_ae_title(value: str) -> str:
@@ -324,14 +342,46 @@ class Settings:
         A file of an older format is upgraded first. Keys this wldesk does not know are kept in
         ``unknown_keys`` and logged as a warning (a newer wldesk may have written them).
         """
+        return cls._from_mapping(data, source, None)
+
+    @classmethod
+    def from_mapping_leniently(cls, data: Mapping[str, Any], *, source: str = "settings"
+                               ) -> tuple[Settings, tuple[SettingsProblem, ...]]:
+        """Like :meth:`from_mapping`, but a wrong value is a problem, not an error: the setting
+        keeps its default and the problem (naming the key, not the file) is returned with it."""
+        problems: list[SettingsProblem] = []
+        settings = cls._from_mapping(data, source, problems)
+        return settings, tuple(problems)
+
+    @classmethod
+    def _from_mapping(cls, data: Mapping[str, Any], source: str,
+                      problems: list[SettingsProblem] | None) -> Settings:
+        """Without ``problems`` a wrong value raises SettingsError; with it, it is noted there."""
+        where = f"{source}: " if problems is None else ""
+
+        def note(key: str, exc: SettingsError) -> None:
+            if problems is None:
+                raise exc
+            problems.append(SettingsProblem(key, str(exc)))
+
         values = dict(data)
-        version = _file_version(values.pop("version", 0), source)
+        version = 0
+        try:
+            version = _file_version(values.pop("version", 0), f"{where}key 'version'")
+        except SettingsError as exc:
+            note("version", exc)  # leniently: read as the oldest format, which upgrades keep
         for upgrade in _UPGRADES[version:]:
             values = upgrade(values)
         unknown = [key for key in values if key not in _SETTINGS_BY_NAME]
         _warn_unknown(source, unknown, version)
-        settings = {name: _coerce(_SETTINGS_BY_NAME[name], value, f"{source}: setting '{name}'")
-                    for name, value in values.items() if name in _SETTINGS_BY_NAME}
+        settings: dict[str, Any] = {}
+        for name, value in values.items():
+            if name in _SETTINGS_BY_NAME:
+                try:
+                    settings[name] = _coerce(_SETTINGS_BY_NAME[name], value,
+                                             f"{where}setting '{name}'")
+                except SettingsError as exc:
+                    note(name, exc)
         kept = tuple((key, json.dumps(values[key], ensure_ascii=False)) for key in unknown)
         return cls(**settings, unknown_keys=kept)
 
@@ -421,10 +471,10 @@ SETTINGS_VERSION = len(_UPGRADES)
 """The format of the settings files this wldesk writes (their ``version`` key)."""
 
 
-def _file_version(value: Any, source: str) -> int:
+def _file_version(value: Any, where: str) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-        raise SettingsError(f"{source}: key 'version': expected the settings format, a whole number "
-                            f"from 0 up, got {value!r}")
+        raise SettingsError(f"{where}: expected the settings format, a whole number from 0 up, "
+                            f"got {value!r}")
     return value
 
 
@@ -534,25 +584,29 @@ def settings_from_orthanc(data: Mapping[str, Any], config_path: Path) -> Setting
     return Settings(**values)
 
 
-def _read_json(path: Path) -> Any:
+def _json_object(path: Path) -> dict[str, Any]:
+    """The file's JSON object; SettingsError saying why there is none (without the file's name)."""
     try:
         text = path.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise SettingsError(f"{path}: cannot read the settings file ({exc.strerror})") from None
+        raise SettingsError(f"cannot read the settings file ({exc.strerror})") from None
     except UnicodeDecodeError:
-        raise SettingsError(f"{path}: the settings file is not UTF-8 text") from None
+        raise SettingsError("the settings file is not UTF-8 text") from None
     try:
         data = json.loads(_strip_json_comments(text))
     except json.JSONDecodeError as exc:
-        raise SettingsError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+        raise SettingsError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: "
                             f"{exc.msg})") from None
     if not isinstance(data, dict):
-        raise SettingsError(f"{path}: expected a JSON object at the top level")
+        raise SettingsError("expected a JSON object at the top level")
     return data
 
 
-def is_orthanc_config_file(path: Path) -> bool:
-    return is_orthanc_config(_read_json(path))
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return _json_object(path)
+    except SettingsError as exc:
+        raise SettingsError(f"{path}: {exc}") from None
 
 
 def load_settings(path: Path) -> Settings:
@@ -568,3 +622,55 @@ def save_settings(settings: Settings, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(settings.to_mapping(), indent=2, ensure_ascii=False) + "\n"
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+@dataclass(frozen=True)
+class SettingsFile:
+    """The window's settings as read at start-up: what could be used and what could not."""
+
+    settings: Settings  # the file's good values; defaults for the others
+    problems: tuple[SettingsProblem, ...]  # empty when the whole file could be used
+    source: Path  # the file read (or that would have been: there may be none yet)
+    path: Path  # where changes are saved: ``source``, or wldesk's own file for an Orthanc one
+
+
+def read_settings_file(config: Path | None) -> SettingsFile:
+    """The window's settings: from ``config``, else from the user's settings file (defaults when
+    there is none yet), never raising for what the file holds.
+
+    A wrong value leaves its setting at the default, as a problem naming the key; a file that
+    cannot be read at all (not JSON, an Orthanc configuration with a wrong value) gives every
+    default and one problem. Changes go to ``config`` unless it is an Orthanc configuration: then
+    to wldesk's own settings file.
+    """
+    own = paths.default_settings_path()
+    source = config if config is not None else own
+    if config is None and not own.exists():
+        return SettingsFile(Settings(), (), source, own)
+    try:
+        data = _json_object(source)
+    except SettingsError as exc:
+        return SettingsFile(Settings(), (SettingsProblem(None, str(exc)),), source, source)
+    if is_orthanc_config(data):
+        try:
+            return SettingsFile(settings_from_orthanc(data, source), (), source, own)
+        except SettingsError as exc:
+            return SettingsFile(Settings(), (SettingsProblem(None, str(exc)),), source, own)
+    settings, problems = Settings.from_mapping_leniently(data, source=str(source))
+    return SettingsFile(settings, problems, source, source)
+
+
+def backup_settings_file(path: Path, when: datetime | None = None) -> Path:
+    """Copy ``path`` next to itself as ``<name>.bak-YYYYMMDD-HHMMSS`` (``-2``, ``-3``... when that
+    name is taken: a backup is never replaced), atomically; the copy's path. Raises OSError."""
+    data = path.read_bytes()
+    stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
+    number = 1
+    while True:
+        backup = path.with_name(f"{path.name}.bak-{stamp}" + (f"-{number}" if number > 1 else ""))
+        try:
+            atomic_create_bytes(backup, data)
+        except FileExistsError:
+            number += 1
+            continue
+        return backup

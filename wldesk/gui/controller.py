@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+from collections.abc import Sequence
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -17,7 +18,7 @@ from wldesk.core import autostart, paths
 from wldesk.core.events import EventBus, ServerEvent
 from wldesk.core.logs import EventLogger
 from wldesk.core.net.server import ServerStartError, WorklistServer
-from wldesk.core.settings import Settings, save_settings
+from wldesk.core.settings import Settings, SettingsProblem, backup_settings_file, save_settings
 from wldesk.core.store import FolderStore, Snapshot
 from wldesk.gui.bridge import EventBridge
 from wldesk.gui.tasks import run_in_background
@@ -31,10 +32,14 @@ class ServerController(QObject):
     settings_changed = Signal(object)  # Settings
 
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
-                 parent: QObject | None = None) -> None:
+                 parent: QObject | None = None, *,
+                 problems: Sequence[SettingsProblem] = ()) -> None:
         super().__init__(parent)
         self.settings = settings
         self.settings_path = settings_path
+        # what the settings file held that could not be used (``settings`` has the defaults
+        # instead); until settings are saved, the file on disk is not what the window shows
+        self.settings_problems = tuple(problems)
         self.bus = bus or EventBus()
         self.bridge = EventBridge(self.bus, self)
         self.bridge.server.connect(self._on_server_event)
@@ -146,17 +151,25 @@ class ServerController(QObject):
         """True when the running server would have to restart to use ``new``."""
         return self.state in ("starting", "running") and self.settings.restart_needed_for(new)
 
-    def apply_settings(self, new: Settings) -> None:
-        """Save ``new`` (atomically) and use it: raises OSError when it cannot be saved."""
+    def apply_settings(self, new: Settings, *, backup: bool = False) -> Path | None:
+        """Save ``new`` (atomically) and use it: raises OSError when it cannot be saved.
+
+        A copy of the file it replaces is kept first when ``backup`` is asked for or the file had
+        problems (it holds what the window could not show): the copy's path, else None.
+        """
         login_was = autostart.is_enabled()
         if new.start_at_login != login_was:
             autostart.set_enabled(new.start_at_login)
+        kept = None
         try:
+            if (backup or self.settings_problems) and self.settings_path.exists():
+                kept = backup_settings_file(self.settings_path)
             save_settings(new, self.settings_path)
         except OSError:
             if new.start_at_login != login_was:
                 autostart.set_enabled(login_was)
             raise
+        self.settings_problems = ()
         old, self.settings = self.settings, new
         self._logger.redact = new.redact_patient_data
         if new.database != old.database:
@@ -164,6 +177,7 @@ class ServerController(QObject):
             self.store = self._make_store()
             self._seen_generation = -1
         self.settings_changed.emit(new)
+        return kept
 
     def restart(self) -> None:
         """Stop the server (if running) and start it again with the current settings."""

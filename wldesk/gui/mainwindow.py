@@ -3,9 +3,10 @@ it opens entries in editors (several at once) and the new-entry form."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
@@ -88,11 +89,20 @@ class StatusHeader(QWidget):
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, controller: ServerController, parent: QWidget | None = None) -> None:
+    """``quit_app`` is what File > Quit does, and closing the window where it does not hide to
+    the tray (``hides_to_tray``, asked at each close: a tray can come and go); without it, both
+    close the window (after the editors). The app wires its own quit in."""
+
+    hidden_to_tray = Signal()  # closing hid the window: wldesk keeps serving from the tray
+
+    def __init__(self, controller: ServerController, parent: QWidget | None = None, *,
+                 quit_app: Callable[[], None] | None = None,
+                 hides_to_tray: Callable[[], bool] = lambda: False) -> None:
         super().__init__(parent)
         self.controller = controller
         self.quitting = False
-        self.hide_on_close = True
+        self._quit_app = quit_app if quit_app is not None else self._close_for_good
+        self._hides_to_tray = hides_to_tray
         self.setWindowTitle("wldesk — DICOM worklist server")
         self.setWindowIcon(icon("wldesk"))
         self.resize(1100, 700)
@@ -121,6 +131,7 @@ class MainWindow(QMainWindow):
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
+        file_menu.setToolTipsVisible(True)
         file_menu.addAction("&New entry…", QKeySequence.StandardKey.New, self.new_entry)
         file_menu.addAction("&Open…", QKeySequence.StandardKey.Open, self.open_file)
         file_menu.addSeparator()
@@ -128,7 +139,14 @@ class MainWindow(QMainWindow):
                             lambda: open_folder(self.controller.settings.database))
         file_menu.addAction("Open log folder", lambda: open_folder(str(paths.log_dir())))
         file_menu.addSeparator()
-        file_menu.addAction("Close window", self.close)
+        close = file_menu.addAction("Close window", self.close)
+        close.setToolTip("Hide the window; wldesk keeps serving the worklist from the tray")
+        # without a tray, closing is quitting: only Quit is offered then
+        file_menu.aboutToShow.connect(lambda: close.setVisible(self._hides_to_tray()))
+        quit_keys = QKeySequence.keyBindings(QKeySequence.StandardKey.Quit) or [
+            QKeySequence("Ctrl+Q")]  # Windows has no standard Quit key
+        file_menu.addAction("&Quit", quit_keys[0], self._quit_app).setToolTip(
+            "Stop the worklist server and close wldesk")
         server_menu = self.menuBar().addMenu("&Server")
         server_menu.addAction("Start", self.controller.start)
         server_menu.addAction("Stop", self.controller.stop)
@@ -183,6 +201,11 @@ class MainWindow(QMainWindow):
         """Close every open editor (each asks about unsaved changes); False if one refused."""
         return all(editor.close() for editor in list(self.editors))
 
+    def show_settings(self) -> None:
+        """Bring the window forward on its Settings tab."""
+        self.bring_forward()
+        self.tabs.setCurrentWidget(self.settings)
+
     def bring_forward(self) -> None:
         self.show()
         self.setWindowState(self.windowState() & ~Qt.WindowState.WindowMinimized)
@@ -194,13 +217,20 @@ class MainWindow(QMainWindow):
                           f"wldesk {__version__}\nDICOM Modality Worklist server.\n"
                           f"Settings: {self.controller.settings_path}\nLogs: {paths.log_dir()}")
 
+    def _close_for_good(self) -> None:
+        if self.close_editors():
+            self.quitting = True
+            self.close()
+
     def closeEvent(self, event: QCloseEvent) -> None:
-        """Closing hides the window to the tray; Quit (tray or app) really quits."""
-        if self.hide_on_close and not self.quitting:
-            event.ignore()
+        """Closing hides the window to the tray where there is one; without one it quits, as
+        File > Quit does (the quit closes the window once it has stopped the server)."""
+        if self.quitting:
+            event.setAccepted(self.close_editors())
+            return
+        event.ignore()
+        if self._hides_to_tray():
             self.hide()
-            return
-        if not self.close_editors():
-            event.ignore()
-            return
-        event.accept()
+            self.hidden_to_tray.emit()
+        else:
+            QTimer.singleShot(0, self, self._quit_app)  # not within this close: quitting closes us

@@ -439,6 +439,15 @@ class SettingsTab(QWidget):
         bar.addWidget(self.restart_button)
         self.restart_bar.hide()
 
+        # what the settings file held that could not be used (the form shows defaults instead)
+        self.file_bar = QLabel()
+        self.file_bar.setObjectName("file_bar")
+        self.file_bar.setWordWrap(True)
+        self.file_bar.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.file_bar.setStyleSheet("#file_bar { background: #fde7e9; color: #5c0011; "
+                                    "padding: 6px; }")
+        self.file_bar.hide()
+
         body = QWidget()
         body_layout = QVBoxLayout(body)
         for group in GROUPS:
@@ -453,6 +462,10 @@ class SettingsTab(QWidget):
 
         self.form_error = _error_label("form")  # a problem that no single field explains
         self.save_error = _error_label("save")
+        self.save_note = QLabel()  # where the copy of a replaced settings file with problems is
+        self.save_note.setWordWrap(True)
+        self.save_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.save_note.hide()
         self.save_button = QPushButton("Save")
         self.revert_button = QPushButton("Revert")
         self.revert_button.setToolTip("Discard the changes and show the settings in use")
@@ -465,9 +478,11 @@ class SettingsTab(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.restart_bar)
+        layout.addWidget(self.file_bar)
         layout.addWidget(scroll, 1)
         layout.addWidget(self.form_error)
         layout.addWidget(self.save_error)
+        layout.addWidget(self.save_note)
         layout.addLayout(buttons)
 
         controller.settings_changed.connect(self.load)
@@ -588,6 +603,13 @@ class SettingsTab(QWidget):
     def load(self, settings: Settings) -> None:
         """Show ``settings`` in the form (discarding edits and the last save error)."""
         self.save_error.hide()
+        self.save_note.hide()
+        problems = self.controller.settings_problems
+        self.file_bar.setText(
+            f"wldesk could not use everything in the settings file {self.controller.settings_path}"
+            ": " + "; ".join(problem.message for problem in problems) + ". The form shows the "
+            "defaults instead. Save writes the form to the file and keeps a copy of the old one.")
+        self.file_bar.setVisible(bool(problems))
         self._loading = True
         try:
             for name, editor in self._editors.items():
@@ -610,9 +632,13 @@ class SettingsTab(QWidget):
                 base.replace(**{name: value})
             except SettingsError as exc:
                 errors[name] = str(exc)
+        marks = {problem.key: "In the settings file: "
+                 + problem.message.removeprefix(f"setting '{problem.key}': ")
+                 + ". The default is shown." for problem in self.controller.settings_problems}
         for name, label in self._errors.items():
-            label.setText(errors.get(name, ""))
-            label.setHidden(name not in errors)
+            text = errors.get(name) or marks.get(name, "")
+            label.setText(text)
+            label.setHidden(not text)
         candidate: Settings | None = None
         form_error = ""
         if not errors:
@@ -626,7 +652,9 @@ class SettingsTab(QWidget):
         if "limit_answers" in values and "limit_final_status" in self._editors:
             # the final status only matters when answers are limited
             self._editors["limit_final_status"].widget.setEnabled(values["limit_answers"] != 0)
-        self.save_button.setEnabled(candidate is not None and candidate != base)
+        # a file with problems is worth saving as the form shows it, even unchanged
+        unsaved = candidate != base or bool(self.controller.settings_problems)
+        self.save_button.setEnabled(candidate is not None and unsaved)
         self.revert_button.setEnabled(candidate != base)
 
     def save(self) -> bool:
@@ -636,13 +664,16 @@ class SettingsTab(QWidget):
             return False
         restart = self.controller.needs_restart(new)
         try:
-            self.controller.apply_settings(new)
+            backup = self.controller.apply_settings(new)
         except OSError as exc:
             self._show_save_error(exc)
             return False
         if restart:
             self.restart_bar.show()
         self.load(self.controller.settings)  # as the settings normalized them
+        if backup is not None:
+            self.save_note.setText(f"Saved. The old settings file was kept as {backup}.")
+            self.save_note.show()
         return True
 
     def _show_save_error(self, exc: OSError) -> None:
