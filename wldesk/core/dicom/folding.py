@@ -20,7 +20,7 @@ _COMBINING_MARKS = (  # the blocks of combining diacritics (Latin, Greek and Cyr
     range(0x0300, 0x0370), range(0x1AB0, 0x1B00), range(0x1DC0, 0x1E00), range(0x20D0, 0x2100),
     range(0xFE20, 0xFE30))
 _LETTERS = {"ø": "o", "æ": "ae", "œ": "oe", "đ": "d", "ð": "d", "ł": "l", "þ": "th", "ħ": "h",
-            "ı": "i", "ŧ": "t", "ŀ": "l"}
+            "\u0131": "i", "ŧ": "t", "ŀ": "l"}  # U+0131: the dotless i of Turkish
 _SEPARATORS = {"^": " ", "=": " "}  # a person name's components and groups
 _ASCII_TABLE = str.maketrans(_SEPARATORS)
 _TABLE = str.maketrans({**_SEPARATORS, **_LETTERS,
