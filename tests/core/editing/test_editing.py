@@ -63,6 +63,7 @@ from wldesk.core.editing.values import (
     encoding_problems,
     set_element_text,
     text_of,
+    unwritable_character,
     validate_element,
     validate_value,
     value_problems,
@@ -304,6 +305,17 @@ def test_text_the_charset_cannot_carry_is_refused_never_replaced(tmp_path: Path)
     assert saved[0x00091001].value == "private text"
     assert saved.ScheduledProcedureStepSequence[0].ScheduledProcedureStepDescription == "CT 頭部"
     assert "Jürgen".encode() in path.read_bytes()  # every text re-encoded in UTF-8
+
+
+def test_the_first_character_a_charset_cannot_carry() -> None:
+    assert unwritable_character("Müller", ["ISO_IR 100"]) is None
+    assert unwritable_character("Müller", [""]) == "ü"  # the default repertoire is ASCII
+    assert unwritable_character("Müller", []) == "ü"
+    assert unwritable_character("Łukasz Jürgen", ["ISO_IR 100"]) == "Ł"
+    assert unwritable_character("Jürgen Łukasz", ["ISO_IR 100"]) == "Ł"
+    assert unwritable_character("山田^太郎", ["", "ISO 2022 IR 87"]) is None
+    assert unwritable_character("DOE^JOHN", [""]) is None
+    assert unwritable_character("Ωmega 頭", ["ISO_IR 192"]) is None
 
 
 def test_unknown_charset_is_refused_for_non_ascii_text() -> None:
