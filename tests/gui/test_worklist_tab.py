@@ -439,7 +439,8 @@ class OpenedUrls(QObject):
 @pytest.fixture
 def opened_urls() -> Iterator[OpenedUrls]:
     receiver = OpenedUrls()
-    QDesktopServices.setUrlHandler("file", receiver, "open")
+    # PySide6 wants the slot's name as str, although its stubs say bytes
+    QDesktopServices.setUrlHandler("file", receiver, "open")  # type: ignore[arg-type]
     yield receiver
     QDesktopServices.unsetUrlHandler("file")
 
@@ -451,7 +452,7 @@ def test_an_empty_folder_says_where_entries_come_from(qtbot: QtBot, tab: Worklis
     tab.resize(900, 500)
     tab.show()
     qtbot.waitExposed(tab)
-    qtbot.waitUntil(lambda: tab.hint.isVisible(), timeout=5000)
+    qtbot.waitUntil(tab.hint.isVisible, timeout=5000)
     assert not tab.table.isVisible() and not tab.filter_edit.isVisible()
     assert str(worklist_folder) in tab.hint.folder.text()
     assert tab.hint.folder_error.isHidden()
@@ -464,12 +465,12 @@ def test_an_empty_folder_says_where_entries_come_from(qtbot: QtBot, tab: Worklis
     # a file the server cannot serve is something to look at: the tables show
     bad = worklist_folder / "bad.wl"
     bad.write_bytes(b"this is not a DICOM file")
-    qtbot.waitUntil(lambda: tab.problems_table.isVisible(), timeout=5000)
+    qtbot.waitUntil(tab.problems_table.isVisible, timeout=5000)
     assert not tab.hint.isVisible()
     bad.unlink()
-    qtbot.waitUntil(lambda: tab.hint.isVisible(), timeout=5000)
+    qtbot.waitUntil(tab.hint.isVisible, timeout=5000)
     write_entry(worklist_folder, "a.wl")
-    qtbot.waitUntil(lambda: tab.table.isVisible(), timeout=5000)
+    qtbot.waitUntil(tab.table.isVisible, timeout=5000)
     assert not tab.hint.isVisible() and tab.filter_edit.isVisible()
     assert tab.proxy.rowCount() == 1
     assert tab.station_titles() == ["CT1"]
