@@ -467,6 +467,26 @@ def test_new_entry_is_complete_and_valid() -> None:
     assert given.SpecificCharacterSet == "ISO_IR 100"
 
 
+def test_a_new_entry_described_by_codes_has_no_empty_description() -> None:
+    """Empty descriptions (a form's empty fields) beside code sequences would be "present but
+    empty", which modalities drop: they are left out."""
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "RPID17", "99LOCAL", "CT head"
+    template = Dataset()
+    template.RequestedProcedureCodeSequence = Sequence([code])
+    step = Dataset()
+    step.ScheduledProtocolCodeSequence = Sequence([code])
+    template.ScheduledProcedureStepSequence = Sequence([step])
+    ds = new_entry(template=template, patient_name="A", patient_id="B", modality="CT",
+                   station_aet="CT1", requested_procedure_description="", step_description="")
+    assert worklist_problems(ds) == []
+    assert "RequestedProcedureDescription" not in ds
+    assert "ScheduledProcedureStepDescription" not in ds.ScheduledProcedureStepSequence[0]
+    typed = new_entry(template=template, patient_name="A", patient_id="B", modality="CT",
+                      station_aet="CT1", requested_procedure_description="Head")
+    assert typed.RequestedProcedureDescription == "Head"
+
+
 def test_new_entry_lists_every_problem() -> None:
     with pytest.raises(EditError) as info:
         new_entry(patient_id="P\\1", modality="ct", scheduled_date="20260230")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import shiboken6
+from pydicom.dataset import Dataset
 from PySide6.QtCore import Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QComboBox, QDialogButtonBox, QLineEdit, QMessageBox, QWidget
@@ -21,7 +22,7 @@ from wldesk.core import paths
 from wldesk.core.check import missing_keys
 from wldesk.core.dicom.node import Node
 from wldesk.core.editing.document import load_document
-from wldesk.core.editing.templates import list_templates
+from wldesk.core.editing.templates import list_templates, save_template
 from wldesk.core.settings import KnownModality
 from wldesk.gui.controller import ServerController
 from wldesk.gui.editor.new_entry import NewEntryDialog
@@ -227,6 +228,33 @@ def test_required_fields_are_marked_and_checked_as_typed(qtbot: QtBot, dialog: N
     ds = load_document(dialog.saved_path).dataset
     assert (str(ds.PatientName), ds.AccessionNumber, ds.RequestedProcedureDescription) == \
         ("Muller", "A" * 16, "CT head")
+
+
+def test_a_template_with_codes_needs_no_description(qtbot: QtBot, dialog: NewEntryDialog,
+                                                    tmp_path: Path) -> None:
+    """A procedure described by codes (RIS templates often are) needs no description typed."""
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "RPID17", "99LOCAL", "CT head"
+    coded = worklist_dataset(RequestedProcedureDescription=None, RequestedProcedureCodeSequence=[code],
+                             ScheduledProcedureStepSequence=[step(
+                                 ScheduledProcedureStepDescription=None,
+                                 ScheduledProtocolCodeSequence=[code])])
+    path = save_template(coded, "CT head (coded)", tmp_path / "templates")
+    dialog.family_name.setText("Smith")
+    dialog.patient_id.setText("P9")
+    assert dialog.problems() == (["procedure description", "modality", "station AE title"], [])
+    assert dialog.apply_template(path)
+    assert dialog.requested_description.text() == "" and dialog.step_description.text() == ""
+    assert dialog.problems() == ([], [])
+    assert dialog.save_button.isEnabled()
+    dialog.template_combo.activated.emit(0)  # "(none)": the codes are gone, a description is needed
+    assert dialog.problems() == (["procedure description"], [])
+    assert dialog.apply_template(path)
+    saved = dialog.save_entry()
+    assert saved is not None, dialog.last_error
+    ds = load_document(saved).dataset
+    assert missing_keys(Node.from_dataset(ds)) == []
+    assert ds.RequestedProcedureCodeSequence[0].CodeValue == "RPID17"
 
 
 @pytest.fixture

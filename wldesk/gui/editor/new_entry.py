@@ -390,6 +390,7 @@ class NewEntryDialog(QDialog):
             self.apply_template(Path(str(data)))
         else:
             self._base = None
+            self._refresh()  # what the template's codes described needs describing now
 
     def apply_template(self, path: Path) -> bool:
         """Prefill the order and the step from the template at ``path`` (the patient stays)."""
@@ -456,6 +457,7 @@ class NewEntryDialog(QDialog):
         charset = text_of(ds, "SpecificCharacterSet")
         if charset:
             self._choose(self.charset_combo, charset, add=True)
+        self._refresh()  # the base's code sequences may describe the procedure
 
     @staticmethod
     def _choose(combo: QComboBox, value: str, *, add: bool = False) -> None:
