@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QUrl, Slot
+from PySide6.QtGui import QDesktopServices, QIcon
 from PySide6.QtTest import QTest
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
@@ -23,6 +26,7 @@ from wldesk.gui.worklist_tab import (
     RAW_ROLE,
     SORT_ROLE,
     ProblemsModel,
+    WorklistFilter,
     WorklistModel,
     WorklistTab,
     readable_name,
@@ -355,3 +359,130 @@ def test_waits_for_the_first_indexing(qtbot: QtBot, fast: ServerController, work
     ready.append(True)
     qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=5000)
     assert tab.summary.text() == "1 entry, 0 problem files"
+
+
+def test_filter_ignores_case_accents_and_name_separators(qtbot: QtBot, tab: WorklistTab,
+                                                         worklist_folder: Path) -> None:
+    write_entry(worklist_folder, "mueller.wl", patient="MÜLLER^HANS", accession="M1")
+    write_entry(worklist_folder, "odegard.wl", patient="Ødegård^Åse", accession="O1")
+    write_entry(worklist_folder, "strasse.wl", patient="Straße^Eva", accession="S1")
+    write_entry(worklist_folder, "doe.wl", patient="DOE^JOHN", accession="D1", station="MR1")
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 4, timeout=5000)
+    for typed, found in [("muller", ["mueller.wl"]), ("MULLER", ["mueller.wl"]),
+                         ("hans muller", ["mueller.wl"]),  # the name typed naturally
+                         ("Müller, Hans", ["mueller.wl"]),  # as the table shows it
+                         ("muller^hans", ["mueller.wl"]),
+                         ("odegard", ["odegard.wl"]), ("ase odegard", ["odegard.wl"]),
+                         ("strasse", ["strasse.wl"]), ("STRAßE", ["strasse.wl"]),
+                         ("john mr1", ["doe.wl"]),  # words from different columns
+                         ("hans doe", []), ("mullerx", []), ("zzz", [])]:
+        tab.filter_edit.setText(typed)
+        assert sorted(shown_files(tab)) == found, typed
+    assert tab.summary.text() == "4 entries, 0 problem files (0 shown)"
+    tab.filter_edit.setText(" ^ ")  # no word to look for: everything shows
+    assert tab.proxy.rowCount() == 4
+    assert tab.summary.text() == "4 entries, 0 problem files"
+
+
+def test_filtering_ten_thousand_entries_keeps_the_matching_rows(qtbot: QtBot,
+                                                               worklist_folder: Path) -> None:
+    """Each keystroke compares the typed words with the text folded once per entry (when its row
+    is made): typing a name letter by letter narrows 10,000 entries to the right ones."""
+    names = ("MÜLLER^HANS", "Ødegård^Åse", "DOE^JOHN", "SMITH^ANNA")
+    read = [read_entry(write_entry(worklist_folder, f"{n}.wl", patient=name, accession=f"A{n}"))
+            for n, name in enumerate(names)]
+    entries = [dataclasses.replace(read[n % 4], name=f"{n:05d}.wl") for n in range(10_000)]
+    model = WorklistModel()
+    model.set_entries(entries)
+    proxy = WorklistFilter()
+    proxy.setSourceModel(model)
+    for typed in ("m", "mu", "mul", "mull", "mulle", "muller", "muller h", "muller ha"):
+        proxy.set_text(typed)
+    assert proxy.rowCount() == 2_500
+    assert all("MÜLLER" in proxy.index(row, 0).data() for row in range(2_500))
+    proxy.set_text("odegard ase")
+    assert proxy.rowCount() == 2_500
+    proxy.set_text("muller anna")
+    assert proxy.rowCount() == 0
+
+
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
+def test_problem_file_names_are_readable(qtbot: QtBot, tab: WorklistTab, worklist_folder: Path) -> None:
+    name = "RIS-export-2026-11-27-cardiology-department-CT-room-1-morning-list.wl"
+    write_entry(worklist_folder, "a.wl")
+    (worklist_folder / name).write_bytes(b"this is not a DICOM file")
+    tab.resize(900, 500)
+    tab.show()
+    qtbot.waitExposed(tab)
+    qtbot.waitUntil(lambda: tab.problems_model.rowCount() == 1, timeout=5000)
+    table = tab.problems_table
+    index = tab.problems_proxy.index(0, 0)
+    assert index.data() == name
+    text_width = table.fontMetrics().horizontalAdvance(name) + table.iconSize().width()
+    assert table.columnWidth(0) >= text_width
+    # the reason takes the rest of the width; cut short, its tool tip holds all of it
+    reason = tab.controller.snapshot().problems[0].reason
+    assert table.columnWidth(0) + table.columnWidth(1) <= table.viewport().width()
+    assert tab.problems_proxy.index(0, 1).data(Qt.ItemDataRole.ToolTipRole) == reason
+
+
+class OpenedUrls(QObject):
+    """Where QDesktopServices sends file URLs while it is installed (instead of a file manager)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+@pytest.fixture
+def opened_urls() -> Iterator[OpenedUrls]:
+    receiver = OpenedUrls()
+    # PySide6 wants the slot's name as str, although its stubs say bytes
+    QDesktopServices.setUrlHandler("file", receiver, "open")  # type: ignore[arg-type]
+    yield receiver
+    QDesktopServices.unsetUrlHandler("file")
+
+
+@pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")
+def test_an_empty_folder_says_where_entries_come_from(qtbot: QtBot, tab: WorklistTab,
+                                                      worklist_folder: Path,
+                                                      opened_urls: OpenedUrls) -> None:
+    tab.resize(900, 500)
+    tab.show()
+    qtbot.waitExposed(tab)
+    qtbot.waitUntil(tab.hint.isVisible, timeout=5000)
+    assert not tab.table.isVisible() and not tab.filter_edit.isVisible()
+    assert str(worklist_folder) in tab.hint.folder.text()
+    assert tab.hint.folder_error.isHidden()
+    assert tab.summary.text() == "0 entries, 0 problem files"
+    tab.hint.open_button.click()
+    assert [u.toLocalFile() for u in opened_urls.urls] == [str(worklist_folder)]
+    with qtbot.waitSignal(tab.new_entry_requested, timeout=1000):
+        tab.hint.new_button.click()
+
+    # a file the server cannot serve is something to look at: the tables show
+    bad = worklist_folder / "bad.wl"
+    bad.write_bytes(b"this is not a DICOM file")
+    qtbot.waitUntil(tab.problems_table.isVisible, timeout=5000)
+    assert not tab.hint.isVisible()
+    bad.unlink()
+    qtbot.waitUntil(tab.hint.isVisible, timeout=5000)
+    write_entry(worklist_folder, "a.wl")
+    qtbot.waitUntil(tab.table.isVisible, timeout=5000)
+    assert not tab.hint.isVisible() and tab.filter_edit.isVisible()
+    assert tab.proxy.rowCount() == 1
+    assert tab.station_titles() == ["CT1"]
+
+
+@pytest.mark.expect_log_warnings(r"cannot read the worklist folder")
+def test_a_missing_folder_says_so_in_the_hint(qtbot: QtBot, tab: WorklistTab,
+                                             worklist_folder: Path) -> None:
+    worklist_folder.rmdir()
+    qtbot.waitUntil(lambda: not tab.hint.folder_error.isHidden(), timeout=5000)
+    assert tab.pages.currentWidget() is tab.hint
+    assert tab.hint.folder_error.text().startswith(f"Cannot read the worklist folder {worklist_folder}")
+    assert "Settings tab" in tab.hint.folder_error.text()

@@ -60,11 +60,13 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
-from wldesk.core.dicom.node import LayoutCache, Node
+from wldesk.core.dicom.model import SPS_SEQUENCE, STATION_AET
+from wldesk.core.dicom.node import LayoutCache, Node, values_of
 from wldesk.core.dicom.wlfile import WorklistFileError, parse_bytes
 from wldesk.core.events import FileProblemEvent
 from wldesk.core.index import ValueIndex
 from wldesk.core.query.matching import Prefilter
+from wldesk.core.query.values import normalize_text
 from wldesk.core.share import fresh_listing, relist_reason
 
 log = logging.getLogger(__name__)
@@ -106,6 +108,17 @@ class Snapshot:
     entries: tuple[Entry, ...]
     problems: tuple[FileProblem, ...]
     folder_error: str | None = None
+
+    def station_titles(self) -> list[str]:
+        """The Scheduled Station AE Titles of the entries' steps, each once, sorted."""
+        titles: set[str] = set()
+        for entry in self.entries:
+            steps = entry.node.get(SPS_SEQUENCE)
+            for step in steps[1] if steps is not None and steps[0] == "SQ" else ():
+                titles.update(normalize_text(v, "AE") for v in values_of(step.value(STATION_AET, ""))
+                              if isinstance(v, str))
+        titles.discard("")
+        return sorted(titles)
 
 
 def is_worklist_file(name: str) -> bool:

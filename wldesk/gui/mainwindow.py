@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.tabs)
         self.setCentralWidget(central)
         self.worklist.open_entry.connect(self.open_entry)
+        self.worklist.new_entry_requested.connect(self.new_entry)
         self.editors: list[EditorWindow] = []
         new_button = QPushButton("New entry…")
         new_button.setToolTip("Schedule a procedure: a new worklist entry in the folder")
@@ -188,9 +189,11 @@ class MainWindow(QMainWindow):
             self.open_entry(Path(name))
 
     def new_entry_dialog(self) -> NewEntryDialog:
-        """The new-entry form for the worklist folder and the known modalities."""
+        """The new-entry form for the worklist folder and the known modalities, offering the
+        station AE titles the folder's entries use."""
         settings = self.controller.settings
-        return NewEntryDialog(Path(settings.database), settings.modalities, parent=self)
+        return NewEntryDialog(Path(settings.database), settings.modalities,
+                              stations=self.worklist.station_titles(), parent=self)
 
     def new_entry(self) -> None:
         dialog = self.new_entry_dialog()

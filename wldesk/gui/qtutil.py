@@ -12,8 +12,22 @@ from PySide6.QtCore import (
     QSortFilterProxyModel,
     Qt,
 )
+from PySide6.QtWidgets import QLabel
 
 Index = QModelIndex | QPersistentModelIndex
+
+ERROR_COLOR = "#b00020"  # the red of the messages under a field that is wrong
+
+
+def error_label(name: str) -> QLabel:
+    """The hidden red label that says under a field what is wrong with it (``<name>_error``)."""
+    label = QLabel()
+    label.setObjectName(f"{name}_error")
+    label.setWordWrap(True)
+    label.setStyleSheet(f"color: {ERROR_COLOR};")
+    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    label.hide()
+    return label
 
 
 def refilter(proxy: QSortFilterProxyModel, change: Callable[[], None]) -> None:

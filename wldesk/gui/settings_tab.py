@@ -39,8 +39,8 @@ from PySide6.QtWidgets import (
 
 from wldesk.core.settings import GROUPS, KnownModality, SettingInfo, Settings, SettingsError, check_ae_title
 from wldesk.gui.controller import ServerController
+from wldesk.gui.qtutil import ERROR_COLOR, error_label
 
-ERROR_COLOR = "#b00020"
 RESTART_TEXT = "These changes take effect when the server restarts"
 
 # A spin box holds a 32-bit int: the bounds of a setting declared without its own.
@@ -56,16 +56,6 @@ def field_label(declaration: SettingInfo) -> str:
 
 def field_tooltip(declaration: SettingInfo) -> str:
     return declaration.description.strip()
-
-
-def _error_label(name: str) -> QLabel:
-    label = QLabel()
-    label.setObjectName(f"{name}_error")
-    label.setWordWrap(True)
-    label.setStyleSheet(f"color: {ERROR_COLOR};")
-    label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-    label.hide()
-    return label
 
 
 # --- known modalities -------------------------------------------------------------------------
@@ -460,8 +450,8 @@ class SettingsTab(QWidget):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
 
-        self.form_error = _error_label("form")  # a problem that no single field explains
-        self.save_error = _error_label("save")
+        self.form_error = error_label("form")  # a problem that no single field explains
+        self.save_error = error_label("save")
         self.save_note = QLabel()  # where the copy of a replaced settings file with problems is
         self.save_note.setWordWrap(True)
         self.save_note.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -518,7 +508,7 @@ class SettingsTab(QWidget):
             editor.focus_widget().setObjectName(name)
             editor.focus_widget().setToolTip(tooltip)
             editor.focus_widget().setAccessibleDescription(tooltip)
-            error = _error_label(name)
+            error = error_label(name)
             self._editors[name], self._errors[name] = editor, error
             cell = QWidget()
             column = QVBoxLayout(cell)

@@ -7,6 +7,7 @@ name), so the selection, the sort order and the scroll position survive the upda
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,9 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QPushButton,
     QSplitter,
+    QStackedWidget,
     QStyle,
     QTableView,
     QVBoxLayout,
@@ -36,11 +39,13 @@ from PySide6.QtWidgets import (
 )
 
 from wldesk.core.check import missing_keys
+from wldesk.core.dicom.folding import contains_words, fold, search_words
 from wldesk.core.dicom.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, SPS_SEQUENCE, STATION_AET
 from wldesk.core.dicom.node import Node, values_of
 from wldesk.core.store import Entry, FileProblem, Snapshot
 from wldesk.gui.controller import ServerController
-from wldesk.gui.qtutil import ColumnsModel, refilter
+from wldesk.gui.qtutil import ColumnsModel, error_label, refilter
+from wldesk.gui.tray import open_folder
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -109,6 +114,7 @@ class EntryRow:
     cells: tuple[str, ...]
     raw_patient: str
     when: str  # the earliest step's "YYYY-MM-DD HH:MM": sorts chronologically as text
+    search: str  # every cell and the raw patient name, folded for the filter (folding.fold)
 
     @property
     def key(self) -> str:
@@ -146,8 +152,9 @@ class EntryRow:
             ", ".join(_unique(descriptions)),
             entry.name,
         )
-        return cls(entry=entry, cells=cells, raw_patient="\\".join(raw_names),
-                   when=min(times, default=""))
+        raw_patient = "\\".join(raw_names)
+        return cls(entry=entry, cells=cells, raw_patient=raw_patient, when=min(times, default=""),
+                   search=fold("\t".join((*cells, raw_patient))))
 
 
 @dataclass(frozen=True, slots=True)
@@ -334,9 +341,9 @@ class WorklistModel(_KeyedTableModel[EntryRow, Entry]):
         return cached[1]
 
     def search_text(self, row: int) -> str:
-        """Every column's text and the raw patient name, lower case, for the filter."""
-        item = self._rows[row]
-        return "\t".join((*item.cells, item.raw_patient)).casefold()
+        """Every column's text and the raw patient name, folded (no case, no accents) for the
+        filter; computed once per version of the entry's file."""
+        return self._rows[row].search
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
@@ -413,14 +420,15 @@ class ProblemsModel(_KeyedTableModel[ProblemRow, FileProblem]):
 
 
 class WorklistFilter(QSortFilterProxyModel):
-    """Keeps the rows where any column (or the raw patient name) contains the text, any case.
+    """Keeps the rows holding every word of the text, in any column (or the raw patient name),
+    in any order, without case or accents: "hans muller" finds ``MÜLLER^HANS``.
 
     Sorting is the source model's (``sort`` is forwarded): the proxy keeps its order.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self._needle = ""
+        self._words: tuple[str, ...] = ()
         self.setSortRole(SORT_ROLE)
         self.setDynamicSortFilter(True)
 
@@ -432,26 +440,29 @@ class WorklistFilter(QSortFilterProxyModel):
             super().sort(column, order)
 
     @property
-    def text(self) -> str:
-        return self._needle
+    def active(self) -> bool:
+        """Whether the text set has words to look for (a blank text or a lone "^" has none)."""
+        return bool(self._words)
 
     def set_text(self, text: str) -> None:
-        needle = text.strip().casefold()
-        if needle == self._needle:
+        words = search_words(text)
+        if words == self._words:
             return
+
         def change() -> None:
-            self._needle = needle
+            self._words = words
 
         refilter(self, change)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
-        if not self._needle:
+        if not self._words:
             return True
         model = self.sourceModel()
         if isinstance(model, WorklistModel):
-            return self._needle in model.search_text(source_row)
-        return any(self._needle in str(model.data(model.index(source_row, c, source_parent)) or "")
-                   .casefold() for c in range(model.columnCount(source_parent)))
+            return contains_words(model.search_text(source_row), self._words)
+        texts = (str(model.data(model.index(source_row, c, source_parent)) or "")
+                 for c in range(model.columnCount(source_parent)))
+        return contains_words(fold("\t".join(texts)), self._words)
 
 
 # --- the tab -------------------------------------------------------------------------------------
@@ -486,10 +497,71 @@ def _table(model: QSortFilterProxyModel) -> QTableView:
     return view
 
 
+class EmptyFolderHint(QWidget):
+    """What an empty worklist folder shows instead of empty tables: where the `.wl` files go (with
+    a button opening that folder) and the button of the new-entry form."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        title = QLabel("<b>No worklist entries yet</b>")
+        font = title.font()
+        font.setPointSizeF(font.pointSizeF() * 1.3)
+        title.setFont(font)
+        where = QLabel("Modalities get their worklist from the entries (.wl files) in this folder:")
+        where.setWordWrap(True)
+        self.folder = QLabel()
+        self.folder.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.folder.setWordWrap(True)
+        self.folder_error = error_label("folder")
+        self.open_button = QPushButton("Open folder")
+        self.open_button.setToolTip("Show the worklist folder in the file manager")
+        how = QLabel("Put the .wl files from your RIS or booking system there, or schedule a "
+                     "procedure yourself:")
+        how.setWordWrap(True)
+        self.new_button = QPushButton("New entry…")
+        self.new_button.setToolTip("Schedule a procedure: a new worklist entry in the folder")
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.open_button)
+        folder_row.addStretch(1)
+        new_row = QHBoxLayout()
+        new_row.addWidget(self.new_button)
+        new_row.addStretch(1)
+        text = QVBoxLayout()
+        text.addWidget(title)
+        text.addSpacing(8)
+        text.addWidget(where)
+        text.addWidget(self.folder)
+        text.addWidget(self.folder_error)
+        text.addLayout(folder_row)
+        text.addSpacing(8)
+        text.addWidget(how)
+        text.addLayout(new_row)
+        box = QWidget()
+        box.setMaximumWidth(640)
+        box.setLayout(text)
+        middle = QHBoxLayout()  # centred, as wide as it may be (wrapped text needs the width)
+        middle.addStretch(1)
+        middle.addWidget(box, 100)
+        middle.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.addStretch(1)
+        layout.addLayout(middle)
+        layout.addStretch(2)
+
+    def set_folder(self, folder: str, error: str | None) -> None:
+        self.folder.setText(f"<b>{html.escape(folder)}</b>")
+        if error:
+            self.folder_error.setText(f"{error[:1].upper()}{error[1:]}. Check that the folder is "
+                                      "there, or choose another one in the Settings tab.")
+        self.folder_error.setVisible(bool(error))
+
+
 class WorklistTab(QWidget):
-    """The entries of the worklist folder as the server serves them, and the files it cannot."""
+    """The entries of the worklist folder as the server serves them, and the files it cannot; an
+    empty folder shows where entries come from instead (:class:`EmptyFolderHint`)."""
 
     open_entry = Signal(object)  # pathlib.Path of the double-clicked entry's file
+    new_entry_requested = Signal()  # the empty folder's "New entry…" button
 
     def __init__(self, controller: ServerController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -528,16 +600,28 @@ class WorklistTab(QWidget):
         box.addWidget(QLabel("Files that cannot be served (modalities do not see them):"))
         self.problems_table = _table(self.problems_proxy)
         self.problems_table.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        # the file name is read whole; the reason takes the rest, cut short ("…") where too long,
+        # in full in its tool tip
+        problems_header = self.problems_table.horizontalHeader()
+        problems_header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+        problems_header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+        self.problems_table.setTextElideMode(Qt.TextElideMode.ElideRight)
         box.addWidget(self.problems_table)
 
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(self.table)
-        splitter.addWidget(self.problems_box)
-        splitter.setStretchFactor(0, 4)
-        splitter.setStretchFactor(1, 1)
+        self.tables = QSplitter(Qt.Orientation.Vertical)
+        self.tables.addWidget(self.table)
+        self.tables.addWidget(self.problems_box)
+        self.tables.setStretchFactor(0, 4)
+        self.tables.setStretchFactor(1, 1)
+        self.hint = EmptyFolderHint()
+        self.hint.open_button.clicked.connect(lambda: open_folder(controller.settings.database))
+        self.hint.new_button.clicked.connect(self.new_entry_requested)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.tables)
+        self.pages.addWidget(self.hint)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(splitter, 1)
+        layout.addWidget(self.pages, 1)
 
         controller.store_changed.connect(self.refresh)
         controller.settings_changed.connect(self.refresh)
@@ -557,14 +641,21 @@ class WorklistTab(QWidget):
         self.model.set_entries(snapshot.entries)
         self.problems_model.set_problems(snapshot.problems)
         self.problems_box.setVisible(bool(snapshot.problems))
+        empty = not snapshot.entries and not snapshot.problems
+        self.hint.set_folder(self.controller.settings.database, snapshot.folder_error)
+        self.pages.setCurrentWidget(self.hint if empty else self.tables)
+        self.filter_edit.setVisible(not empty)
         if not self._sized and snapshot.entries:
             self._sized = True
             self.table.resizeColumnsToContents()
-            self.problems_table.resizeColumnsToContents()
         self._update_summary()
 
+    def station_titles(self) -> list[str]:
+        """The station AE titles the folder's entries use (as last shown), sorted."""
+        return self._snapshot.station_titles()
+
     def _update_summary(self) -> None:
-        shown = self.proxy.rowCount() if self.proxy.text else None
+        shown = self.proxy.rowCount() if self.proxy.active else None
         self.summary.setText(summary_text(self._snapshot, shown))
 
     def _filter_changed(self, text: str) -> None:

@@ -63,6 +63,7 @@ from wldesk.core.editing.values import (
     encoding_problems,
     set_element_text,
     text_of,
+    unwritable_character,
     validate_element,
     validate_value,
     value_problems,
@@ -306,6 +307,17 @@ def test_text_the_charset_cannot_carry_is_refused_never_replaced(tmp_path: Path)
     assert "Jürgen".encode() in path.read_bytes()  # every text re-encoded in UTF-8
 
 
+def test_the_first_character_a_charset_cannot_carry() -> None:
+    assert unwritable_character("Müller", ["ISO_IR 100"]) is None
+    assert unwritable_character("Müller", [""]) == "ü"  # the default repertoire is ASCII
+    assert unwritable_character("Müller", []) == "ü"
+    assert unwritable_character("Łukasz Jürgen", ["ISO_IR 100"]) == "Ł"
+    assert unwritable_character("Jürgen Łukasz", ["ISO_IR 100"]) == "Ł"
+    assert unwritable_character("山田^太郎", ["", "ISO 2022 IR 87"]) is None
+    assert unwritable_character("DOE^JOHN", [""]) is None
+    assert unwritable_character("Ωmega 頭", ["ISO_IR 192"]) is None
+
+
 def test_unknown_charset_is_refused_for_non_ascii_text() -> None:
     ds = worklist_dataset("Ärzte", SpecificCharacterSet="ISO_IR 999")
     assert encoding_problems(ds) == ["SpecificCharacterSet (0008,0005) ISO_IR 999 is not a "
@@ -453,6 +465,26 @@ def test_new_entry_is_complete_and_valid() -> None:
             given.ScheduledProcedureStepSequence[0].ScheduledProcedureStepID) == ("ACC7", "RP7", "S7")
     assert given.ScheduledProcedureStepSequence[0].ScheduledProcedureStepStartTime == "081500"
     assert given.SpecificCharacterSet == "ISO_IR 100"
+
+
+def test_a_new_entry_described_by_codes_has_no_empty_description() -> None:
+    """Empty descriptions (a form's empty fields) beside code sequences would be "present but
+    empty", which modalities drop: they are left out."""
+    code = Dataset()
+    code.CodeValue, code.CodingSchemeDesignator, code.CodeMeaning = "RPID17", "99LOCAL", "CT head"
+    template = Dataset()
+    template.RequestedProcedureCodeSequence = Sequence([code])
+    step = Dataset()
+    step.ScheduledProtocolCodeSequence = Sequence([code])
+    template.ScheduledProcedureStepSequence = Sequence([step])
+    ds = new_entry(template=template, patient_name="A", patient_id="B", modality="CT",
+                   station_aet="CT1", requested_procedure_description="", step_description="")
+    assert worklist_problems(ds) == []
+    assert "RequestedProcedureDescription" not in ds
+    assert "ScheduledProcedureStepDescription" not in ds.ScheduledProcedureStepSequence[0]
+    typed = new_entry(template=template, patient_name="A", patient_id="B", modality="CT",
+                      station_aet="CT1", requested_procedure_description="Head")
+    assert typed.RequestedProcedureDescription == "Head"
 
 
 def test_new_entry_lists_every_problem() -> None:

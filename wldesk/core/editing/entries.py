@@ -162,6 +162,11 @@ def new_entry(*, template: Dataset | None = None,
         ds.RequestedProcedureDescription = described
     if not described and requested and "ScheduledProtocolCodeSequence" not in sps:
         sps.ScheduledProcedureStepDescription = requested
+    for target, description, codes in (
+            (ds, "RequestedProcedureDescription", "RequestedProcedureCodeSequence"),
+            (sps, "ScheduledProcedureStepDescription", "ScheduledProtocolCodeSequence")):
+        if codes in target and description in target and not text_of(target, description).strip():
+            delattr(target, description)  # described by its codes: an empty description is an error
     ds.StudyInstanceUID = generate_uid(prefix=None)
     for keyword in ("ReferencedStudySequence", "ReferencedPatientSequence"):
         if keyword not in ds:

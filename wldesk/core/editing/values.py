@@ -573,6 +573,17 @@ def _charset_name(terms: Sequence[str]) -> str:
     return shown if shown.strip() else "the default character set (ASCII)"
 
 
+def unwritable_character(text: str, terms: Sequence[str]) -> str | None:
+    """The first character of ``text`` that the character set ``terms`` (defined terms, see
+    :func:`wldesk.core.dicom.charsets.is_valid`) cannot carry; None when all of them fit."""
+    terms = terms if any(terms) else [""]
+    default = is_default(terms)
+    if text.isascii() or (not default and can_encode([text], terms)):
+        return None
+    return next((c for c in text if not c.isascii() and (default or not can_encode([c], terms))),
+                text[0])
+
+
 def encoding_problems(ds: Dataset, texts: Sequence[tuple[str, str]] | None = None) -> list[str]:
     """Text that ``ds``'s Specific Character Set cannot carry: one message per value, naming the
     attribute and the first character that does not fit. ``texts`` restricts the check to some
@@ -586,13 +597,11 @@ def encoding_problems(ds: Dataset, texts: Sequence[tuple[str, str]] | None = Non
             return [f"SpecificCharacterSet (0008,0005) {_charset_name(terms)} is not a character "
                     "set wldesk knows; use ISO_IR 192 (UTF-8)"]
         return []
-    default = is_default(terms)
     problems = []
     for where, text in texts:
-        if text.isascii() or (not default and can_encode([text], terms)):
+        bad = unwritable_character(text, terms)
+        if bad is None:
             continue
-        bad = next((c for c in text if not c.isascii() and (default or not can_encode([c], terms))),
-                   text[0])
         problems.append(f"{where}: the character {bad!r} (U+{ord(bad):04X}) cannot be written in "
                         f"{_charset_name(terms)}; change SpecificCharacterSet to ISO_IR 192 "
                         "(UTF-8) or remove the character")

@@ -13,14 +13,16 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence as DicomSequence
-from PySide6.QtCore import QDate, QTime, Signal
+from PySide6.QtCore import QDate, Qt, QTime, Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QCompleter,
     QDateEdit,
     QDialog,
     QDialogButtonBox,
@@ -41,15 +43,17 @@ from wldesk.core.editing.document import DEFAULT_CHARSET, new_document
 from wldesk.core.editing.entries import new_entry, save_new_entry
 from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.templates import list_templates, load_template, save_template
-from wldesk.core.editing.values import text_of, validate_element
+from wldesk.core.editing.values import text_of, unwritable_character, validate_element
 from wldesk.core.settings import KnownModality
 from wldesk.gui.editor.widgets import CHARSETS, DateEditor
+from wldesk.gui.qtutil import ERROR_COLOR, error_label
 
 MODALITIES = ("CT", "MR", "US", "CR", "DX", "MG", "XA", "RF", "NM", "PT", "OT", "IO", "PX", "ES",
               "OP", "SC")
 PRIORITIES = (("", "(not given)"), ("ROUTINE", "Routine"), ("HIGH", "High"), ("STAT", "STAT"),
               ("MEDIUM", "Medium"), ("LOW", "Low"))
 SEXES = (("", "(not given)"), ("F", "Female"), ("M", "Male"), ("O", "Other"))
+REQUIRED_MARK = f'<span style="color: {ERROR_COLOR};">*</span>'
 _ORDER_IDENTIFIERS = ("StudyID", "PlacerOrderNumberImagingServiceRequest",
                       "FillerOrderNumberImagingServiceRequest")
 
@@ -73,16 +77,37 @@ def _first_step(ds: Dataset) -> Dataset:
     return steps[0] if steps else Dataset()
 
 
+@dataclass(eq=False)
+class _Field:
+    """A text field of the form: the line it is typed in, the attribute it fills, the red label
+    under it saying what is wrong, and, when it is required, what to do while it is empty (said
+    once the field was typed in, or Save was tried: an untouched form is not all red)."""
+
+    edit: QLineEdit
+    keyword: str
+    error: QLabel
+    missing: str = ""  # e.g. "Enter the patient ID"; "" for an optional field
+    name: str = ""  # the field's label, e.g. "patient ID"
+    touched: bool = False
+
+
 class NewEntryDialog(QDialog):
-    """Makes a new worklist entry in ``folder``. ``modalities`` fill the station AE title list;
-    ``templates`` is the templates folder (default: paths.templates_dir()); ``source`` prefills
-    the form from an entry to duplicate."""
+    """Makes a new worklist entry in ``folder``. The station AE title list offers the AE titles of
+    ``modalities`` and ``stations`` (those the folder's entries use); ``templates`` is the
+    templates folder (default: paths.templates_dir()); ``source`` prefills the form from an entry
+    to duplicate.
+
+    Required fields are marked with an asterisk; each field says under it what is wrong as it is
+    typed, and Save stays disabled (its tool tip listing why) until the form makes an entry that
+    modalities accept.
+    """
 
     created = Signal(object)  # pathlib.Path of the file written
 
     def __init__(self, folder: Path, modalities: Sequence[KnownModality] = (), *,
-                 templates: Path | None = None, source: Dataset | None = None,
-                 parent: QWidget | None = None, now: datetime | None = None) -> None:
+                 stations: Sequence[str] = (), templates: Path | None = None,
+                 source: Dataset | None = None, parent: QWidget | None = None,
+                 now: datetime | None = None) -> None:
         super().__init__(parent)
         self.folder = Path(folder)
         self.modalities = tuple(modalities)
@@ -92,7 +117,9 @@ class NewEntryDialog(QDialog):
         self._base: Dataset | None = duplicate_base(source) if source is not None else None
         self.setWindowTitle("Duplicate entry" if source is not None else "New worklist entry")
         moment = now or datetime.now()
-        self._checks: list[tuple[QLineEdit, str]] = []
+        self._fields: list[_Field] = []
+        self.labels: dict[QWidget, QLabel] = {}  # each field's label in the form
+        self._below: dict[QWidget, QWidget] = {}  # what a field shows under it besides errors
 
         # template
         self.template_combo = QComboBox()
@@ -110,15 +137,17 @@ class NewEntryDialog(QDialog):
         for label, value in CHARSETS[:3]:
             self.charset_combo.addItem(label, value)
         self.charset_combo.setCurrentIndex(self.charset_combo.findData(DEFAULT_CHARSET))
+        self.charset_combo.currentIndexChanged.connect(self._refresh)
         top.addWidget(self.charset_combo)
 
         # patient
-        self.family_name = self._line("PatientName", "e.g. Müller")
+        self.family_name = self._line("PatientName", "e.g. Müller",
+                                      missing="Enter the patient's family name")
         self.given_name = self._line("PatientName", "e.g. José")
         self.middle_name = self._line("PatientName")
         self.name_prefix = self._line("PatientName", "e.g. Dr")
         self.name_suffix = self._line("PatientName", "e.g. Jr")
-        self.patient_id = self._line("PatientID")
+        self.patient_id = self._line("PatientID", missing="Enter the patient ID")
         self.birth_date = DateEditor()
         self.birth_date.set_text_value("")
         self.birth_date.setMaximumDate(QDate.currentDate())
@@ -134,8 +163,9 @@ class NewEntryDialog(QDialog):
         # order
         self.accession = self._line("AccessionNumber", "generated when empty")
         self.requested_procedure_id = self._line("RequestedProcedureID", "generated when empty")
-        self.requested_description = self._line("RequestedProcedureDescription",
-                                                 "e.g. CT head without contrast")
+        self.requested_description = self._line(
+            "RequestedProcedureDescription", "e.g. CT head without contrast",
+            missing="Describe the procedure, e.g. CT head without contrast")
         self.referring_physician = self._line("ReferringPhysicianName", "Family^Given")
         self.priority = QComboBox()
         for value, label in PRIORITIES:
@@ -153,21 +183,34 @@ class NewEntryDialog(QDialog):
         self.modality.setCurrentText("")
         self.station_aet = QComboBox()
         self.station_aet.setEditable(True)
-        for known in self.modalities:
-            self.station_aet.addItem(known.ae_title)
-            self.station_aet.setItemData(self.station_aet.count() - 1, known.name)
+        self.station_aet.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        known = {m.ae_title: m.name for m in self.modalities}
+        for title in sorted({*known, *(s.strip() for s in stations if s.strip())}):
+            self.station_aet.addItem(title)
+            if title in known:
+                self.station_aet.setItemData(self.station_aet.count() - 1, known[title],
+                                             Qt.ItemDataRole.ToolTipRole)
         self.station_aet.setCurrentText("")
+        self.station_aet.setToolTip("The AE title of the device that does the exam: the known "
+                                    "modalities and the stations of the folder's entries")
+        completer = self.station_aet.completer()
+        if completer is not None:  # typing "CT" lists CT1, CT2 and PETCT
+            completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+            completer.setFilterMode(Qt.MatchFlag.MatchContains)
         self.station_name = QLabel()
         self.station_name.setStyleSheet("color: #555;")
+        self.station_name.hide()
         self.station_aet.currentTextChanged.connect(self._station_changed)
-        line = self.station_aet.lineEdit()
-        if line is not None:
-            self._watch(line, "ScheduledStationAETitle")
+        self._below[self.station_aet] = self.station_name
         modality_line = self.modality.lineEdit()
         if modality_line is not None:
-            self._watch(modality_line, "Modality")
+            self._watch(modality_line, "Modality", missing="Choose the modality, e.g. CT")
             modality_line.textEdited.connect(
                 lambda text: modality_line.setText(text.upper()) if text != text.upper() else None)
+        line = self.station_aet.lineEdit()
+        if line is not None:
+            self._watch(line, "ScheduledStationAETitle",
+                        missing="Enter the AE title of the device that does the exam, e.g. CT1")
         self.scheduled_date = QDateEdit(QDate(moment.year, moment.month, moment.day))
         self.scheduled_date.setCalendarPopup(True)
         self.scheduled_date.setDisplayFormat("yyyy-MM-dd")
@@ -176,25 +219,21 @@ class NewEntryDialog(QDialog):
         self.step_description = self._line("ScheduledProcedureStepDescription",
                                            "same as the procedure")
         self.step_id = self._line("ScheduledProcedureStepID", "generated when empty")
-        station = QWidget()
-        station_row = QVBoxLayout(station)
-        station_row.setContentsMargins(0, 0, 0, 0)
-        station_row.setSpacing(0)
-        station_row.addWidget(self.station_aet)
-        station_row.addWidget(self.station_name)
         step = self._group("Scheduled step", (
-            ("Modality", self.modality), ("Station AE title", station),
+            ("Modality", self.modality), ("Station AE title", self.station_aet),
             ("Date", self.scheduled_date), ("Time", self.scheduled_time),
             ("Step description", self.step_description), ("Step ID", self.step_id)))
 
-        self.error_label = QLabel()
-        self.error_label.setWordWrap(True)
-        self.error_label.setStyleSheet("color: #a00;")
-        self.error_label.hide()
+        self.error_label = error_label("save")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)
         self.buttons.accepted.connect(self.save_entry)
         self.buttons.rejected.connect(self.reject)
+        save = self.buttons.button(QDialogButtonBox.StandardButton.Save)
+        assert save is not None
+        self.save_button = save
+        self.required_legend = QLabel()
+        self.required_legend.setWordWrap(True)
         self.folder_label = QLabel(f"Saved into {self.folder}")
         self.folder_label.setStyleSheet("color: #555;")
 
@@ -206,6 +245,7 @@ class NewEntryDialog(QDialog):
         layout.addLayout(top)
         layout.addLayout(groups)
         layout.addWidget(self.error_label)
+        layout.addWidget(self.required_legend)
         bottom = QHBoxLayout()
         bottom.addWidget(self.folder_label, 1)
         bottom.addWidget(self.buttons)
@@ -214,37 +254,127 @@ class NewEntryDialog(QDialog):
         self.refresh_templates()
         if source is not None:
             self.prefill(source, patient=True)
+        self._refresh()
 
     # --- building ------------------------------------------------------------------------------
 
-    def _line(self, keyword: str, placeholder: str = "") -> QLineEdit:
+    def _line(self, keyword: str, placeholder: str = "", *, missing: str = "") -> QLineEdit:
         edit = QLineEdit()
         edit.setPlaceholderText(placeholder)
         edit.setMinimumWidth(160)
-        self._watch(edit, keyword)
+        self._watch(edit, keyword, missing=missing)
         return edit
 
-    def _watch(self, edit: QLineEdit, keyword: str) -> None:
-        """Check the field as it is typed (VR, length, number of values): red with the reason."""
-        self._checks.append((edit, keyword))
-        edit.textChanged.connect(lambda text: self._check(edit, keyword, text))
+    def _watch(self, edit: QLineEdit, keyword: str, *, missing: str = "") -> None:
+        """Check the field as it is typed (VR, length, number of values, character set, and
+        whether a required one is filled in): red, with the reason under it."""
+        field = _Field(edit, keyword, error_label(keyword), missing)
+        self._fields.append(field)
+        edit.textChanged.connect(self._refresh)
+        edit.textEdited.connect(lambda _text: self._touch(field))
 
-    def _check(self, edit: QLineEdit, keyword: str, text: str) -> None:
-        reason = validate_element(keyword, text.strip())
-        edit.setStyleSheet("" if reason is None else "background: #ffd0d0;")
-        edit.setToolTip(reason or "")
+    def _field_of(self, widget: QWidget) -> _Field | None:
+        edit = widget.lineEdit() if isinstance(widget, QComboBox) else widget
+        return next((f for f in self._fields if f.edit is edit), None)
 
-    @staticmethod
-    def _group(title: str, rows: Sequence[tuple[str, QWidget]]) -> QGroupBox:
+    def _group(self, title: str, rows: Sequence[tuple[str, QWidget]]) -> QGroupBox:
+        """A box of labelled fields; a required field's label ends in an asterisk, and the label
+        saying what is wrong with a field goes under it."""
         box = QGroupBox(title)
         form = QFormLayout(box)
-        for label, widget in rows:
-            form.addRow(label, widget)
+        for text, widget in rows:
+            field = self._field_of(widget)
+            label = QLabel(f"{text} {REQUIRED_MARK}" if field is not None and field.missing
+                           else text)
+            label.setBuddy(widget)
+            self.labels[widget] = label
+            if field is None:
+                form.addRow(label, widget)
+                continue
+            field.name = text[:1].lower() + text[1:]
+            cell = QWidget()
+            column = QVBoxLayout(cell)
+            column.setContentsMargins(0, 0, 0, 0)
+            column.setSpacing(0)
+            column.addWidget(widget)
+            if widget in self._below:
+                column.addWidget(self._below[widget])
+            column.addWidget(field.error)
+            form.addRow(label, cell)
         return box
+
+    # --- what is missing or wrong --------------------------------------------------------------
+
+    def _touch(self, field: _Field) -> None:
+        if not field.touched:
+            field.touched = True
+            self._refresh()
+
+    def _described_otherwise(self) -> bool:
+        """Whether the entry is described without a procedure description: by the step's, or by
+        the code sequences of the template or entry duplicated."""
+        if self.step_description.text().strip():
+            return True
+        base = self._base
+        return base is not None and bool(base.get("RequestedProcedureCodeSequence")) \
+            and bool(_first_step(base).get("ScheduledProtocolCodeSequence"))
+
+    def _problem(self, field: _Field) -> str:
+        """What is wrong with the field's text, in the form's words ("" when nothing)."""
+        text = field.edit.text().strip()
+        if not text:
+            if field.missing and not (field.edit is self.requested_description
+                                      and self._described_otherwise()):
+                return field.missing
+            return ""
+        if "\\" in text:  # every field holds one value: a backslash would start a second
+            return "A backslash (\\) is not allowed here"
+        reason = validate_element(field.keyword, text)
+        if reason is not None:
+            return reason[:1].upper() + reason[1:]
+        charset = str(self.charset_combo.currentData() or "")
+        bad = unwritable_character(text, [charset])
+        if bad is not None:
+            return (f"{bad!r} does not fit the character set {self.charset_combo.currentText()}: "
+                    "choose UTF-8 at the top")
+        return ""
+
+    def problems(self) -> tuple[list[str], list[str]]:
+        """What stops Save: the labels of the required fields left empty (e.g. "patient ID"),
+        and what is wrong with the others ("station AE title: An AE title has at most...")."""
+        return self._sorted([(field, self._problem(field)) for field in self._fields])
+
+    @staticmethod
+    def _sorted(found: Sequence[tuple[_Field, str]]) -> tuple[list[str], list[str]]:
+        missing = [f.name for f, problem in found if problem and not f.edit.text().strip()]
+        wrong = [f"{f.name}: {problem}" for f, problem in found
+                 if problem and f.edit.text().strip()]
+        return missing, wrong
+
+    def _refresh(self) -> None:
+        """Show what is wrong under each field, and allow Save only when nothing is."""
+        found = [(field, self._problem(field)) for field in self._fields]
+        for field, problem in found:
+            empty = not field.edit.text().strip()
+            shown = problem if problem and (field.touched or not empty) else ""
+            field.edit.setStyleSheet("background: #ffd0d0;" if shown else "")
+            field.edit.setToolTip(shown)
+            field.error.setText(shown)
+            field.error.setVisible(bool(shown))
+        missing, wrong = self._sorted(found)
+        self.save_button.setEnabled(not missing and not wrong)
+        lines = (["Fill in first:", *(f"• {name}" for name in missing)] if missing else []) \
+            + (["Correct first:", *(f"• {problem}" for problem in wrong)] if wrong else [])
+        self.save_button.setToolTip("\n".join(lines) or "Save the entry into the worklist folder")
+        legend = f"{REQUIRED_MARK} required"
+        if missing:
+            legend += f" — still needed: {', '.join(missing)}"
+        self.required_legend.setText(legend)
 
     def _station_changed(self, text: str) -> None:
         names = [m.name for m in self.modalities if m.ae_title == text.strip()]
         self.station_name.setText(names[0] if names else "")
+        self.station_name.setVisible(bool(names))
 
     # --- templates -----------------------------------------------------------------------------
 
@@ -260,6 +390,7 @@ class NewEntryDialog(QDialog):
             self.apply_template(Path(str(data)))
         else:
             self._base = None
+            self._refresh()  # what the template's codes described needs describing now
 
     def apply_template(self, path: Path) -> bool:
         """Prefill the order and the step from the template at ``path`` (the patient stays)."""
@@ -326,6 +457,7 @@ class NewEntryDialog(QDialog):
         charset = text_of(ds, "SpecificCharacterSet")
         if charset:
             self._choose(self.charset_combo, charset, add=True)
+        self._refresh()  # the base's code sequences may describe the procedure
 
     @staticmethod
     def _choose(combo: QComboBox, value: str, *, add: bool = False) -> None:
@@ -380,6 +512,13 @@ class NewEntryDialog(QDialog):
     def save_entry(self) -> Path | None:
         """Make the entry and save it atomically into the folder; its path (None: the form shows
         what is wrong and stays open)."""
+        for field in self._fields:
+            field.touched = True
+        self._refresh()
+        missing, wrong = self.problems()
+        if missing or wrong:
+            self._error("; ".join(([f"Fill in: {', '.join(missing)}"] if missing else []) + wrong))
+            return None
         try:
             path = save_new_entry(new_document(self.entry()), self.folder)
         except EditError as exc:
