@@ -372,8 +372,8 @@ def test_port_change_while_running_offers_a_restart(qtbot: QtBot, tab: SettingsT
     assert "take effect when the server restarts" in tab.restart_label.text()
     assert controller.state == "running"
 
-    QTest.mouseClick(tab.restart_button, LEFT)
-    assert tab.restart_bar.isHidden()
+    QTest.mouseClick(tab.restart_button, LEFT)  # checks the saved settings first, then restarts
+    qtbot.waitUntil(tab.restart_bar.isHidden, timeout=5000)
     qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
     assert echo(new_port, controller.settings.ae_title)
 
