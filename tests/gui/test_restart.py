@@ -4,6 +4,7 @@ socket of the test."""
 
 from __future__ import annotations
 
+import shutil
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -106,8 +107,8 @@ def test_restart_to_a_port_another_program_holds_keeps_the_old_server(
     assert accessions(old_port) == ["ACC-1"]
     message = controller.restart_problem
     assert message == (
-        f"The server could not restart with the new settings: cannot listen on "
-        f"{LOCALHOST}:{other_program}: the port is already in use. It went on answering with the "
+        f"The server could not restart with the new settings (cannot listen on "
+        f"{LOCALHOST}:{other_program}: the port is already in use). It went on answering with the "
         f"settings it had (AE title WLDESK, port {old_port}). Those are the saved settings again.")
     # the window says so: the header, the Settings tab's bar, the Activity tab
     assert window.header.problem.text() == message and window.header.problem.isVisibleTo(window)
@@ -160,7 +161,7 @@ def test_a_restart_on_the_same_port_that_fails_brings_the_old_server_back(
     assert controller.state == "running"
     assert accessions(port) == ["ACC-1"]  # as WLDESK, in its own folder
     assert controller.restart_problem == (
-        f"The server could not restart with the new settings: {why}. It started again with the "
+        f"The server could not restart with the new settings ({why}). It started again with the "
         f"settings it had (AE title WLDESK, port {port}). Those are the saved settings again.")
     saved = load_settings(controller.settings_path)
     assert (saved.ae_title, saved.tls_certificate, saved.database) == \
@@ -216,3 +217,24 @@ def test_the_header_shows_the_live_settings_and_what_changes_after_a_restart(
     assert header.card.text().splitlines()[1] == "AE title: NEXT"
     assert header.card.title.text() == "When started, modalities connect to"
     assert header.pending.isHidden()
+
+
+@pytest.mark.expect_log_warnings(r"does not exist", r"nor start again with the previous ones")
+def test_when_neither_settings_can_start_the_window_says_both_whys(
+        qtbot: QtBot, window: MainWindow, controller: ServerController, tmp_path: Path,
+        worklist_folder: Path) -> None:
+    port = controller.settings.port
+    controller.apply_settings(controller.settings.replace(database=str(tmp_path / "nowhere")))
+    shutil.rmtree(worklist_folder)  # and the folder in use goes away too
+    controller.restart()
+    wait_for_restart(qtbot, controller)
+    assert controller.state == "error" and not listening(port)
+    message = controller.restart_problem
+    assert message == (
+        f"The server could not restart with the new settings (the worklist folder "
+        f"{tmp_path / 'nowhere'} does not exist), nor start again with the previous ones (the "
+        f"worklist folder {worklist_folder} does not exist). Those are the saved settings again.")
+    assert message in window.header.state_label.text()
+    assert window.header.button.text() == "Start server"
+    assert window.settings.restart_label.text() == message
+    assert load_settings(controller.settings_path).database == str(worklist_folder)

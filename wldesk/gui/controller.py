@@ -321,8 +321,8 @@ class ServerController(QObject):
             self.restart_failed.emit(self.restart_problem)
             return
         went = "started again" if outcome.interrupted else "went on answering"
-        self.restart_problem = (f"The server could not restart with the new settings: "
-                                f"{outcome.problem}. It {went} with the settings it had "
+        self.restart_problem = (f"The server could not restart with the new settings "
+                                f"({outcome.problem}). It {went} with the settings it had "
                                 f"({settings_summary(old)}). {kept}")
         self._set_state("running", restart.started[-1] if restart.started else "running")
         self.bus.emit(ServerEvent("rolled_back", self.restart_problem))

@@ -49,6 +49,7 @@ class StatusHeader(QWidget):
         self.state_icon = QLabel()
         self.state_label = QLabel()
         self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.state_label.setWordWrap(True)
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setOpenExternalLinks(False)
@@ -102,8 +103,9 @@ class StatusHeader(QWidget):
         pending = after_restart_text(controller.live_settings, controller.settings)
         self.pending.setText(pending)
         self.pending.setHidden(not pending)
-        self.problem.setText(controller.restart_problem)
-        self.problem.setHidden(not controller.restart_problem)
+        problem = controller.restart_problem
+        self.problem.setText(problem)
+        self.problem.setHidden(not problem or controller.message == problem)  # else in the headline
         running = state in ("running", "starting")
         self.button.setText("Stop server" if running else "Start server")
         self.button.setEnabled(state not in ("stopping", "restarting"))
