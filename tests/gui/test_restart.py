@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
+from PySide6.QtCore import QCoreApplication
 from pytestqt.qtbot import QtBot
 
 from tests.conftest import LogWarnings
@@ -238,3 +239,15 @@ def test_when_neither_settings_can_start_the_window_says_both_whys(
     assert window.header.button.text() == "Start server"
     assert window.settings.restart_label.text() == message
     assert load_settings(controller.settings_path).database == str(worklist_folder)
+
+
+def test_quitting_during_a_restart_stops_both_servers(qtbot: QtBot, window: MainWindow,
+                                                      controller: ServerController) -> None:
+    old_port, new_port = controller.settings.port, free_port()
+    controller.apply_settings(controller.settings.replace(port=new_port))
+    controller.restart()
+    controller.stop_and_wait()  # as Quit does, at once
+    assert not listening(old_port) and not listening(new_port)
+    QCoreApplication.processEvents()  # the restart's outcome, queued by now: it changes nothing
+    assert controller.state == "restarting"
+    assert load_settings(controller.settings_path).port == new_port

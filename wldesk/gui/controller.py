@@ -119,10 +119,15 @@ class ServerController(QObject):
 
     # --- store ---------------------------------------------------------------------------------
 
+    def _new_store(self, settings: Settings) -> FolderStore:
+        """A store of ``settings``' folder, not started (a server starts it once listening)."""
+        return FolderStore(Path(settings.database), report=self.bus.emit,
+                           settle_seconds=settings.settle_seconds,
+                           folder_events=settings.folder_events)
+
     def _make_store(self, settings: Settings) -> FolderStore:
-        store = FolderStore(Path(settings.database), report=self.bus.emit,
-                            settle_seconds=settings.settle_seconds,
-                            folder_events=settings.folder_events)
+        """A store of ``settings``' folder, indexing it already when it is there (for the views)."""
+        store = self._new_store(settings)
         if Path(settings.database).is_dir():
             store.start()
         return store
@@ -178,12 +183,6 @@ class ServerController(QObject):
         saved ones (what starts next)."""
         live = self.live_settings
         return live if live is not None else self.settings
-
-    @property
-    def restart_pending(self) -> bool:
-        """True when the saved settings change something the running server reads only at start."""
-        live = self.live_settings
-        return live is not None and live.restart_needed_for(self.settings)
 
     def refresh_addresses(self) -> None:
         """Look up, off the GUI thread, where modalities reach the shown server."""
@@ -292,9 +291,7 @@ class ServerController(QObject):
             self.start()
             return
         old, new = old_server.settings, self.settings
-        store = self.store if _store_key(old) == _store_key(new) else FolderStore(
-            Path(new.database), report=self.bus.emit, settle_seconds=new.settle_seconds,
-            folder_events=new.folder_events)
+        store = self.store if _store_key(old) == _store_key(new) else self._new_store(new)
         restart = _Restart(old_server, WorklistServer(new, self.bus, store), self.store, store)
         self._restart = restart
         self.restart_problem = ""
@@ -304,7 +301,8 @@ class ServerController(QObject):
 
     def _restarted(self, outcome: SwapOutcome) -> None:
         restart, self._restart = self._restart, None
-        assert restart is not None
+        if self._closed or restart is None:
+            return  # quitting stopped both servers meanwhile
         self.server = outcome.running
         if outcome.running is restart.new:
             self._use_store(restart.new_store, restart.new.settings)
@@ -345,7 +343,8 @@ class ServerController(QObject):
     def _restart_crashed(self, exc: Exception) -> None:
         """A bug in the restart itself: whatever runs goes on; the log has the traceback."""
         restart, self._restart = self._restart, None
-        assert restart is not None
+        if self._closed or restart is None:
+            return  # quitting stopped both servers meanwhile
         log.error("restarting the server failed", exc_info=exc)
         running = next((s for s in (restart.new, restart.old) if s.is_running), None)
         self.server = running

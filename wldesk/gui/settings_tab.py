@@ -439,7 +439,6 @@ class SettingsTab(QWidget):
         self._editors: dict[str, _Editor] = {}
         self._errors: dict[str, QLabel] = {}
         self._warnings: dict[str, QLabel] = {}
-        self._problems: list[Problem] = []
         self._checks = 0  # the number of the latest check of the form: older answers are dropped
         self._check_timer = QTimer(self)
         self._check_timer.setSingleShot(True)
@@ -675,7 +674,6 @@ class SettingsTab(QWidget):
             self._show_problems(problems)
 
     def _show_problems(self, problems: list[Problem]) -> None:
-        self._problems = problems
         for name, label in self._warnings.items():
             text = "\n".join(p.message for p in problems if p.setting == name)
             label.setText(text)
@@ -710,8 +708,8 @@ class SettingsTab(QWidget):
         self.load(self.controller.settings)  # as the settings normalized them
         if restart:
             self.restart_bar.offer()
-        elif not self.controller.restart_pending:
-            self.restart_bar.hide()
+        else:
+            self.restart_bar.hide()  # the running server uses the saved settings
         return True
 
     def _show_save_error(self, exc: OSError) -> None:
