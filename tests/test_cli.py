@@ -23,6 +23,7 @@ from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind, Verification  # type: ignore[attr-defined]
 
 from tests.helpers.ports import free_port
+from tests.helpers.processes import WldeskServe
 from tests.helpers.samples import encode, raw_text, worklist_dataset, write_wl
 from wldesk import __version__
 from wldesk.core.net.scu import find as scu_find
@@ -364,6 +365,22 @@ def test_serve_default_folder_echo_and_sigterm(env: Env) -> None:
     assert f"listening on {LOCALHOST}:{port}" in log_text
     assert str(env.default_database) in log_text
     assert "received SIGTERM, stopping" in log_text
+
+
+def test_serve_prints_the_connection_card(tmp_path: Path) -> None:
+    """What a modality's set-up needs, on stdout once listening: an address of this computer (each
+    can be bound here), the AE title and the port; then how to stop."""
+    with WldeskServe(tmp_path, aet="CLINIC_WL", extra_args=["--bind", "0.0.0.0"]) as server:
+        deadline = time.monotonic() + 5  # it prints once start() returns, maybe after a C-ECHO
+        while "Ctrl-C to stop" not in server.stdout_text() and time.monotonic() < deadline:
+            time.sleep(POLL)
+        lines = server.stdout_text().splitlines()
+    assert lines[1:] == ["AE title: CLINIC_WL", f"Port: {server.port}", "Ctrl-C to stop"]
+    label, _, shown = lines[0].partition(": ")
+    assert label in ("Address", "Addresses")
+    for address in shown.removesuffix(" (this computer only)").split(", "):
+        with socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET) as probe:
+            probe.bind((address, 0))  # only an address of this computer can be bound
 
 
 def test_serve_sigint_stops_cleanly(env: Env, worklists: Path) -> None:

@@ -26,6 +26,7 @@ from wldesk.core.editing.values import worklist_problems
 from wldesk.core.events import EventBus
 from wldesk.core.libraries import configure_libraries
 from wldesk.core.logs import EventLogger, setup_logging
+from wldesk.core.net.addresses import connection_card
 from wldesk.core.net.probe import (
     DEFAULT_CALLING_AET,
     QUERY_TIMEOUT,
@@ -171,6 +172,7 @@ def _serve(args: argparse.Namespace) -> int:
     except ServerStartError as exc:
         log.error("%s", exc)
         return EXIT_PROBLEMS
+    print(connection_card(settings), "Ctrl-C to stop", sep="\n", flush=True)
     stop = threading.Event()
 
     def on_signal(signum: int, frame: object) -> None:

@@ -82,7 +82,8 @@ def find(controller: ServerController, query: Dataset, calling: str) -> list[int
 
 
 def rows(model: ActivityModel, kind: str | None = None, text: str = "") -> list[int]:
-    """Source rows of ``kind`` ("query", "association") whose Query column contains ``text``."""
+    """Source rows of ``kind`` ("query", "association", "server") whose Query column contains
+    ``text``."""
     return [r for r in range(model.rowCount())
             if (kind is None or model.row(r).kind == kind) and text in model.cell(r, A.QUERY)]
 
@@ -129,6 +130,11 @@ def test_queries_details_filters_export(qtbot: QtBot, qtmodeltester: ModelTester
              if model.cell(r, A.CALLING_AET) == "SCANNER1"]
     assert kinds == ["requested", "accepted", "released"]
     assert model.cell(rows(model, "association")[0], A.ADDRESS).startswith("127.0.0.1:")
+    [started] = rows(model, "server")  # the server's own events show too, before the queries
+    assert started == 0
+    assert model.cell(started, A.STATUS) == "server started"
+    assert model.cell(started, A.QUERY).startswith(f"WLDESK listening on 127.0.0.1:{running.settings.port}")
+    assert model.cell(started, A.CALLING_AET) == model.cell(started, A.MATCHES) == ""
 
     # details of the selected query
     select(tab, ok)
@@ -158,13 +164,13 @@ def test_queries_details_filters_export(qtbot: QtBot, qtmodeltester: ModelTester
     assert shown(tab) == []
     tab.status_combo.setCurrentText("All")
     tab.associations_check.setChecked(False)
-    assert sorted(shown(tab)) == [ok, failed]
+    assert sorted(shown(tab)) == [started, ok, failed]
 
     # a refused association shows even with association events hidden; a new AET joins the combo
     running.bus.emit(AssociationEvent(kind="rejected", association_id=99, calling_aet="INTRUDER",
                                       called_aet="WLDESK", address="10.0.0.9", port=4000,
                                       reason="calling AE title 'INTRUDER' is not a known modality"))
-    qtbot.waitUntil(lambda: model.rowCount() == 9, timeout=5000)
+    qtbot.waitUntil(lambda: model.rowCount() == 10, timeout=5000)
     refused = model.rowCount() - 1
     assert refused in shown(tab)
     assert model.cell(refused, A.STATUS) == "rejected: calling AE title 'INTRUDER' is not a known modality"
@@ -173,7 +179,7 @@ def test_queries_details_filters_export(qtbot: QtBot, qtmodeltester: ModelTester
     assert shown(tab) == [refused]
     select(tab, refused)
     assert "Reason: calling AE title 'INTRUDER' is not a known modality" in tab.details_text()
-    assert tab.count_label.text() == "1 of 9 rows"
+    assert tab.count_label.text() == "1 of 10 rows"
     check(qtmodeltester, tab.proxy)
 
     # export of the rows shown, newest first as in the table
@@ -241,6 +247,13 @@ def query_event(number: int, calling: str = "MOD") -> QueryEvent:
                       duration_ms=1.0, status=0, status_text="Success (0x0000)")
 
 
+def number_at(model: ActivityModel, row: int) -> int:
+    """The association number of a query row."""
+    event = model.event_at(row)
+    assert isinstance(event, QueryEvent)
+    return event.association_id
+
+
 def test_bounded_rows(qtbot: QtBot, qtmodeltester: ModelTester, tab: ActivityTab,
                       controller: ServerController) -> None:
     model = tab.model
@@ -253,10 +266,10 @@ def test_bounded_rows(qtbot: QtBot, qtmodeltester: ModelTester, tab: ActivityTab
     assert tab.details_text()
     for number in range(1, MAX_ROWS + 1):
         controller.bus.emit(query_event(number))
-    qtbot.waitUntil(lambda: model.row(model.rowCount() - 1).event.association_id == MAX_ROWS,
+    qtbot.waitUntil(lambda: number_at(model, model.rowCount() - 1) == MAX_ROWS,
                     timeout=10000)
     assert model.rowCount() == MAX_ROWS
-    assert model.row(0).event.association_id == 1
+    assert number_at(model, 0) == 1
     assert removed == [(0, 0)]
     assert tab.details_text() == ""
     assert tab.count_label.text() == f"{MAX_ROWS} rows"
@@ -267,18 +280,18 @@ def test_bounded_rows(qtbot: QtBot, qtmodeltester: ModelTester, tab: ActivityTab
     check(qtmodeltester, small)
     small.add_events([query_event(n) for n in range(2)])
     small.add_events([query_event(n) for n in range(2, 7)])  # more than fit: the newest 3
-    assert [small.row(r).event.association_id for r in range(3)] == [4, 5, 6]
+    assert [number_at(small, r) for r in range(3)] == [4, 5, 6]
     small.add_events([query_event(7)])
-    assert [small.row(r).event.association_id for r in range(3)] == [5, 6, 7]
+    assert [number_at(small, r) for r in range(3)] == [5, 6, 7]
     small.clear()
     assert small.rowCount() == 0
 
     for number in range(MAX_ROWS + 1, MAX_ROWS + 4):
         controller.bus.emit(query_event(number))
-    qtbot.waitUntil(lambda: model.row(model.rowCount() - 1).event.association_id == MAX_ROWS + 3,
+    qtbot.waitUntil(lambda: number_at(model, model.rowCount() - 1) == MAX_ROWS + 3,
                     timeout=5000)
     assert model.rowCount() == MAX_ROWS
-    assert model.row(0).event.association_id == 4
+    assert number_at(model, 0) == 4
     assert removed == [(0, 0), (0, 2)]
     assert tab.proxy.rowCount() == MAX_ROWS
     check(qtmodeltester, model)

@@ -372,8 +372,8 @@ def test_port_change_while_running_offers_a_restart(qtbot: QtBot, tab: SettingsT
     assert "take effect when the server restarts" in tab.restart_label.text()
     assert controller.state == "running"
 
-    QTest.mouseClick(tab.restart_button, LEFT)
-    assert tab.restart_bar.isHidden()
+    QTest.mouseClick(tab.restart_button, LEFT)  # checks the saved settings first, then restarts
+    qtbot.waitUntil(tab.restart_bar.isHidden, timeout=5000)
     qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
     assert echo(new_port, controller.settings.ae_title)
 
@@ -415,3 +415,31 @@ def test_failed_save_shows_why_and_keeps_the_form(tab: SettingsTab,
     click_save(tab)
     assert tab.save_error.isHidden()
     assert load_settings(saved).ae_title == "SECOND"
+
+
+def test_a_missing_folder_is_shown_and_can_be_created(qtbot: QtBot, tab: SettingsTab,
+                                                      tmp_path: Path) -> None:
+    missing = tmp_path / "new" / "worklists"
+    type_into(tab.line_edit("database"), str(missing))
+    qtbot.waitUntil(lambda: tab.warning_text("database") == f"The folder {missing} does not exist.",
+                    timeout=5000)
+    assert tab.create_folder_button.isVisibleTo(tab)
+    assert tab.save_button.isEnabled()  # a folder to be created later is fair to save
+    assert tab.error_text("database") == ""
+    assert not tab.button("open").isEnabled()
+    QTest.mouseClick(tab.create_folder_button, LEFT)
+    assert missing.is_dir()
+    assert tab.button("open").isEnabled()
+    qtbot.waitUntil(lambda: tab.warning_text("database") == "", timeout=5000)
+    assert not tab.create_folder_button.isVisibleTo(tab)
+
+
+def test_the_running_servers_own_port_is_no_problem(qtbot: QtBot, tab: SettingsTab,
+                                                    controller: ServerController,
+                                                    tmp_path: Path) -> None:
+    controller.start()
+    qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
+    type_into(tab.line_edit("ae_title"), "WLTEST")
+    type_into(tab.line_edit("database"), str(tmp_path / "missing"))  # so that the check shows
+    qtbot.waitUntil(lambda: tab.warning_text("database") != "", timeout=5000)
+    assert tab.warning_text("port") == "" and tab.warning_text("bind_address") == ""

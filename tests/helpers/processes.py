@@ -98,13 +98,14 @@ class WldeskServe:
             return ""
         return self._stderr_path.read_text(encoding="utf-8", errors="replace")
 
-    def _stdout_text(self) -> str:
+    def stdout_text(self) -> str:
+        """The server's stdout so far (the connection card it prints once listening)."""
         if self._stdout_path is None or not self._stdout_path.exists():
             return ""
         return self._stdout_path.read_text(encoding="utf-8", errors="replace")
 
     def _diagnostics(self) -> str:
-        out = self._stdout_text()
+        out = self.stdout_text()
         text = f"\ncommand: {self.command}\n--- wldesk stderr ---\n{self.log_text()}"
         if out:
             text += f"\n--- wldesk stdout ---\n{out}"

@@ -65,7 +65,9 @@ class FileProblemEvent:
 
 @dataclass(frozen=True)
 class ServerEvent:
-    kind: str  # started, stopped, failed
+    # started, stopped, failed; rolled_back: a restart failed and the server went on (or started
+    # again) with the settings it had
+    kind: str
     message: str
     time: datetime = field(default_factory=_now)
 

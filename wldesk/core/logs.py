@@ -94,7 +94,8 @@ def describe(event: Event, redact: bool) -> tuple[int, str]:
             return logging.INFO, f"{name}: {event.reason}"
         return logging.WARNING, f"{name}: skipped: {event.reason}"
     assert isinstance(event, ServerEvent)
-    return (logging.ERROR if event.kind == "failed" else logging.INFO), event.message
+    return {"failed": logging.ERROR, "rolled_back": logging.WARNING}.get(event.kind, logging.INFO), \
+        event.message
 
 
 class EventLogger:

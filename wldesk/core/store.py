@@ -330,13 +330,16 @@ class FolderStore:
             self._thread = None
 
     def _stop_observer(self) -> None:
-        if self._watcher is not None:
-            LOST_EVENTS.watchers.discard(self._watcher)
-            self._watcher.retire()
-        if self._observer is not None:
-            self._observer.stop()
-            self._observer.join(5)
+        # stop() runs on its caller's thread, maybe while a listing sets the watch up again:
+        # each takes the watch it stops, so that the other finds None rather than a stopped one
+        watcher, observer = self._watcher, self._observer
         self._observer = self._watcher = None
+        if watcher is not None:
+            LOST_EVENTS.watchers.discard(watcher)
+            watcher.retire()
+        if observer is not None:
+            observer.stop()
+            observer.join(5)
 
     def _start_observer(self, *, again: bool = False) -> None:
         """Watch the folder. ``again``: the folder came back or was replaced; when it is gone

@@ -1,4 +1,5 @@
-"""The Activity tab: a live log of the queries (and associations) the server handled.
+"""The Activity tab: a live log of the queries (and associations) the server handled, and of the
+server starting, stopping, failing to start, or going on with its settings after a failed restart.
 
 Events come from the controller's bridge (queued into the GUI thread) and are added in batches,
 so a burst of queries costs one model update. The log keeps the newest ``MAX_ROWS`` rows.
@@ -39,7 +40,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wldesk.core.events import AssociationEvent, QueryEvent
+from wldesk.core.events import AssociationEvent, QueryEvent, ServerEvent
 from wldesk.core.fileio import atomic_write_bytes
 from wldesk.core.logs import NOT_PATIENT_DATA
 from wldesk.core.settings import Settings
@@ -47,12 +48,16 @@ from wldesk.gui.controller import ServerController
 from wldesk.gui.qtutil import ColumnsModel, refilter
 
 Index = QModelIndex | QPersistentModelIndex
-ActivityEvent = QueryEvent | AssociationEvent
+ActivityEvent = QueryEvent | AssociationEvent | ServerEvent
 
 MAX_ROWS = 5000
 REDACTED = "<redacted>"
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_FILTERS = ("All", "Success", "Failure", "Cancel", "Refused")
+
+# What the Status column says about the server's own events.
+SERVER_STATUS = {"started": "server started", "stopped": "server stopped",
+                 "failed": "server not started", "rolled_back": "restart failed"}
 
 # Short names for the keys modalities usually send, for the one-line summary.
 SHORT_KEYS = {
@@ -84,7 +89,9 @@ def query_summary(keys: dict[str, str], redact: bool, invalid: tuple[str, ...] =
 
 def status_category(event: ActivityEvent) -> str:
     """Success, Failure, Cancel or Refused (a status filter's name); "" for an ordinary
-    association event (requested, accepted, released)."""
+    association event (requested, accepted, released) or the server starting or stopping."""
+    if isinstance(event, ServerEvent):
+        return "Failure" if event.kind in ("failed", "rolled_back") else ""
     if isinstance(event, AssociationEvent):
         return {"rejected": "Refused", "aborted": "Failure"}.get(event.kind, "")
     if event.status == 0x0000:
@@ -129,7 +136,13 @@ class ActivityRow:
 
     @property
     def kind(self) -> str:
+        if isinstance(self.event, ServerEvent):
+            return "server"
         return "query" if isinstance(self.event, QueryEvent) else "association"
+
+    @property
+    def calling_aet(self) -> str:
+        return "" if isinstance(self.event, ServerEvent) else self.event.calling_aet
 
     @property
     def category(self) -> str:
@@ -137,7 +150,7 @@ class ActivityRow:
 
 
 class ActivityModel(ColumnsModel):
-    """Query and association events, oldest first, at most ``max_rows`` (oldest dropped)."""
+    """Query, association and server events, oldest first, at most ``max_rows`` (oldest dropped)."""
 
     COLUMNS = ("Time", "Calling AET", "Address", "Query", "Matches", "Duration (ms)", "Status")
     TIME, CALLING_AET, ADDRESS, QUERY, MATCHES, DURATION, STATUS = range(7)
@@ -200,6 +213,10 @@ class ActivityModel(ColumnsModel):
         if column == self.TIME:
             return event.time.isoformat(timespec="seconds") if full_time \
                 else event.time.strftime("%H:%M:%S")
+        if isinstance(event, ServerEvent):
+            if column == self.QUERY:
+                return event.message
+            return SERVER_STATUS.get(event.kind, event.kind) if column == self.STATUS else ""
         if column == self.CALLING_AET:
             return event.calling_aet
         if isinstance(event, AssociationEvent):
@@ -230,6 +247,8 @@ class ActivityModel(ColumnsModel):
         """Everything about one row, for the details pane (redacted like the table)."""
         event = self._rows[row].event
         when = event.time.isoformat(sep=" ", timespec="seconds")
+        if isinstance(event, ServerEvent):
+            return f"{SERVER_STATUS.get(event.kind, event.kind).capitalize()} at {when}\n{event.message}"
         if isinstance(event, AssociationEvent):
             lines = [f"Association #{event.association_id} {event.kind} at {when}",
                      f"Calling AE title: {event.calling_aet or '(none)'}",
@@ -327,7 +346,7 @@ class ActivityFilter(QSortFilterProxyModel):
         if not isinstance(model, ActivityModel):
             return True
         item = model.row(source_row)
-        if self.calling_aet is not None and item.event.calling_aet != self.calling_aet:
+        if self.calling_aet is not None and item.calling_aet != self.calling_aet:
             return False
         category = item.category
         if item.kind == "association" and not self.show_associations and not category:
@@ -424,13 +443,14 @@ class ActivityTab(QWidget):
         bridge = controller.bridge
         bridge.query.connect(self._on_event)
         bridge.association.connect(self._on_event)
+        bridge.server.connect(self._on_event)
         controller.settings_changed.connect(self._settings_changed)
         self._update_count()
 
     # --- events --------------------------------------------------------------------------------
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, (QueryEvent, AssociationEvent)):
+        if isinstance(event, (QueryEvent, AssociationEvent, ServerEvent)):
             self._pending.append(event)
             if not self._flush_timer.isActive():
                 self._flush_timer.start()
@@ -438,7 +458,8 @@ class ActivityTab(QWidget):
     def _flush(self) -> None:
         events, self._pending = self._pending, []
         self.model.add_events(events)
-        for aet in sorted({e.calling_aet for e in events if e.calling_aet}):
+        for aet in sorted({e.calling_aet for e in events
+                           if not isinstance(e, ServerEvent) and e.calling_aet}):
             self._add_aet(aet)
 
     def _add_aet(self, aet: str) -> None:

@@ -2,14 +2,23 @@
 
 Starting and stopping run on worker threads (:func:`wldesk.gui.tasks.run_in_background`), so the
 window never freezes; the resulting state comes back through the bridge's ``server`` signal
-(ServerEvent), like every other core event.
+(ServerEvent), like every other core event. A restart comes back as its outcome
+(:func:`wldesk.core.net.restart.swap_servers`): it never trades a working server for one that
+cannot start.
+
+Two sets of settings: ``settings`` are the saved ones (the Settings tab's, what starts next);
+``live_settings`` are the ones the running server uses, which differ from the saved ones after a
+change that needs a restart, until the restart.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QTimer, Signal
@@ -17,6 +26,9 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from wldesk.core import autostart, paths
 from wldesk.core.events import EventBus, ServerEvent
 from wldesk.core.logs import EventLogger
+from wldesk.core.net.addresses import card_lines, listening_addresses
+from wldesk.core.net.preflight import Problem, check_settings
+from wldesk.core.net.restart import SwapOutcome, swap_servers
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import Settings, SettingsProblem, backup_settings_file, save_settings
 from wldesk.core.store import FolderStore, Snapshot
@@ -25,11 +37,51 @@ from wldesk.gui.tasks import run_in_background
 
 log = logging.getLogger(__name__)
 
+RESTART_JOIN_SECONDS = 30.0
+"""How long quitting waits for a restart under way to finish before stopping its servers."""
+
+ADDRESS_REFRESH_MS = 30_000
+"""How often this computer's addresses are looked up again (a laptop changes networks)."""
+
+FINDING = "finding…"
+"""The connection card's address until this computer's addresses are known."""
+
+
+def _store_key(settings: Settings) -> tuple[str, int, str]:
+    """The settings a folder store is made with: another value needs another store."""
+    return settings.database, settings.settle_seconds, settings.folder_events
+
+
+def settings_summary(settings: Settings) -> str:
+    """``AE title WLDESK, port 4242``: how a message names the settings a server runs with."""
+    return f"AE title {settings.ae_title}, port {settings.port}"
+
+
+@dataclass
+class _Restart:
+    """A restart under way: the running server, its replacement and their stores."""
+
+    old: WorklistServer
+    new: WorklistServer
+    old_store: FolderStore
+    new_store: FolderStore
+    started: list[str] = field(default_factory=list)  # the messages of the "started" events
+
+    def run(self) -> SwapOutcome:
+        """On a worker thread: swap the servers, then stop the store no server uses."""
+        outcome = swap_servers(self.old, self.new)
+        if self.new_store is not self.old_store:
+            (self.old_store if outcome.running is self.new else self.new_store).stop()
+        return outcome
+
 
 class ServerController(QObject):
-    state_changed = Signal(str, str)  # state (stopped, starting, running, stopping, error), message
+    state_changed = Signal(str, str)  # state (stopped, starting, running, restarting, stopping,
+    # error), message
     store_changed = Signal()  # the folder's entries or problems changed
-    settings_changed = Signal(object)  # Settings
+    settings_changed = Signal(object)  # Settings (the saved ones)
+    addresses_changed = Signal()  # this computer's addresses for the connection card
+    restart_failed = Signal(str)  # why; the server went on with the settings it had, or stopped
 
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
                  parent: QObject | None = None, *,
@@ -48,25 +100,53 @@ class ServerController(QObject):
         self.state = "stopped"
         self.message = "not started"
         self.server: WorklistServer | None = None
-        self.store = self._make_store()
+        self.restart_problem = ""  # why the last restart failed, until the next start or stop
+        self.addresses: tuple[str, ...] | None = None  # where modalities reach the shown server
+        self._store_settings = settings
+        self.store = self._make_store(settings)
         self._syncing = False
-        self._restart_pending = False
         self._closed = False
+        self._restart: _Restart | None = None
+        self._restart_thread: threading.Thread | None = None
         self._seen_generation = -1
         self._poll = QTimer(self)
         self._poll.setInterval(1000)
         self._poll.timeout.connect(self._sync_store)
         self._poll.start()
+        self._address_timer = QTimer(self)
+        self._address_timer.setInterval(ADDRESS_REFRESH_MS)
+        self._address_timer.timeout.connect(self.refresh_addresses)
+        self._address_timer.start()
+        self.state_changed.connect(self.refresh_addresses)
+        self.settings_changed.connect(self.refresh_addresses)
+        self.refresh_addresses()
 
     # --- store ---------------------------------------------------------------------------------
 
-    def _make_store(self) -> FolderStore:
-        store = FolderStore(Path(self.settings.database), report=self.bus.emit,
-                            settle_seconds=self.settings.settle_seconds,
-                            folder_events=self.settings.folder_events)
-        if Path(self.settings.database).is_dir():
+    def _new_store(self, settings: Settings) -> FolderStore:
+        """A store of ``settings``' folder, not started (a server starts it once listening)."""
+        return FolderStore(Path(settings.database), report=self.bus.emit,
+                           settle_seconds=settings.settle_seconds,
+                           folder_events=settings.folder_events)
+
+    def _make_store(self, settings: Settings) -> FolderStore:
+        """A store of ``settings``' folder, indexing it already when it is there (for the views)."""
+        store = self._new_store(settings)
+        if Path(settings.database).is_dir():
             store.start()
         return store
+
+    def _use_store(self, store: FolderStore, settings: Settings) -> None:
+        if store is not self.store:
+            self.store = store
+            self._seen_generation = -1  # the views show the new store at the next poll
+        self._store_settings = settings
+
+    def _follow_saved_store(self) -> None:
+        """With no server, the store is the saved settings' folder: what the next start serves."""
+        if self.server is None and _store_key(self._store_settings) != _store_key(self.settings):
+            self.store.stop()
+            self._use_store(self._make_store(self.settings), self.settings)
 
     def set_poll_interval(self, milliseconds: int) -> None:
         """How often the store is brought up to date for the views (default 1 s)."""
@@ -94,6 +174,47 @@ class ServerController(QObject):
         self._syncing = False
         log.error("updating the worklist index failed", exc_info=exc)
 
+    # --- what the window shows -------------------------------------------------------------------
+
+    @property
+    def live_settings(self) -> Settings | None:
+        """The settings of the server running (or starting, restarting, stopping); None without one."""
+        return self.server.settings if self.server is not None else None
+
+    @property
+    def shown_settings(self) -> Settings:
+        """The server's settings as the window shows them: the live ones, or without a server the
+        saved ones (what starts next)."""
+        live = self.live_settings
+        return live if live is not None else self.settings
+
+    def refresh_addresses(self) -> None:
+        """Look up, off the GUI thread, where modalities reach the shown server."""
+        bind = self.shown_settings.bind_address
+        run_in_background(self, partial(listening_addresses, bind),
+                          partial(self._got_addresses, bind), name="wldesk-gui-addresses")
+
+    def _got_addresses(self, bind: str, found: list[str]) -> None:
+        if bind != self.shown_settings.bind_address:
+            return  # the lookup for the new address follows
+        if tuple(found) != self.addresses:
+            self.addresses = tuple(found)
+            self.addresses_changed.emit()
+
+    def connection_lines(self) -> list[str]:
+        """The connection card of the shown server: its addresses, AE title and port."""
+        shown = self.shown_settings
+        return card_lines(self.addresses if self.addresses is not None else (FINDING,),
+                          shown.ae_title, shown.port)
+
+    def check_settings(self, new: Settings, context: QObject,
+                       done: Callable[[list[Problem]], None]) -> None:
+        """Check off the GUI thread whether a server could start with ``new`` now; ``done`` gets
+        the problems (:func:`wldesk.core.net.preflight.check_settings`; the running server's own
+        port is none) unless ``context`` is gone by then."""
+        run_in_background(context, partial(check_settings, new, self.live_settings), done,
+                          name="wldesk-gui-check")
+
     # --- server --------------------------------------------------------------------------------
 
     def _set_state(self, state: str, message: str) -> None:
@@ -101,16 +222,18 @@ class ServerController(QObject):
         self.state_changed.emit(state, message)
 
     def start(self) -> None:
-        if self.state in ("starting", "running", "stopping"):
+        if self.state in ("starting", "running", "restarting", "stopping"):
             return
+        self.restart_problem = ""
         folder = Path(self.settings.database)
         if folder == paths.default_worklist_dir():
             folder.mkdir(parents=True, exist_ok=True)
+        self._follow_saved_store()
         if folder.is_dir():
             self.store.start()
-        self._set_state("starting", "starting")
         server = WorklistServer(self.settings, self.bus, self.store)
         self.server = server
+        self._set_state("starting", "starting")
 
         def work() -> None:
             with contextlib.suppress(ServerStartError):  # it emitted a "failed" event with why
@@ -122,6 +245,7 @@ class ServerController(QObject):
         server = self.server
         if server is None or self.state not in ("running", "starting"):
             return
+        self.restart_problem = ""
         self._set_state("stopping", "stopping")
         run_in_background(self, server.stop, name="wldesk-gui-stop")  # ... and so does this one
 
@@ -131,32 +255,123 @@ class ServerController(QObject):
             return
         self._closed = True
         self._poll.stop()
+        self._address_timer.stop()
+        restart, thread = self._restart, self._restart_thread
+        if restart is not None and thread is not None:
+            thread.join(RESTART_JOIN_SECONDS)  # its outcome is not waited for: both stop
+            for server in (restart.new, restart.old):
+                server.stop()
+            restart.new_store.stop()
         if self.server is not None:
             self.server.stop()
         self.store.stop()
         self.bridge.close()
 
     def _on_server_event(self, event: ServerEvent) -> None:
-        state = {"started": "running", "stopped": "stopped", "failed": "error"}[event.kind]
+        restart = self._restart
+        if restart is not None:  # the restart's outcome says what runs in the end
+            if event.kind == "started":
+                restart.started.append(event.message)
+            return
+        state = {"started": "running", "stopped": "stopped", "failed": "error"}.get(event.kind)
+        if state is None:
+            return  # a restart's report: its outcome has set the state already
         if state != "running":
             self.server = None
+            self._follow_saved_store()
         self._set_state(state, event.message)
-        if state == "stopped" and self._restart_pending:
-            self._restart_pending = False
+
+    def restart(self) -> None:
+        """Restart the server with the saved settings; never leave the clinic without a server.
+
+        Without a running server, this starts one. Otherwise the new server replaces the running
+        one on a worker thread (:func:`~wldesk.core.net.restart.swap_servers`: the old one keeps,
+        or goes back to, answering when the new one cannot start). When it cannot, the saved
+        settings that need a restart are put back to the running server's (saved atomically), and
+        a ``rolled_back`` ServerEvent (the log, the Activity tab) and :attr:`restart_failed` say
+        why; :attr:`restart_problem` keeps it for the window."""
+        old_server = self.server
+        if old_server is None or self.state != "running":
             self.start()
+            return
+        old, new = old_server.settings, self.settings
+        store = self.store if _store_key(old) == _store_key(new) else self._new_store(new)
+        restart = _Restart(old_server, WorklistServer(new, self.bus, store), self.store, store)
+        self._restart = restart
+        self.restart_problem = ""
+        self._set_state("restarting", "restarting")
+        self._restart_thread = run_in_background(self, restart.run, self._restarted,
+                                                 self._restart_crashed, name="wldesk-gui-restart")
+
+    def _restarted(self, outcome: SwapOutcome) -> None:
+        restart, self._restart = self._restart, None
+        if self._closed or restart is None:
+            return  # quitting stopped both servers meanwhile
+        self.server = outcome.running
+        if outcome.running is restart.new:
+            self._use_store(restart.new_store, restart.new.settings)
+            self._set_state("running", restart.started[-1] if restart.started else "running")
+            return
+        old = restart.old.settings
+        kept = self._put_back(old)
+        if outcome.running is None:
+            self._follow_saved_store()
+            self.restart_problem = (
+                f"The server could not restart with the new settings ({outcome.problem}), nor "
+                f"start again with the previous ones ({outcome.old_problem}). {kept}")
+            self.bus.emit(ServerEvent("failed", self.restart_problem))
+            self.restart_failed.emit(self.restart_problem)
+            return
+        went = "started again" if outcome.interrupted else "went on answering"
+        self.restart_problem = (f"The server could not restart with the new settings "
+                                f"({outcome.problem}). It {went} with the settings it had "
+                                f"({settings_summary(old)}). {kept}")
+        self._set_state("running", restart.started[-1] if restart.started else "running")
+        self.bus.emit(ServerEvent("rolled_back", self.restart_problem))
+        self.restart_failed.emit(self.restart_problem)
+
+    def _put_back(self, old: Settings) -> str:
+        """Save the running server's values of the settings that need a restart again (the others
+        stay as saved); says how that went, as the end of a message."""
+        restored = self.settings.replace(**{d.name: getattr(old, d.name)
+                                            for d in Settings.declarations() if d.restart})
+        try:
+            save_settings(restored, self.settings_path)
+        except OSError as exc:
+            return (f"Those could not be saved again ({exc.strerror or exc}): the saved settings "
+                    f"still hold the new ones.")
+        self.settings = restored
+        self.settings_changed.emit(restored)
+        return "Those are the saved settings again."
+
+    def _restart_crashed(self, exc: Exception) -> None:
+        """A bug in the restart itself: whatever runs goes on; the log has the traceback."""
+        restart, self._restart = self._restart, None
+        if self._closed or restart is None:
+            return  # quitting stopped both servers meanwhile
+        log.error("restarting the server failed", exc_info=exc)
+        running = next((s for s in (restart.new, restart.old) if s.is_running), None)
+        self.server = running
+        if running is None:
+            self._set_state("error", f"restarting the server failed: {exc}")
+        else:
+            self._use_store(running.store, running.settings)
+            self._set_state("running", "running")
 
     # --- settings ------------------------------------------------------------------------------
 
     def needs_restart(self, new: Settings) -> bool:
         """True when the running server would have to restart to use ``new``."""
-        return self.state in ("starting", "running") and self.settings.restart_needed_for(new)
+        live = self.live_settings
+        return live is not None and live.restart_needed_for(new)
 
     def apply_settings(self, new: Settings, *, backup: bool = False) -> Path | None:
         """Save ``new`` (atomically) and use it: raises OSError when it cannot be saved.
 
         A copy of the file it replaces is kept first when ``backup`` is asked for or the file had
         problems (it holds what the window could not show): the copy's path, else None.
-        """
+        A running server goes on with its own settings (:attr:`live_settings`) until a restart;
+        without one, the store follows the new folder at once."""
         login_was = autostart.is_enabled()
         if new.start_at_login != login_was:
             autostart.set_enabled(new.start_at_login)
@@ -170,19 +385,8 @@ class ServerController(QObject):
                 autostart.set_enabled(login_was)
             raise
         self.settings_problems = ()
-        old, self.settings = self.settings, new
+        self.settings = new
         self._logger.redact = new.redact_patient_data
-        if new.database != old.database:
-            self.store.stop()
-            self.store = self._make_store()
-            self._seen_generation = -1
+        self._follow_saved_store()
         self.settings_changed.emit(new)
         return kept
-
-    def restart(self) -> None:
-        """Stop the server (if running) and start it again with the current settings."""
-        if self.server is None or self.state != "running":
-            self.start()
-            return
-        self._restart_pending = True
-        self.stop()

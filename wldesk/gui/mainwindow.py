@@ -3,6 +3,7 @@ it opens entries in editors (several at once) and the new-entry form."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,9 +25,11 @@ from wldesk import __version__
 from wldesk.core import paths
 from wldesk.core.editing.errors import EditError
 from wldesk.gui.activity_tab import ActivityTab
+from wldesk.gui.connection import PENDING_COLOR, ConnectionCard, after_restart_text
 from wldesk.gui.controller import ServerController
 from wldesk.gui.editor.new_entry import NewEntryDialog
 from wldesk.gui.editor.window import EditorWindow
+from wldesk.gui.qtutil import ERROR_COLOR
 from wldesk.gui.resources import icon
 from wldesk.gui.settings_tab import SettingsTab
 from wldesk.gui.testquery_tab import TestQueryTab
@@ -35,7 +38,11 @@ from wldesk.gui.worklist_tab import WorklistTab
 
 
 class StatusHeader(QWidget):
-    """State, AE title, port, folder, entries and problem files, with Start/Stop."""
+    """The server's state, the connection card (address, AE title, port), folder, entries and
+    problem files, with Start/Stop; saved settings not yet in use, and a failed restart.
+
+    What it shows is the running server's (:attr:`ServerController.live_settings`), or without one
+    the saved settings, which the next start uses; never saved values as if they were live."""
 
     def __init__(self, controller: ServerController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -44,25 +51,44 @@ class StatusHeader(QWidget):
         self.state_icon = QLabel()
         self.state_label = QLabel()
         self.state_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.state_label.setWordWrap(True)
         self.details = QLabel()
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setOpenExternalLinks(False)
-        self.details.linkActivated.connect(lambda _link: open_folder(controller.settings.database))
+        self.details.linkActivated.connect(
+            lambda _link: open_folder(controller.shown_settings.database))
+        self.pending = QLabel()
+        self.pending.setObjectName("after_restart")
+        self.pending.setStyleSheet(f"color: {PENDING_COLOR};")
+        self.pending.setToolTip("Saved settings that the server uses once it restarts "
+                                "(Restart now in the Settings tab, or Restart in the Server menu)")
+        self.problem = QLabel()
+        self.problem.setObjectName("restart_problem")
+        self.problem.setWordWrap(True)
+        self.problem.setStyleSheet(f"color: {ERROR_COLOR};")
+        self.problem.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.card = ConnectionCard(controller)
         self.button = QPushButton()
         self.button.clicked.connect(self._toggle)
         text = QVBoxLayout()
         text.addWidget(self.state_label)
         text.addWidget(self.details)
-        layout.addWidget(self.state_icon)
+        text.addWidget(self.pending)
+        text.addWidget(self.problem)
+        text.addStretch(1)
+        layout.addWidget(self.state_icon, 0, Qt.AlignmentFlag.AlignTop)
         layout.addLayout(text, 1)
-        layout.addWidget(self.button)
+        layout.addWidget(self.card)
+        layout.addWidget(self.button, 0, Qt.AlignmentFlag.AlignTop)
         controller.state_changed.connect(self.refresh)
         controller.store_changed.connect(self.refresh)
         controller.settings_changed.connect(self.refresh)
+        controller.restart_failed.connect(self.refresh)
         self.refresh()
 
     def refresh(self) -> None:
-        controller, settings = self.controller, self.controller.settings
+        controller = self.controller
+        shown = controller.shown_settings
         state = controller.state
         self.state_icon.setPixmap(icon(state_icon_name(state)).pixmap(40, 40))
         headline = f"<b>Server {STATE_TEXT.get(state, state)}</b>"
@@ -72,14 +98,19 @@ class StatusHeader(QWidget):
         snapshot = controller.snapshot()
         problems = len(snapshot.problems)
         self.details.setText(
-            f"AE title <b>{settings.ae_title}</b> · port <b>{settings.port}</b> · "
-            f"folder <a href='open'>{settings.database}</a> · "
+            f"Folder <a href='open'>{html.escape(shown.database)}</a> · "
             f"<b>{len(snapshot.entries)}</b> entries · "
             + (f"<b style='color:#b00'>{problems}</b> problem files" if problems
                else "no problem files"))
+        pending = after_restart_text(controller.live_settings, controller.settings)
+        self.pending.setText(pending)
+        self.pending.setHidden(not pending)
+        problem = controller.restart_problem
+        self.problem.setText(problem)
+        self.problem.setHidden(not problem or controller.message == problem)  # else in the headline
         running = state in ("running", "starting")
         self.button.setText("Stop server" if running else "Start server")
-        self.button.setEnabled(state != "stopping")
+        self.button.setEnabled(state not in ("stopping", "restarting"))
 
     def _toggle(self) -> None:
         if self.controller.state in ("running", "starting"):

@@ -19,12 +19,13 @@ Index = QModelIndex | QPersistentModelIndex
 ERROR_COLOR = "#b00020"  # the red of the messages under a field that is wrong
 
 
-def error_label(name: str) -> QLabel:
-    """The hidden red label that says under a field what is wrong with it (``<name>_error``)."""
+def error_label(name: str, kind: str = "error", color: str = ERROR_COLOR) -> QLabel:
+    """The hidden label that says under a field what is wrong with it (``<name>_<kind>``): red
+    for an error, or another colour (a warning)."""
     label = QLabel()
-    label.setObjectName(f"{name}_error")
+    label.setObjectName(f"{name}_{kind}")
     label.setWordWrap(True)
-    label.setStyleSheet(f"color: {ERROR_COLOR};")
+    label.setStyleSheet(f"color: {color};")
     label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
     label.hide()
     return label

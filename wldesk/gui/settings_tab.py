@@ -5,6 +5,14 @@ Nothing about a setting is declared here twice: the form is built from ``Setting
 label for 0, the label and tooltip from the description), and every value is validated by
 ``Settings.replace``, whose message (naming the key) is shown in red under the field. Save stays
 disabled while any field is invalid.
+
+Valid settings are then checked against this computer, off the GUI thread, a moment after the
+last keystroke (:func:`wldesk.core.net.preflight.check_settings`, through the controller): a port
+another program uses, an address that is not this computer's, a missing folder (with a button that
+creates it), TLS files that do not work. These are shown under their fields too, in brown, but they
+do not disable Save: the saved settings are what the server starts with next, and a drive that is
+not connected yet or a port that another program will give up are fair to save. They do stop
+"Restart now": the restart bar says why, and the running server goes on with the settings it has.
 """
 
 from __future__ import annotations
@@ -15,7 +23,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QUrl
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl
 from PySide6.QtGui import QColor, QDesktopServices
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -37,11 +45,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wldesk.core.net.preflight import Problem, create_folder
 from wldesk.core.settings import GROUPS, KnownModality, SettingInfo, Settings, SettingsError, check_ae_title
 from wldesk.gui.controller import ServerController
 from wldesk.gui.qtutil import ERROR_COLOR, error_label
+from wldesk.gui.restart_bar import RestartBar
 
-RESTART_TEXT = "These changes take effect when the server restarts"
+WARNING_COLOR = "#7a4a00"
+CHECK_DELAY_MS = 300
+"""How long after the last change the form is checked against this computer (ports, folder)."""
 
 # A spin box holds a 32-bit int: the bounds of a setting declared without its own.
 _SPIN_LIMITS = (-(2**31), 2**31 - 1)
@@ -260,16 +272,17 @@ class _FolderEditor(_TextEditor):
         self.open.setToolTip("Open this folder in the file manager")
         self.browse.clicked.connect(self._browse)
         self.open.clicked.connect(self._open)
-        self.edit.textChanged.connect(self._update_open)
+        self.edit.textChanged.connect(self.update_open)
         self.widget = QWidget()
         row = QHBoxLayout(self.widget)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.edit, 1)
         row.addWidget(self.browse)
         row.addWidget(self.open)
-        self._update_open()
+        self.update_open()
 
-    def _update_open(self) -> None:
+    def update_open(self) -> None:
+        """Open is possible when the folder exists (call when it may have been created)."""
         text = self.edit.text().strip()
         self.open.setEnabled(bool(text) and Path(text).is_dir())
 
@@ -415,19 +428,19 @@ class SettingsTab(QWidget):
         self._candidate: Settings | None = None
         self._editors: dict[str, _Editor] = {}
         self._errors: dict[str, QLabel] = {}
+        self._warnings: dict[str, QLabel] = {}
+        self._checks = 0  # the number of the latest check of the form: older answers are dropped
+        self._check_timer = QTimer(self)
+        self._check_timer.setSingleShot(True)
+        self._check_timer.setInterval(CHECK_DELAY_MS)
+        self._check_timer.timeout.connect(self._check_form)
+        self.create_folder_button = QPushButton("Create folder")
+        self.create_folder_button.setToolTip("Create this folder (and the folders it is in)")
+        self.create_folder_button.clicked.connect(self._create_folder)
+        self.create_folder_button.hide()
 
-        self.restart_bar = QFrame()
-        self.restart_bar.setObjectName("restart_bar")
-        self.restart_bar.setFrameShape(QFrame.Shape.StyledPanel)
-        self.restart_bar.setStyleSheet("#restart_bar { background: #fff4ce; } "
-                                       "#restart_bar QLabel { color: #3b2f00; }")
-        self.restart_label = QLabel(RESTART_TEXT)
-        self.restart_button = QPushButton("Restart now")
-        self.restart_button.clicked.connect(self._restart)
-        bar = QHBoxLayout(self.restart_bar)
-        bar.addWidget(self.restart_label, 1)
-        bar.addWidget(self.restart_button)
-        self.restart_bar.hide()
+        self.restart_bar = RestartBar(controller)
+        self.restart_label, self.restart_button = self.restart_bar.label, self.restart_bar.button
 
         # what the settings file held that could not be used (the form shows defaults instead)
         self.file_bar = QLabel()
@@ -458,7 +471,7 @@ class SettingsTab(QWidget):
         self.save_note.hide()
         self.save_button = QPushButton("Save")
         self.revert_button = QPushButton("Revert")
-        self.revert_button.setToolTip("Discard the changes and show the settings in use")
+        self.revert_button.setToolTip("Discard the changes and show the saved settings")
         self.save_button.clicked.connect(self.save)
         self.revert_button.clicked.connect(self.revert)
         buttons = QHBoxLayout()
@@ -509,12 +522,16 @@ class SettingsTab(QWidget):
             editor.focus_widget().setToolTip(tooltip)
             editor.focus_widget().setAccessibleDescription(tooltip)
             error = error_label(name)
-            self._editors[name], self._errors[name] = editor, error
+            warning = error_label(name, "warning", WARNING_COLOR)
+            self._editors[name], self._errors[name], self._warnings[name] = editor, error, warning
             cell = QWidget()
             column = QVBoxLayout(cell)
             column.setContentsMargins(0, 0, 0, 0)
             column.addWidget(editor.widget)
             column.addWidget(error)
+            column.addWidget(warning)
+            if name == "database":
+                column.addWidget(self.create_folder_button, 0, Qt.AlignmentFlag.AlignLeft)
             if isinstance(editor, _BoolEditor):
                 form.addRow(cell)
                 continue
@@ -584,6 +601,11 @@ class SettingsTab(QWidget):
         label = self._errors[name]
         return "" if label.isHidden() else label.text()
 
+    def warning_text(self, name: str) -> str:
+        """What the last check against this computer found for setting ``name``, or ""."""
+        label = self._warnings[name]
+        return "" if label.isHidden() else label.text()
+
     def candidate(self) -> Settings | None:
         """The settings as the form shows them, or None while any field is invalid."""
         return self._candidate
@@ -646,6 +668,49 @@ class SettingsTab(QWidget):
         unsaved = candidate != base or bool(self.controller.settings_problems)
         self.save_button.setEnabled(candidate is not None and unsaved)
         self.revert_button.setEnabled(candidate != base)
+        self._check_timer.start()  # (again): check against this computer once typing pauses
+
+    def _check_form(self) -> None:
+        """Check the form's settings against this computer, off the GUI thread.
+
+        Not while the server starts, restarts or stops: the check listens on the port for an
+        instant, which must not be the instant the server takes it (the state change checks
+        again)."""
+        candidate = self._candidate
+        self._checks += 1
+        if candidate is None:
+            self._show_problems([])
+            return
+        if self.controller.state in ("starting", "restarting", "stopping"):
+            return
+        number = self._checks
+        self.controller.check_settings(candidate, self,
+                                       lambda problems: self._checked(number, problems))
+
+    def _checked(self, number: int, problems: list[Problem]) -> None:
+        if number == self._checks:  # else the form changed meanwhile: a newer check follows
+            self._show_problems(problems)
+
+    def _show_problems(self, problems: list[Problem]) -> None:
+        for name, label in self._warnings.items():
+            text = "\n".join(p.message for p in problems if p.setting == name)
+            label.setText(text)
+            label.setHidden(not text)
+        self.create_folder_button.setVisible(any(p.missing_folder for p in problems))
+
+    def _create_folder(self) -> None:
+        folder = self._editors["database"].value()
+        problem = create_folder(folder)
+        if problem is not None:
+            label = self._warnings["database"]
+            label.setText(problem)
+            label.show()
+            return
+        editor = self._editors["database"]
+        assert isinstance(editor, _FolderEditor)
+        editor.update_open()
+        self._check_timer.stop()
+        self._check_form()
 
     def save(self) -> bool:
         """Save and apply the form's settings; False (with the reason shown) when that failed."""
@@ -658,12 +723,14 @@ class SettingsTab(QWidget):
         except OSError as exc:
             self._show_save_error(exc)
             return False
-        if restart:
-            self.restart_bar.show()
         self.load(self.controller.settings)  # as the settings normalized them
         if backup is not None:
             self.save_note.setText(f"Saved. The old settings file was kept as {backup}.")
             self.save_note.show()
+        if restart:
+            self.restart_bar.offer()
+        else:
+            self.restart_bar.hide()  # the running server uses the saved settings
         return True
 
     def _show_save_error(self, exc: OSError) -> None:
@@ -676,10 +743,6 @@ class SettingsTab(QWidget):
     def revert(self) -> None:
         self.load(self.controller.settings)
 
-    def _restart(self) -> None:
-        self.restart_bar.hide()
-        self.controller.restart()
-
     def _on_state(self, state: str, _message: str) -> None:
-        if state != "running":
-            self.restart_bar.hide()  # the server starts next with the saved settings
+        if state in ("running", "stopped", "error"):
+            self._check_timer.start()  # whose port is whose may have changed

@@ -8,11 +8,12 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon, QWidget
 
+from wldesk.gui.connection import after_restart_text
 from wldesk.gui.controller import ServerController
 from wldesk.gui.resources import icon
 
-STATE_TEXT = {"running": "running", "starting": "starting…", "stopping": "stopping…",
-              "stopped": "stopped", "error": "error"}
+STATE_TEXT = {"running": "running", "starting": "starting…", "restarting": "restarting…",
+              "stopping": "stopping…", "stopped": "stopped", "error": "error"}
 
 
 def state_icon_name(state: str) -> str:
@@ -37,15 +38,23 @@ class TrayIcon(QSystemTrayIcon):
         self.activated.connect(self._on_activated)
         controller.state_changed.connect(self._on_state)
         controller.store_changed.connect(self.update_look)
+        controller.settings_changed.connect(self.update_look)
+        controller.addresses_changed.connect(self.update_look)
+        controller.restart_failed.connect(self._on_restart_failed)
         self.rebuild_menu()
         self.update_look()
 
     def tooltip_text(self) -> str:
-        settings = self.controller.settings
-        entries = len(self.controller.store)
-        return (f"wldesk — {STATE_TEXT.get(self.controller.state, self.controller.state)}\n"
-                f"AE title {settings.ae_title}, port {settings.port}\n"
-                f"{entries} worklist entr{'y' if entries == 1 else 'ies'}")
+        """State, the connection card, saved settings not in use yet, entries and folder: the
+        running server's (without one, the saved settings, which start next)."""
+        controller = self.controller
+        entries = len(controller.store)
+        pending = after_restart_text(controller.live_settings, controller.settings)
+        return "\n".join([
+            f"wldesk — {STATE_TEXT.get(controller.state, controller.state)}",
+            *controller.connection_lines(), *([pending] if pending else []),
+            f"{entries} worklist entr{'y' if entries == 1 else 'ies'} in "
+            f"{controller.shown_settings.database}"])
 
     def update_look(self) -> None:
         self.setIcon(icon(state_icon_name(self.controller.state)))
@@ -60,7 +69,7 @@ class TrayIcon(QSystemTrayIcon):
             self.menu.addAction("Stop server", self.controller.stop)
         else:
             start = self.menu.addAction("Start server", self.controller.start)
-            start.setEnabled(state != "stopping")
+            start.setEnabled(state not in ("stopping", "restarting"))
         self.menu.addAction("Open worklist folder",
                             lambda: open_folder(self.controller.settings.database))
         self.menu.addSeparator()
@@ -74,6 +83,12 @@ class TrayIcon(QSystemTrayIcon):
         if state == "error" and self.isVisible():
             self.showMessage("wldesk: the worklist server is not running", message,
                              QSystemTrayIcon.MessageIcon.Critical, 10000)
+
+    def _on_restart_failed(self, message: str) -> None:
+        self.update_look()
+        if self.isVisible():
+            self.showMessage("wldesk: the restart did not work", message,
+                             QSystemTrayIcon.MessageIcon.Warning, 10000)
 
     def _on_activated(self, reason: QSystemTrayIcon.ActivationReason) -> None:
         if reason in (QSystemTrayIcon.ActivationReason.Trigger,

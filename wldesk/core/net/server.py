@@ -37,6 +37,7 @@ from wldesk.core.net.transport import (
     PENDING_TOTAL,
     Handshakes,
     TitleProblem,
+    listen_error,
     start_server,
     title_problems,
 )
@@ -278,10 +279,8 @@ class WorklistServer:
                 ae, address, handlers, self.fast_path, ssl_context=tls,
                 handshakes=Handshakes(deadline=float(self.settings.association_request_timeout)))
         except OSError as exc:
-            reason = ("the port is already in use" if exc.errno in (98, 10048)
-                      else exc.strerror or str(exc))
             message = (f"cannot listen on {self.settings.bind_address or '*'}:"
-                       f"{self.settings.port}: {reason}")
+                       f"{self.settings.port}: {listen_error(exc)}")
             self.bus.emit(ServerEvent("failed", message))
             raise ServerStartError(message) from None
         self.store.start()

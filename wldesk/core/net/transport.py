@@ -36,6 +36,7 @@ None; ``DULServiceProvider._decode_pdu`` decodes each whole PDU.
 from __future__ import annotations
 
 import contextlib
+import errno
 import logging
 import socket
 import ssl
@@ -55,7 +56,7 @@ import pynetdicom
 from pynetdicom import AE, evt
 from pynetdicom.association import Association
 from pynetdicom.pdu import A_ABORT_RQ, _PDUType
-from pynetdicom.transport import AssociationServer, ThreadedAssociationServer
+from pynetdicom.transport import AddressInformation, AssociationServer, ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
 from wldesk.core.net.fastfind import BatchingDUL, FastPath
@@ -549,3 +550,43 @@ def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventH
     # the server from this list again (and raises ValueError if it is not there).
     ae._servers.append(server)
     return server
+
+
+_IN_USE = (errno.EADDRINUSE, 10048)  # WSAEADDRINUSE
+_NOT_HERE = (errno.EADDRNOTAVAIL, 10049)  # WSAEADDRNOTAVAIL
+_FORBIDDEN = (errno.EACCES, 10013)  # WSAEACCES: also a port Windows reserves (Hyper-V, WinNAT)
+
+
+def port_in_use(exc: OSError) -> bool:
+    """True when listening failed because something already listens on the address and port."""
+    return exc.errno in _IN_USE
+
+
+def address_not_here(exc: OSError) -> bool:
+    """True when listening failed because the address is not one of this computer's."""
+    return exc.errno in _NOT_HERE
+
+
+def listen_error(exc: OSError) -> str:
+    """Why listening failed, in a few plain words (``exc`` from binding the server's socket)."""
+    if port_in_use(exc):
+        return "the port is already in use"
+    if address_not_here(exc):
+        return "the address is not one of this computer's"
+    if exc.errno in _FORBIDDEN:
+        return "the system does not allow this port (reserved, or below 1024 without administrator rights)"
+    return exc.strerror or str(exc)
+
+
+def try_listen(address: tuple[str, int]) -> None:
+    """Bind and listen on ``address`` as :func:`start_server` does, then close again.
+
+    The socket is the one pynetdicom's ``AssociationServer`` makes: the address family from
+    ``AddressInformation``, ``SO_REUSEADDR`` (``server_bind``), the listen backlog of
+    :class:`LowLatencyAssociationServer`. Raises the OSError that starting a server on ``address``
+    would raise now (:func:`listen_error` words it)."""
+    family = AddressInformation.from_tuple(address).address_family
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind(address)
+        probe.listen(LowLatencyAssociationServer.request_queue_size)
