@@ -71,15 +71,17 @@ def entry(worklist_folder: Path) -> Path:
     return write_wl(worklist_folder / "e1.wl", sample())
 
 
-def make_editor(path: Path, tmp_path: Path) -> EditorWindow:
+def make_editor(qtbot: QtBot, path: Path, tmp_path: Path) -> EditorWindow:
+    """An editor on ``path``, shown, once the file is read (it is read in the background)."""
     editor = EditorWindow.open_file(path, templates=tmp_path / "templates")
     editor.show()
+    qtbot.waitUntil(lambda: not editor.loading, timeout=10000)
     return editor
 
 
 @pytest.fixture
 def editor(qtbot: QtBot, entry: Path, tmp_path: Path) -> Iterator[EditorWindow]:
-    made = make_editor(entry, tmp_path)
+    made = make_editor(qtbot, entry, tmp_path)
     yield made
     if shiboken6.isValid(made):
         made.close_discarding()
@@ -378,38 +380,66 @@ def test_failed_save_keeps_the_original(editor: EditorWindow, entry: Path, boxes
     assert entry.read_bytes() == before
 
 
-def test_changed_on_disk_offers_reload_or_overwrite(editor: EditorWindow, entry: Path,
-                                                    tmp_path: Path) -> None:
-    write_wl(entry, sample(PatientID="THEIRS"))
-    assert editor.check_disk()
-    assert editor.conflict_bar.isVisibleTo(editor)
-    assert "changed by someone else" in editor.conflict_label.text()
-    assert editor.reload()
+def test_changed_on_disk_reloads_or_asks(qtbot: QtBot, editor: EditorWindow, entry: Path,
+                                         tmp_path: Path) -> None:
+    # nothing changed here: the file is reloaded, written in place or replaced (renamed over it)
+    with qtbot.waitSignal(editor.loaded, timeout=10000):
+        write_wl(entry, sample(PatientID="THEIRS"))
     assert value(editor.model, "PatientID") == "THEIRS"
     assert not editor.conflict_bar.isVisibleTo(editor)
+    replacement = write_wl(tmp_path / "replacement.wl", sample(PatientID="RENAMED"))
+    with qtbot.waitSignal(editor.loaded, timeout=10000):
+        os.replace(replacement, entry)
+    assert value(editor.model, "PatientID") == "RENAMED"
     assert not editor.check_disk()
 
-    # before saving: asked, then overwritten on request
+    # changes here: the bar asks; Keep mine, and saving replaces theirs without asking again
     assert editor.model.setData(editor.model.find("PatientID"), "MINE")
     write_wl(entry, sample(PatientID="THEIRS2"))
+    qtbot.waitUntil(lambda: editor.conflict_bar.isVisibleTo(editor), timeout=10000)
+    assert "The file changed on disk" in editor.conflict_bar.label.text()
+    assert value(editor.model, "PatientID") == "MINE"
     asked: list[str] = []
 
     def ask() -> str:
         asked.append("asked")
-        return "overwrite"
+        return "cancel"
 
     editor.ask_conflict = ask  # type: ignore[method-assign]
+    editor.conflict_bar.keep_button.click()
+    assert not editor.conflict_bar.isVisibleTo(editor)
+    editor.check_disk()  # as when the window is activated again: Keep mine holds
+    assert not editor.conflict_bar.isVisibleTo(editor)
     assert editor.save()
-    assert asked == ["asked"]
+    assert asked == []
     assert load_document(entry).dataset.PatientID == "MINE"
 
-    # or reloaded
+    # changes here and a change on disk not seen yet: saving asks
     assert editor.model.setData(editor.model.find("PatientID"), "MINE2")
+    editor.file_watch.watch(None)  # the change is only noticed when saving
     write_wl(entry, sample(PatientID="THEIRS3"))
-    editor.ask_conflict = lambda: "reload"  # type: ignore[method-assign]
     assert not editor.save()
-    assert value(editor.model, "PatientID") == "THEIRS3"
+    assert asked == ["asked"]
     assert load_document(entry).dataset.PatientID == "THEIRS3"
+
+    # or Reload: theirs, the changes here are dropped
+    with qtbot.waitSignal(editor.loaded, timeout=10000):
+        editor.conflict_bar.reload_button.click()
+    assert value(editor.model, "PatientID") == "THEIRS3"
+    assert not editor.isWindowModified()
+    assert not editor.conflict_bar.isVisibleTo(editor)
+
+
+def test_deleted_on_disk_keeps_the_entry_here(qtbot: QtBot, editor: EditorWindow,
+                                              entry: Path) -> None:
+    entry.unlink()
+    qtbot.waitUntil(lambda: editor.conflict_bar.isVisibleTo(editor), timeout=10000)
+    assert "deleted or moved" in editor.conflict_bar.label.text()
+    assert not editor.conflict_bar.reload_button.isVisibleTo(editor)
+    assert value(editor.model, "PatientID") == "PID1"
+    editor.conflict_bar.keep_button.click()
+    assert editor.save()
+    assert load_document(entry).dataset.PatientID == "PID1"
 
 
 def test_delete_moves_to_the_archive(qtbot: QtBot, editor: EditorWindow, entry: Path,
@@ -444,13 +474,13 @@ def test_export_and_import(qtmodeltester: ModelTester, editor: EditorWindow, tmp
     model = editor.model
     check(qtmodeltester, model)
     dump, as_json = tmp_path / "e1.dump", tmp_path / "e1.json"
-    assert editor.export_dump(dump)
+    assert editor.files.export_dump(dump)
     text = dump.read_bytes()
     assert "(0010,0010) PN [MÜLLER^JOSÉ]".encode("latin-1") in text  # in the file's charset
-    assert editor.export_json(as_json)
+    assert editor.files.export_json(as_json)
     assert json.loads(as_json.read_text("utf-8"))["00100020"]["Value"] == ["PID1"]
     dump.write_bytes(text.replace(b"[PID1]", b"[PID9]").replace(b"[Head]", b"[Knee]"))
-    assert editor.import_text(dump)
+    assert editor.files.import_text(dump)
     assert value(model, "PatientID") == "PID9"
     assert value(model, "RequestedProcedureDescription") == "Knee"
     assert value(model, SPS, 0, "Modality") == "CT"
@@ -461,7 +491,7 @@ def test_export_and_import(qtmodeltester: ModelTester, editor: EditorWindow, tmp
 
 
 def test_main_window_opens_editors(qtbot: QtBot, controller: ServerController, entry: Path,
-                                   worklist_folder: Path) -> None:
+                                   worklist_folder: Path, boxes: Boxes) -> None:
     window = MainWindow(controller)
     qtbot.addWidget(window)
     first = window.open_entry(entry)
@@ -478,5 +508,8 @@ def test_main_window_opens_editors(qtbot: QtBot, controller: ServerController, e
     texts = [a.text() for a in file_menu.actions()]
     assert "&New entry…" in texts and "&Open…" in texts
     (worklist_folder / "bad.wl").write_bytes(b"not dicom")
-    assert window.open_entry(worklist_folder / "bad.wl") is None
+    bad = window.open_entry(worklist_folder / "bad.wl")
+    qtbot.waitUntil(lambda: len(window.editors) == 1, timeout=10000)  # it said why and closed
+    assert not shiboken6.isValid(bad) or not bad.isVisible()
+    assert "not a DICOM file" in boxes.warnings[-1]
     first.close_discarding()

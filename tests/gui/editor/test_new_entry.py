@@ -138,12 +138,13 @@ def test_missing_and_invalid_values_are_shown(dialog: NewEntryDialog, worklist_f
 
 
 @pytest.fixture
-def editor(worklist_folder: Path) -> Iterator[EditorWindow]:
+def editor(qtbot: QtBot, worklist_folder: Path) -> Iterator[EditorWindow]:
     ds = worklist_dataset("DOE^JANE", SpecificCharacterSet="ISO_IR 192", PatientSex="F",
                           ReferencedStudySequence=[], ReferringPhysicianName="WHO^DR",
                           StudyID="S1")
     path = write_wl(worklist_folder / "source.wl", ds)
     made = EditorWindow.open_file(path, modalities=MODALITIES)
+    qtbot.waitUntil(lambda: not made.loading, timeout=10000)
     yield made
     if shiboken6.isValid(made):
         made.close_discarding()
