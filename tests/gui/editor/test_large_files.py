@@ -91,10 +91,12 @@ during = [t for t in ticks if start < t < end]
 model = editor.model
 big = model.index_of(((), 0x00991000), model.VALUE)
 model.setData(model.find("PatientID"), "EDITED")
+moments = [start, *during, end]
 report = {
     "loaded": not editor.loading, "loading_title": loading_title, "seconds": end - start,
-    "ticks": len(during), "longest_pause": max((b - a for a, b in zip([start, *during], [*during, end])), default=end - start),
-    "peak_after_load": peak_mb(), "shown": big.data(), "editable": bool(model.flags(big) & Qt.ItemFlag.ItemIsEditable),
+    "ticks": len(during), "longest_pause": max(b - a for a, b in zip(moments, moments[1:])),
+    "peak_after_load": peak_mb(), "shown": big.data(),
+    "editable": bool(model.flags(big) & Qt.ItemFlag.ItemIsEditable),
     "tooltip": big.data(Qt.ItemDataRole.ToolTipRole), "saved": editor.save(),
 }
 report["peak"] = peak_mb()
