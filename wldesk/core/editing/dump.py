@@ -556,9 +556,9 @@ class _Writer:
         if is_large(elem):  # never turned into text: 200 MB of OB would be 600 MB of hex digits
             size = value_size(elem)
             self.emit(depth, head, self.plain(_NOT_LOADED), f"{size:3}, 1 {name}")
-            self.limitations.append(f"{where}{name}: {size_text(size)} is too large for a dump; "
-                                    f"it is written {_NOT_LOADED}, and reading the dump back "
-                                    "stops there")
+            self.limitations.append(f"{where}{name} ({tag.group:04x},{tag.element:04x}): "
+                                    f"{size_text(size)} is too large for a dump; it is written "
+                                    f"{_NOT_LOADED}, and reading the dump back stops there")
             return
         text = element_text(elem)
         try:
