@@ -534,10 +534,10 @@ class EditorWindow(QMainWindow):
 
     def conflict_text(self) -> str:
         path = self.document.path
+        name = path.name if path is not None else "the entry"
         if path is not None and not path.exists():
-            return f"{path} was deleted or moved by someone else since it was opened here."
-        return f"The file changed on disk: {path} was changed by someone else since it was " \
-            "opened here."
+            return f"{name} was deleted or moved by someone else after it was opened here."
+        return f"The file changed on disk: someone else changed {name} after it was opened here."
 
     def check_disk(self) -> bool:
         """When the file changed on disk (noticed by the file watch, or when the window is
@@ -567,8 +567,8 @@ class EditorWindow(QMainWindow):
             self.conflict_bar.ask(self.conflict_text() + " Keep yours: saving writes it again.",
                                   can_reload=False)
             return
-        self.conflict_bar.ask(self.conflict_text() + " Reload it (your changes here are lost), "
-                              "or keep yours (saving then replaces the file on disk)?")
+        self.conflict_bar.ask(self.conflict_text() + " Reload their version (your changes here "
+                              "are lost), or keep yours (saving then replaces theirs)?")
 
     def _keep_mine(self) -> None:
         if self.document.path is not None:
