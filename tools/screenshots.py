@@ -177,7 +177,8 @@ def shoot_editor(window: MainWindow, path: Path, out: Path,
     from wldesk.gui.editor.model import DatasetModel
 
     editor = window.open_entry(path)
-    assert editor is not None
+    while editor.loading:  # the file is read in the background
+        settle(0.05)
     editor.resize(1180, 720)
     editor.save_as_template("MR knee")  # for the new-entry form's template list
     model = editor.model

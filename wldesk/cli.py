@@ -219,7 +219,8 @@ def dump_command(path: Path, *, json: bool = False) -> int:
     for note in doc.notes:
         print(f"wldesk: note: {path}: {note}", file=sys.stderr)
     try:
-        data = (to_json(doc.dataset) + "\n").encode("utf-8") if json else dump_bytes(doc.dataset)
+        data = ((to_json(doc.dataset, whole=True) + "\n").encode("utf-8") if json
+                else dump_bytes(doc.dataset, whole=True))
     except EditError as exc:
         _error(f"{path}: {exc}")
         return EXIT_USAGE

@@ -177,7 +177,7 @@ def test_quit_asks_open_editors_about_unsaved_changes(
     path = write_entry(worklist_folder, "a.wl")
     qtbot.waitUntil(lambda: running_app.controller.state == "running", timeout=10000)
     editor = running_app.window.open_entry(path)
-    assert editor is not None
+    qtbot.waitUntil(lambda: not editor.loading, timeout=10000)
     assert editor.model.setData(editor.model.find("PatientID"), "CHANGED")
     running_app.quit()  # Cancel: nothing is lost, wldesk keeps running
     assert editor.isVisible()

@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
 
 from wldesk import __version__
 from wldesk.core import paths
-from wldesk.core.editing.errors import EditError
 from wldesk.gui.activity_tab import ActivityTab
 from wldesk.gui.connection import PENDING_COLOR, ConnectionCard, after_restart_text
 from wldesk.gui.controller import ServerController
@@ -186,8 +185,9 @@ class MainWindow(QMainWindow):
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction("About wldesk", self._about)
 
-    def open_entry(self, path: Path) -> EditorWindow | None:
-        """Open ``path`` in an editor (the one already showing it, if any)."""
+    def open_entry(self, path: Path) -> EditorWindow:
+        """Open ``path`` in an editor (the one already showing it, if any). The file is read in
+        the background; when it cannot be, the editor says why and closes."""
         path = Path(path)
         for editor in self.editors:
             if editor.document.path is not None and editor.document.path.resolve() == path.resolve():
@@ -196,13 +196,9 @@ class MainWindow(QMainWindow):
                 editor.activateWindow()
                 return editor
         settings = self.controller.settings
-        try:
-            editor = EditorWindow.open_file(path, folder=Path(settings.database),
-                                            modalities=settings.modalities,
-                                            open_path=self.open_entry, parent=self)
-        except EditError as exc:
-            QMessageBox.warning(self, "Cannot open the entry", str(exc))
-            return None
+        editor = EditorWindow.open_file(path, folder=Path(settings.database),
+                                        modalities=settings.modalities,
+                                        open_path=self.open_entry, parent=self)
         self.editors.append(editor)
         editor.destroyed.connect(lambda _obj=None, e=editor: self._editor_closed(e))
         editor.show()

@@ -430,6 +430,24 @@ def test_dump_command(tmp_path: Path, capsysbinary: pytest.CaptureFixture[bytes]
     assert dump_command(tmp_path / "missing.wl") == 2
 
 
+def test_dump_command_writes_large_values_out(tmp_path: Path,
+                                              capsysbinary: pytest.CaptureFixture[bytes]) -> None:
+    """The editor leaves a large value out of its exports; ``wldesk dump`` writes it, as dcmdump
+    does by default, so that ``wldesk load`` (and dump2dcm) give the same file back."""
+    blob = bytes(range(256)) * 400  # 100 KiB: a large value
+    ds = worklist_dataset("LARGE^VALUE")
+    ds.add_new(0x00091010, "OB", blob)
+    path = write_wl(tmp_path / "a.wl", ds)
+    assert dump_command(path) == 0
+    text = tmp_path / "a.dump"
+    text.write_bytes(capsysbinary.readouterr().out)
+    assert b"(not loaded)" not in text.read_bytes()
+    assert load_command(text, tmp_path / "back.wl") == 0
+    assert load_document(tmp_path / "back.wl").dataset[0x00091010].value == blob
+    assert dump_command(path, json=True) == 0
+    assert from_json(capsysbinary.readouterr().out)[0x00091010].value == blob
+
+
 def test_load_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     text = tmp_path / "entry.dump"
     text.write_bytes(dump_bytes(worklist_dataset("Zoë", SpecificCharacterSet="ISO_IR 192")))
@@ -461,3 +479,25 @@ def test_load_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     latin.write_bytes("(0008,0005) CS [ISO_IR 100]\n(0010,0010) PN [Łukasz]\n".encode())
     assert load_command(latin, tmp_path / "latin.wl") == 0  # read as Latin-1, as it says
     assert "looks like UTF-8" in capsys.readouterr().err
+
+
+def test_large_values_are_left_out_of_dumps_and_json_and_said_so() -> None:
+    ds = worklist_dataset()
+    ds.add_new(0x00990010, "LO", "WLDESK TEST")
+    ds.add_new(0x00991000, "OB", bytes(range(256)) * 800)
+    ds.add_new(0x00991001, "OB", b"\x01\x02")
+    text = dump_text(ds)
+    line = next(line for line in text.splitlines() if line.startswith("(0099,1000)"))
+    assert line.startswith("(0099,1000) OB (not loaded)")
+    assert line.endswith("# 204800, 1 Unknown Tag & Data")
+    assert "(0099,1001) OB 01\\02" in text
+    assert len(dump_bytes(ds)) < 10_000
+    assert [note for note in dump_limitations(ds) if "(not loaded)" in note] == [
+        "Unknown Tag & Data (0099,1000): 204.8 KB is too large for a dump; it is written (not loaded), and "
+        "reading the dump back stops there"]
+    with pytest.raises(DumpError, match=r"line \d+: the value was left out of this dump"):
+        parse_dump(text)
+    as_json = json.loads(to_json(ds))
+    assert "00991000" not in as_json
+    assert as_json["00991001"] == {"vr": "OB", "InlineBinary": "AQI="}
+    assert as_json["00100020"] == {"vr": "LO", "Value": ["PID1"]}

@@ -27,6 +27,7 @@ from pydicom.uid import ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRL
 from tests.helpers.samples import (
     HAVE_DCMTK,
     NO_DCMTK_REASON,
+    Syntax,
     convert_dcmtk_samples,
     dcmtk_sample_dumps,
     dump2dcm,
@@ -58,14 +59,21 @@ from wldesk.core.editing.entries import (
 from wldesk.core.editing.errors import ConflictError, EditError
 from wldesk.core.editing.templates import list_templates, load_template, save_template, template_from_entry
 from wldesk.core.editing.values import (
+    LARGE_VALUE,
+    binary_value_problem,
+    date_value,
     element_from_text,
     element_text,
     encoding_problems,
+    is_large,
+    large_values,
     set_element_text,
+    size_text,
     text_of,
     unwritable_character,
     validate_element,
     validate_value,
+    value_preview,
     value_problems,
     worklist_problems,
 )
@@ -162,7 +170,7 @@ def test_load_keeps_file_meta_syntax_and_identity(tmp_path: Path) -> None:
     assert doc.dataset.file_meta.TransferSyntaxUID == ImplicitVRLittleEndian
     assert doc.dataset.PatientName == "DOE^JOHN"
     assert not doc.changed_on_disk() and not doc.is_modified()
-    assert doc.original_bytes == path.read_bytes()
+    assert encode_document(doc) == path.read_bytes()  # nothing changed: the same bytes
 
 
 @pytest.mark.parametrize(("content", "reason"), [
@@ -257,6 +265,26 @@ def test_an_edit_changes_only_that_element(sample_files: list[Path]) -> None:
         changed = [a for a, b in zip(before, after, strict=True) if a != b]
         assert changed == [next(e for e in before if e[0] == 0x00100020)], path
         assert doc.is_modified()
+
+
+@pytest.mark.parametrize("syntax", ["explicit", "implicit", "raw-explicit"])
+def test_a_large_value_is_saved_unchanged_by_edits_elsewhere(tmp_path: Path, syntax: Syntax) -> None:
+    large = bytes(range(256)) * 4096  # 1 MiB
+    ds = worklist_dataset()
+    ds.add_new(0x00990010, "LO", "WLDESK TEST")
+    ds.add_new(0x00991000, "OB", large)
+    path = write_wl(tmp_path / "large.wl", ds, syntax)
+    before = elements(path.read_bytes())
+    doc = load_document(path)
+    for new_id in ("ONE", "TWO"):  # the second save starts from what the first wrote
+        set_element_text(doc.dataset, "PatientID", new_id)
+        save_document(doc)
+        after = elements(path.read_bytes())
+        changed = [b for a, b in zip(before, after, strict=True) if a != b]
+        assert changed == [(0x00100020, "LO", new_id.encode() + b" ")]
+        assert (after[-1][0], after[-1][2]) == (0x00991000, large)  # (implicit VR: "UN")
+        assert not doc.is_modified()
+        before = after
 
 
 def test_edit_inside_a_sequence_item(tmp_path: Path) -> None:
@@ -567,6 +595,40 @@ def test_validate_value(vr: str, text: str, fragment: str | None) -> None:
         assert reason is None
     else:
         assert reason is not None and fragment in reason, reason
+
+
+def test_large_values_are_summed_up_never_turned_into_text() -> None:
+    ds = Dataset()
+    ds.add_new(0x00100010, "PN", "DOE^JOHN")
+    ds.add_new(0x00991000, "OB", bytes(range(256)) * 800)
+    ds.add_new(0x00991001, "OB", b"\x01\x02\x03\x04")
+    ds.add_new(0x00991002, "OW", bytes(LARGE_VALUE))
+    ds.add_new(0x00991003, "UT", "x" * 70_000)
+    ds.ScheduledProcedureStepSequence = [Dataset()]
+    ds.ScheduledProcedureStepSequence[0].add_new(0x00991004, "OB", bytes(LARGE_VALUE + 1))
+    assert value_preview(ds[0x00991000]) == ("‹204.8 KB of OB data: 00 01 02 03 04 05 06 07 08 09 0a "
+                                             "0b 0c 0d 0e 0f …›")
+    assert value_preview(ds[0x00991001]) == "01\\02\\03\\04"  # short: as it is edited
+    assert value_preview(ds[0x00991003]) == "x" * 200 + "… ‹70,000 characters›"
+    assert value_preview(ds[0x00100010]) == "DOE^JOHN"
+    assert [is_large(ds[t]) for t in (0x00991000, 0x00991001, 0x00991002, 0x00991003)] == \
+        [True, False, False, True]  # over 64 KiB
+    assert large_values(ds) == ["ScheduledProcedureStepSequence item 1: (0099,1004): 65.5 KB of OB data",
+                                "(0099,1000): 204.8 KB of OB data", "(0099,1003): 70.0 KB of UT text"]
+    assert [size_text(n) for n in (1, 999, 1500, 200_000_000, 3 * 10**12)] == \
+        ["1 byte", "999 bytes", "1.5 KB", "200.0 MB", "3000.0 GB"]
+    assert 0x00991000 not in template_from_entry(ds)  # nor in templates
+    assert binary_value_problem("OB", b"abc") is None
+    assert "2-byte words; 3 bytes" in str(binary_value_problem("OW", b"abc"))
+    assert binary_value_problem("OD", bytes(16)) is None
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("20240331", "20240331"), ("2024-03-31", "20240331"), (" 2024-3-5 ", "20240305"),
+    ("2024-02-30", None), ("20241301", None), ("31/03/2024", None), ("2024-03", None), ("", None),
+])
+def test_date_value(text: str, value: str | None) -> None:
+    assert date_value(text) == value
 
 
 def test_validate_element_checks_the_number_of_values() -> None:

@@ -13,14 +13,15 @@ from pathlib import Path
 import pytest
 import shiboken6
 from pydicom.dataset import Dataset
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QLocale, QModelIndex, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from tests.helpers.samples import worklist_dataset, write_wl
+from tests.helpers.samples import raw_text, worklist_dataset, write_wl
 from wldesk.core.editing.document import load_document
+from wldesk.core.editing.errors import EditError
 from wldesk.gui.controller import ServerController
 from wldesk.gui.editor.model import MISSING_BRUSH, VR_ROLE, DatasetModel
 from wldesk.gui.editor.widgets import DateEditor, PersonNameEditor, ValueLineEditor
@@ -71,15 +72,17 @@ def entry(worklist_folder: Path) -> Path:
     return write_wl(worklist_folder / "e1.wl", sample())
 
 
-def make_editor(path: Path, tmp_path: Path) -> EditorWindow:
+def make_editor(qtbot: QtBot, path: Path, tmp_path: Path) -> EditorWindow:
+    """An editor on ``path``, shown, once the file is read (it is read in the background)."""
     editor = EditorWindow.open_file(path, templates=tmp_path / "templates")
     editor.show()
+    qtbot.waitUntil(lambda: not editor.loading, timeout=10000)
     return editor
 
 
 @pytest.fixture
 def editor(qtbot: QtBot, entry: Path, tmp_path: Path) -> Iterator[EditorWindow]:
-    made = make_editor(entry, tmp_path)
+    made = make_editor(qtbot, entry, tmp_path)
     yield made
     if shiboken6.isValid(made):
         made.close_discarding()
@@ -378,38 +381,66 @@ def test_failed_save_keeps_the_original(editor: EditorWindow, entry: Path, boxes
     assert entry.read_bytes() == before
 
 
-def test_changed_on_disk_offers_reload_or_overwrite(editor: EditorWindow, entry: Path,
-                                                    tmp_path: Path) -> None:
-    write_wl(entry, sample(PatientID="THEIRS"))
-    assert editor.check_disk()
-    assert editor.conflict_bar.isVisibleTo(editor)
-    assert "changed by someone else" in editor.conflict_label.text()
-    assert editor.reload()
+def test_changed_on_disk_reloads_or_asks(qtbot: QtBot, editor: EditorWindow, entry: Path,
+                                         tmp_path: Path) -> None:
+    # nothing changed here: the file is reloaded, written in place or replaced (renamed over it)
+    with qtbot.waitSignal(editor.loaded, timeout=10000):
+        write_wl(entry, sample(PatientID="THEIRS"))
     assert value(editor.model, "PatientID") == "THEIRS"
     assert not editor.conflict_bar.isVisibleTo(editor)
+    replacement = write_wl(tmp_path / "replacement.wl", sample(PatientID="RENAMED"))
+    with qtbot.waitSignal(editor.loaded, timeout=10000):
+        os.replace(replacement, entry)
+    assert value(editor.model, "PatientID") == "RENAMED"
     assert not editor.check_disk()
 
-    # before saving: asked, then overwritten on request
+    # changes here: the bar asks; Keep mine, and saving replaces theirs without asking again
     assert editor.model.setData(editor.model.find("PatientID"), "MINE")
     write_wl(entry, sample(PatientID="THEIRS2"))
+    qtbot.waitUntil(lambda: editor.conflict_bar.isVisibleTo(editor), timeout=10000)
+    assert "The file changed on disk" in editor.conflict_bar.label.text()
+    assert value(editor.model, "PatientID") == "MINE"
     asked: list[str] = []
 
     def ask() -> str:
         asked.append("asked")
-        return "overwrite"
+        return "cancel"
 
     editor.ask_conflict = ask  # type: ignore[method-assign]
+    editor.conflict_bar.keep_button.click()
+    assert not editor.conflict_bar.isVisibleTo(editor)
+    editor.check_disk()  # as when the window is activated again: Keep mine holds
+    assert not editor.conflict_bar.isVisibleTo(editor)
     assert editor.save()
-    assert asked == ["asked"]
+    assert asked == []
     assert load_document(entry).dataset.PatientID == "MINE"
 
-    # or reloaded
+    # changes here and a change on disk not seen yet: saving asks
     assert editor.model.setData(editor.model.find("PatientID"), "MINE2")
+    editor.file_watch.watch(None)  # the change is only noticed when saving
     write_wl(entry, sample(PatientID="THEIRS3"))
-    editor.ask_conflict = lambda: "reload"  # type: ignore[method-assign]
     assert not editor.save()
-    assert value(editor.model, "PatientID") == "THEIRS3"
+    assert asked == ["asked"]
     assert load_document(entry).dataset.PatientID == "THEIRS3"
+
+    # or Reload: theirs, the changes here are dropped
+    with qtbot.waitSignal(editor.loaded, timeout=10000):
+        editor.conflict_bar.reload_button.click()
+    assert value(editor.model, "PatientID") == "THEIRS3"
+    assert not editor.isWindowModified()
+    assert not editor.conflict_bar.isVisibleTo(editor)
+
+
+def test_deleted_on_disk_keeps_the_entry_here(qtbot: QtBot, editor: EditorWindow,
+                                              entry: Path) -> None:
+    entry.unlink()
+    qtbot.waitUntil(lambda: editor.conflict_bar.isVisibleTo(editor), timeout=10000)
+    assert "deleted or moved" in editor.conflict_bar.label.text()
+    assert not editor.conflict_bar.reload_button.isVisibleTo(editor)
+    assert value(editor.model, "PatientID") == "PID1"
+    editor.conflict_bar.keep_button.click()
+    assert editor.save()
+    assert load_document(entry).dataset.PatientID == "PID1"
 
 
 def test_delete_moves_to_the_archive(qtbot: QtBot, editor: EditorWindow, entry: Path,
@@ -444,13 +475,13 @@ def test_export_and_import(qtmodeltester: ModelTester, editor: EditorWindow, tmp
     model = editor.model
     check(qtmodeltester, model)
     dump, as_json = tmp_path / "e1.dump", tmp_path / "e1.json"
-    assert editor.export_dump(dump)
+    assert editor.files.export_dump(dump)
     text = dump.read_bytes()
     assert "(0010,0010) PN [MÜLLER^JOSÉ]".encode("latin-1") in text  # in the file's charset
-    assert editor.export_json(as_json)
+    assert editor.files.export_json(as_json)
     assert json.loads(as_json.read_text("utf-8"))["00100020"]["Value"] == ["PID1"]
     dump.write_bytes(text.replace(b"[PID1]", b"[PID9]").replace(b"[Head]", b"[Knee]"))
-    assert editor.import_text(dump)
+    assert editor.files.import_text(dump)
     assert value(model, "PatientID") == "PID9"
     assert value(model, "RequestedProcedureDescription") == "Knee"
     assert value(model, SPS, 0, "Modality") == "CT"
@@ -461,7 +492,7 @@ def test_export_and_import(qtmodeltester: ModelTester, editor: EditorWindow, tmp
 
 
 def test_main_window_opens_editors(qtbot: QtBot, controller: ServerController, entry: Path,
-                                   worklist_folder: Path) -> None:
+                                   worklist_folder: Path, boxes: Boxes) -> None:
     window = MainWindow(controller)
     qtbot.addWidget(window)
     first = window.open_entry(entry)
@@ -478,5 +509,159 @@ def test_main_window_opens_editors(qtbot: QtBot, controller: ServerController, e
     texts = [a.text() for a in file_menu.actions()]
     assert "&New entry…" in texts and "&Open…" in texts
     (worklist_folder / "bad.wl").write_bytes(b"not dicom")
-    assert window.open_entry(worklist_folder / "bad.wl") is None
+    bad = window.open_entry(worklist_folder / "bad.wl")
+    qtbot.waitUntil(lambda: len(window.editors) == 1, timeout=10000)  # it said why and closed
+    assert not shiboken6.isValid(bad) or not bad.isVisible()
+    assert "not a DICOM file" in boxes.warnings[-1]
     first.close_discarding()
+
+
+# --- what the editor says about values ------------------------------------------------------------
+
+
+def edit_cell(editor: EditorWindow, index: QModelIndex) -> QWidget:
+    editor.tree.setCurrentIndex(index)
+    editor.tree.edit(index)
+    opened = editor.delegate.editor
+    assert opened is not None
+    return opened
+
+
+@pytest.mark.parametrize(("stored", "how"), [
+    (b"17320331", "enter"),  # a real date before the picker's first day (DCMTK's wklist5)
+    (b"20230230", "click away"),  # not a real date
+    (b"20230101-20230131", "enter"),  # a range
+    (b"soon", "click away"),
+])
+def test_the_date_picker_never_erases_a_date_it_cannot_show(
+        qtbot: QtBot, worklist_folder: Path, tmp_path: Path, stored: bytes, how: str) -> None:
+    ds = sample()
+    ds[0x00100030] = raw_text(0x00100030, "DA", stored)
+    path = write_wl(worklist_folder / "odd.wl", ds)
+    before = path.read_bytes()
+    editor = make_editor(qtbot, path, tmp_path)
+    birth = editor.model.find("PatientBirthDate")
+    opened = edit_cell(editor, birth)
+    assert isinstance(opened, ValueLineEditor)  # a text box holding the exact text, not the picker
+    assert opened.text() == stored.decode().rstrip()
+    if how == "enter":
+        QTest.keyClick(opened, Qt.Key.Key_Return)
+    else:
+        editor.delegate.commit_open_editor()
+    qtbot.waitUntil(lambda: editor.delegate.editor is None)
+    assert editor.undo_stack.count() == 0
+    assert editor.save()
+    assert path.read_bytes() == before
+    editor.close_discarding()
+
+
+def test_the_date_picker_itself_keeps_a_date_it_cannot_show(qtbot: QtBot) -> None:
+    picker = DateEditor()
+    qtbot.addWidget(picker)
+    picker.set_text_value("17320331")
+    assert picker.text_value() == "17320331"
+    assert picker.text() == "17320331"  # shown as it is, not as "(empty)"
+    picker.set_text_value("20240331")
+    assert picker.text_value() == "20240331"
+    QTest.keyClick(picker, Qt.Key.Key_Delete)
+    assert picker.text_value() == ""
+
+
+def test_a_refused_value_says_why(qtbot: QtBot, editor: EditorWindow) -> None:
+    model = editor.model
+    birth = model.find("PatientBirthDate")
+    assert not model.setData(birth, "2023-13-01")
+    message = editor.statusBar().currentMessage()
+    assert message.startswith("Not changed: PatientBirthDate: a date is YYYYMMDD")
+    assert "2026-11-27" in message  # the other ways of typing a date
+    assert birth.data(Qt.ItemDataRole.ToolTipRole) == message
+    assert value(model, "PatientBirthDate") == "19700101"
+    # typed in a cell: the reason stays in the status line after the cell closes
+    modality = model.find(SPS, 0, "Modality")
+    line = edit_cell(editor, modality)
+    assert isinstance(line, ValueLineEditor)
+    line.selectAll()
+    QTest.keyClicks(line, "C-T")
+    QTest.keyClick(line, Qt.Key.Key_Return)
+    qtbot.waitUntil(lambda: editor.delegate.editor is None)
+    assert editor.statusBar().currentMessage().startswith(
+        "Not changed: ScheduledProcedureStepSequence item 1: Modality: a code string")
+    assert "code string" in modality.data(Qt.ItemDataRole.ToolTipRole)
+    assert value(model, SPS, 0, "Modality") == "CT"
+    assert model.setData(modality, "MR")  # a value set: the cell's tooltip no longer says no
+    assert modality.data(Qt.ItemDataRole.ToolTipRole) is None
+
+
+@pytest.fixture
+def locale() -> Iterator[None]:
+    before = QLocale()
+    yield
+    QLocale.setDefault(before)
+
+
+@pytest.mark.parametrize(("country", "typed"), [
+    (QLocale.Country.UnitedKingdom, "31/03/2024"),
+    (QLocale.Country.UnitedKingdom, "Sunday, 31 March 2024"),
+    (QLocale.Country.UnitedStates, "3/31/24"),
+    (QLocale.Country.UnitedStates, "Sunday, March 31, 2024"),
+    (QLocale.Country.UnitedStates, "2024-03-31"),
+    (QLocale.Country.UnitedStates, "20240331"),
+])
+def test_dates_in_the_computers_own_format(locale: None, editor: EditorWindow,
+                                           country: QLocale.Country, typed: str) -> None:
+    QLocale.setDefault(QLocale(QLocale.Language.English, country))
+    model = editor.model
+    step_date = model.find(SPS, 0, "ScheduledProcedureStepStartDate")
+    assert model.check_text(step_date, typed) is None
+    assert model.setData(step_date, typed)
+    assert editor.document.dataset[SPS][0].ScheduledProcedureStepStartDate == "20240331"
+
+
+def test_a_date_in_another_format_is_refused(locale: None, editor: EditorWindow) -> None:
+    QLocale.setDefault(QLocale(QLocale.Language.English, QLocale.Country.UnitedKingdom))
+    model = editor.model
+    assert not model.setData(model.find("PatientBirthDate"), "3/31/24")  # not how the UK writes it
+    assert "2026-11-27 or 27/11/2026 work too" in model.last_error
+
+
+def test_a_large_value_is_read_only_and_handled_as_a_file(qtbot: QtBot, worklist_folder: Path,
+                                                          tmp_path: Path, boxes: Boxes) -> None:
+    ds = sample()
+    ds.add_new(0x00990010, "LO", "WLDESK TEST")
+    ds.add_new(0x00991000, "OB", bytes(range(256)) * 400)
+    path = write_wl(worklist_folder / "large.wl", ds)
+    editor = make_editor(qtbot, path, tmp_path)
+    model = editor.model
+    large = model.index_of(((), 0x00991000), DatasetModel.VALUE)
+    assert large.data() == "‹102.4 KB of OB data: 00 01 02 03 04 05 06 07 08 09 0a 0b 0c 0d 0e 0f …›"
+    assert not model.flags(large) & Qt.ItemFlag.ItemIsEditable
+    assert "too large to show or edit as text" in large.data(Qt.ItemDataRole.ToolTipRole)
+    assert not model.setData(large, "00")
+    editor.tree.setCurrentIndex(large)
+    assert editor.export_value_action.isEnabled() and editor.replace_value_action.isEnabled()
+
+    exported = tmp_path / "value.bin"
+    assert editor.files.export_value(large, exported)
+    assert exported.read_bytes() == bytes(range(256)) * 400
+    replacement = tmp_path / "small.bin"
+    replacement.write_bytes(b"\x01\x02\x03")
+    assert editor.files.replace_value(large, replacement)
+    assert large.data() == "01\\02\\03"
+    assert model.flags(large) & Qt.ItemFlag.ItemIsEditable  # small: edited as text again
+    editor.undo_stack.undo()
+    assert large.data().startswith("‹102.4 KB of OB data")
+    with pytest.raises(EditError, match="select a binary element"):
+        model.set_bytes(model.find("PatientID"), b"x")
+
+    # the text exports leave it out, say so, and the dump is not read back without it
+    dump, as_json = tmp_path / "large.dump", tmp_path / "large.json"
+    assert editor.files.export_dump(dump)
+    assert b"(0099,1000) OB (not loaded)" in dump.read_bytes()
+    assert "left out: (0099,1000): 102.4 KB of OB data" in editor.statusBar().currentMessage()
+    assert editor.files.export_json(as_json)
+    assert "00991000" not in json.loads(as_json.read_text("utf-8"))
+    assert not editor.files.import_text(dump)
+    assert "left out of this dump" in boxes.warnings[-1]
+    assert editor.save()
+    assert load_document(path).dataset[0x00991000].value == bytes(range(256)) * 400
+    editor.close_discarding()

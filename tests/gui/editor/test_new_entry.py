@@ -258,12 +258,13 @@ def test_a_template_with_codes_needs_no_description(qtbot: QtBot, dialog: NewEnt
 
 
 @pytest.fixture
-def editor(worklist_folder: Path) -> Iterator[EditorWindow]:
+def editor(qtbot: QtBot, worklist_folder: Path) -> Iterator[EditorWindow]:
     ds = worklist_dataset("DOE^JANE", SpecificCharacterSet="ISO_IR 192", PatientSex="F",
                           ReferencedStudySequence=[], ReferringPhysicianName="WHO^DR",
                           StudyID="S1")
     path = write_wl(worklist_folder / "source.wl", ds)
     made = EditorWindow.open_file(path, modalities=MODALITIES)
+    qtbot.waitUntil(lambda: not made.loading, timeout=10000)
     yield made
     if shiboken6.isValid(made):
         made.close_discarding()

@@ -38,7 +38,7 @@ from typing import Any
 
 import pydicom
 from pydicom.dataelem import DataElement
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.errors import InvalidDicomError
 from pydicom.filewriter import dcmwrite
 from pydicom.multival import MultiValue
@@ -111,22 +111,22 @@ class Document:
     to (None for a new entry not saved yet), ``identity`` the file's size, mtime and inode at that
     moment, and ``notes`` what is worth telling the user about the file (e.g. a guessed character
     set, or values pydicom found invalid while reading).
+
+    ``raw`` is the file as loaded or last saved, its elements not decoded (:func:`_parse`): saving
+    writes the bytes of every element not changed from it. The decoded copies (``dataset`` and the
+    one :meth:`is_modified` compares with) share their binary values with it, so a file with a
+    200 MB value takes about 200 MB, not three times that.
     """
 
     def __init__(self, dataset: Dataset, path: Path | None = None, *,
-                 original: bytes | None = None, identity: FileIdentity | None = None,
+                 raw: Dataset | None = None, identity: FileIdentity | None = None,
                  notes: Sequence[str] = ()) -> None:
         self.dataset = dataset
         self.path = path
         self.identity = identity
         self.notes: list[str] = list(notes)
-        self._original = original
-        self._baseline = _decode(original)[0] if original is not None else None
-
-    @property
-    def original_bytes(self) -> bytes | None:
-        """The bytes of the file as loaded or last saved (None for a new, unsaved entry)."""
-        return self._original
+        self._raw = raw
+        self._baseline = _decoded(raw)[0] if raw is not None else None
 
     @property
     def transfer_syntax(self) -> UID:
@@ -170,8 +170,8 @@ class Document:
     def _saved(self, path: Path, data: bytes) -> None:
         self.path = path
         self.identity = FileIdentity.of_path(path)
-        self._original = data
-        self._baseline = _decode(data)[0]
+        self._raw = _parse(data)[0]
+        self._baseline = _decoded(self._raw)[0]
 
 
 def new_document(dataset: Dataset) -> Document:
@@ -197,10 +197,12 @@ def load_document(path: Path | str) -> Document:
     except OSError as exc:
         raise EditError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        dataset, notes = _decode(data)
+        raw, notes = _parse(data)
+        del data  # the file's bytes: ``raw`` holds its values now
+        dataset, decoding_notes = _decoded(raw)
     except EditError as exc:
         raise EditError(f"{path}: {exc}") from None
-    return Document(dataset, path, original=data, identity=identity, notes=notes)
+    return Document(dataset, path, raw=raw, identity=identity, notes=notes + decoding_notes)
 
 
 def _text_payloads(raws: list[Raw]) -> Iterator[bytes]:
@@ -233,28 +235,47 @@ def _guess_encoding(raws: list[Raw], notes: list[str]) -> str | None:
     return "utf_8"
 
 
-def _decode(data: bytes) -> tuple[Dataset, list[str]]:
-    """Prove ``data`` a complete DICOM file and decode every element of it."""
+_READ_ERRORS = (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError,
+                NotImplementedError, LookupError)
+
+
+def _parse(data: bytes) -> tuple[Dataset, list[str]]:
+    """The dataset of ``data`` with its elements not decoded yet (what saving writes back), after
+    proving ``data`` a complete DICOM file, and the notes on its character set."""
     try:
         raws = walk(data)
     except WorklistFileError as exc:
         raise EditError(str(exc)) from None
     notes: list[str] = []
     encoding = _guess_encoding(raws, notes)
+    del raws  # the walk's copies of the values: a large file must not be held twice more
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             ds = pydicom.dcmread(io.BytesIO(data), force=True)
-            if encoding is not None:
-                implicit, little = ds.original_encoding
-                ds.set_original_encoding(implicit, little, encoding)
-            for _ in ds.iterall():  # decode every element now, while warnings are being caught
-                pass
-    except (InvalidDicomError, EOFError, OSError, ValueError, KeyError, TypeError,
-            NotImplementedError, LookupError) as exc:
+    except _READ_ERRORS as exc:
         raise EditError(f"not a readable DICOM file ({exc})") from None
+    if isinstance(ds, FileDataset):
+        ds.buffer = None  # the buffer would keep ``data`` alive beside the values read from it
+    if encoding is not None:
+        implicit, little = ds.original_encoding
+        ds.set_original_encoding(implicit, little, encoding)
     notes.extend(sorted({str(w.message) for w in caught}))
     return ds, notes
+
+
+def _decoded(raw: Dataset) -> tuple[Dataset, list[str]]:
+    """A copy of ``raw`` (:func:`_parse`) with every element decoded, and pydicom's notes on its
+    values. Binary values are not copied: the copy shares them with ``raw``."""
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            ds = copy.deepcopy(raw)
+            for _ in ds.iterall():  # decode every element now, while warnings are being caught
+                pass
+    except _READ_ERRORS as exc:
+        raise EditError(f"not a readable DICOM file ({exc})") from None
+    return ds, sorted({str(w.message) for w in caught})
 
 
 # ----------------------------------------------------------------------------------------------
@@ -383,7 +404,7 @@ def encode_document(doc: Document) -> bytes:
     character set cannot carry, or anything else that cannot be encoded."""
     current = doc.dataset
     terms = _terms(current)
-    if doc.original_bytes is None:
+    if doc._raw is None:
         problems = encoding_problems(current)
         if problems:
             raise EditError("; ".join(problems))
@@ -392,11 +413,12 @@ def encode_document(doc: Document) -> bytes:
             out.add(elem)
         out.file_meta = _complete_meta(getattr(current, "file_meta", None))
         return _write(out, enforce_file_format=True)
-    raw = _read_raw(doc.original_bytes)
-    old, _ = _decode(doc.original_bytes)
+    raw = copy.deepcopy(doc._raw)  # changed here; its values (bytes) are shared, not copied
+    old = doc._baseline
+    assert old is not None  # a document with ``raw`` has a baseline
     old_terms = _terms(old)
     encoded: list[tuple[str, str]] = []
-    with warnings.catch_warnings():  # decoding the original again: its notes are known already
+    with warnings.catch_warnings():  # decoding sequences of the original: notes known already
         warnings.simplefilter("ignore")
         _merge(raw, old, current, reencode_text=terms != old_terms, prefix="", encoded=encoded)
     problems = encoding_problems(current, encoded)
@@ -406,16 +428,6 @@ def encode_document(doc: Document) -> bytes:
         implicit, little = raw.original_encoding
         raw.set_original_encoding(implicit, little, raw._character_set)
     return _write(raw, enforce_file_format=False)
-
-
-def _read_raw(data: bytes) -> Dataset:
-    """The file's dataset with its elements left undecoded (to write their original bytes)."""
-    encoding = _guess_encoding(walk(data), [])
-    ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    if encoding is not None:
-        implicit, little = ds.original_encoding
-        ds.set_original_encoding(implicit, little, encoding)
-    return ds
 
 
 def save_document(doc: Document, path: Path | str | None = None, *, force: bool = False,

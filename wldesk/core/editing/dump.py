@@ -72,12 +72,19 @@ from wldesk.core.dicom.vr import (
 )
 from wldesk.core.editing.dcmtk_uids import uid_for_name
 from wldesk.core.editing.errors import EditError
-from wldesk.core.editing.values import element_text, value_from_text
+from wldesk.core.editing.values import (
+    element_text,
+    is_large,
+    size_text,
+    value_from_text,
+    value_size,
+)
 
 _ITEM, _ITEM_END, _SEQUENCE_END = 0xFFFEE000, 0xFFFEE00D, 0xFFFEE0DD
 _INTERNAL_VRS = ("na", "ox", "xs", "up")  # dcmdump's pseudo VRs: the dictionary's VR is used
 _TAG = re.compile(r"\(([0-9A-Fa-f]{1,4}),([0-9A-Fa-f]{1,4})\)")
 _VALUE_COLUMN = 40
+_NOT_LOADED = "(not loaded)"  # dcmdump's words for a value it left out (-M); here: a large value
 _DUMP2DCM_LINE_LIMIT = 4095  # dump2dcm (+l 4096 by default) reads lines of up to 4094 bytes
 _SYNTAX_NAMES = {"1.2.840.10008.1.2": "Little Endian Implicit",
                  "1.2.840.10008.1.2.1": "Little Endian Explicit",
@@ -162,6 +169,10 @@ def _parse_line(number: int, text: str) -> _Line | None:
                             "break inside a value is written \\n)")
         value = rest[1:end].replace("\\n", "\r\n") or None
     elif rest.startswith("("):
+        if rest.startswith(_NOT_LOADED):
+            raise DumpError(f"line {number}: the value was left out of this dump {_NOT_LOADED} "
+                            "(too large for a dump); a dump cannot give it back: open the .wl "
+                            "file itself")
         if vr == "AT":
             value = re.sub(r"\s", "", rest[:rest.rfind(")") + 1])
     elif rest.startswith("<"):
@@ -499,8 +510,9 @@ _PLAIN = re.compile(r"[^\s()<>\[\]#=]+")
 
 
 class _Writer:
-    def __init__(self, as_bytes: bool, encodings: list[str]) -> None:
+    def __init__(self, as_bytes: bool, encodings: list[str], whole: bool = False) -> None:
         self.as_bytes = as_bytes
+        self.whole = whole  # large values written out too (the command line, as dcmdump +M)
         self.encodings = encodings
         self.lines: list[str | bytes] = []
         self.limitations: list[str] = []
@@ -542,6 +554,14 @@ class _Writer:
         if not _values(elem):
             self.emit(depth, head, self.plain("(no value available)"), f"  0, 0 {name}")
             return
+        # never turned into text: 200 MB of OB would be 600 MB of hex digits
+        if is_large(elem) and not self.whole:
+            size = value_size(elem)
+            self.emit(depth, head, self.plain(_NOT_LOADED), f"{size:3}, 1 {name}")
+            self.limitations.append(f"{where}{name} ({tag.group:04x},{tag.element:04x}): "
+                                    f"{size_text(size)} is too large for a dump; it is written "
+                                    f"{_NOT_LOADED}, and reading the dump back stops there")
+            return
         text = element_text(elem)
         try:
             encoded = _encode(elem, self.encodings)
@@ -577,10 +597,10 @@ def _syntax_name(uid: Any) -> str:
     return _SYNTAX_NAMES.get(str(uid), str(uid))
 
 
-def _write_dump(ds: Dataset, *, meta: bool, as_bytes: bool) -> _Writer:
+def _write_dump(ds: Dataset, *, meta: bool, as_bytes: bool, whole: bool = False) -> _Writer:
     terms = charset_terms(ds.get("SpecificCharacterSet"))
     encodings = terms if any(terms) and not is_default(terms) else ["ISO_IR 192"]
-    writer = _Writer(as_bytes, encodings)
+    writer = _Writer(as_bytes, encodings, whole)
     file_meta = getattr(ds, "file_meta", None) if meta else None
     syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
     if file_meta is not None and len(file_meta):
@@ -612,11 +632,13 @@ def dump_text(ds: Dataset, *, meta: bool = True) -> str:
     return "\n".join(str(line) for line in lines) + "\n"
 
 
-def dump_bytes(ds: Dataset, *, meta: bool = True) -> bytes:
+def dump_bytes(ds: Dataset, *, meta: bool = True, whole: bool = False) -> bytes:
     """The lines of :func:`dump_text` with every value encoded in ``ds``'s Specific Character Set
     (UTF-8 when it has none), as dcmdump writes them: what ``dump2dcm`` reads back into ``ds``.
-    Raises :class:`DumpError` when a text value cannot be written in that character set."""
-    lines = _write_dump(ds, meta=meta, as_bytes=True).lines
+    With ``whole``, large values are written out too (``wldesk dump``, like dcmdump's default),
+    else as ``(not loaded)``. Raises :class:`DumpError` when a text value cannot be written in
+    that character set."""
+    lines = _write_dump(ds, meta=meta, as_bytes=True, whole=whole).lines
     return b"\n".join(line if isinstance(line, bytes) else line.encode() for line in lines) + b"\n"
 
 
@@ -630,11 +652,24 @@ def dump_limitations(ds: Dataset) -> list[str]:
 # DICOM JSON model
 
 
-def to_json(ds: Dataset, *, indent: int | None = 2) -> str:
-    """``ds`` in the DICOM JSON model (PS3.18 F.2; file meta information is not part of it)."""
+def to_json(ds: Dataset, *, indent: int | None = 2, whole: bool = False) -> str:
+    """``ds`` in the DICOM JSON model (PS3.18 F.2; file meta information is not part of it).
+    Large values (:func:`~wldesk.core.editing.values.large_values` lists them) are left out unless
+    ``whole`` (``wldesk dump --json``): in base64 a 200 MB value would be 270 MB of text."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return _json.dumps(ds.to_json_dict(), indent=indent, ensure_ascii=False)
+        return _json.dumps(_json_dict(ds, whole), indent=indent, ensure_ascii=False)
+
+
+def _json_dict(ds: Dataset, whole: bool) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for elem in ds:
+        if elem.VR == "SQ":
+            out[f"{int(elem.tag):08X}"] = {
+                "vr": "SQ", "Value": [_json_dict(item, whole) for item in elem.value or ()]}
+        elif whole or not is_large(elem):
+            out[f"{int(elem.tag):08X}"] = elem.to_json_dict(None, 0)
+    return out
 
 
 def from_json(text: str | bytes) -> Dataset:

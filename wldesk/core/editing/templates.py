@@ -17,6 +17,7 @@ from pydicom.sequence import Sequence as DicomSequence
 from wldesk.core.dicom.vr import STRING_VRS
 from wldesk.core.editing.entries import safe_stem
 from wldesk.core.editing.errors import EditError
+from wldesk.core.editing.values import is_large
 from wldesk.core.fileio import atomic_write_bytes
 
 # ----------------------------------------------------------------------------------------------
@@ -45,8 +46,9 @@ def template_from_entry(ds: Dataset) -> Dataset:
     """A copy of ``ds`` without patient- and order-specific values: the attributes of the patient
     (group 0010) and visit (group 0038), accession number, Study Instance UID, the requested
     procedure and step IDs and every date, time and date-time are emptied (kept, so the template
-    shows what to fill in); the referenced study and patient sequences lose their items. The
-    procedure, protocol codes, modality, station and descriptions stay."""
+    shows what to fill in); the referenced study and patient sequences lose their items; large
+    values (:func:`~wldesk.core.editing.values.is_large`, e.g. a 200 MB binary blob) are left out.
+    The procedure, protocol codes, modality, station and descriptions stay."""
     out = copy.deepcopy(ds)
     if hasattr(out, "file_meta"):
         del out.file_meta
@@ -65,6 +67,9 @@ def _clear_patient_values(ds: Dataset) -> None:
                     _clear_patient_values(item)
             continue
         if elem.tag.element == 0:
+            continue
+        if is_large(elem):
+            del ds[elem.tag]
             continue
         if (keyword in _PATIENT_KEYWORDS or elem.VR in ("DA", "TM", "DT")
                 or (elem.tag.group in (0x0010, 0x0038) and not elem.tag.is_private)):

@@ -136,6 +136,84 @@ def element_text(elem: DataElement | None) -> str:
     return "\\".join(_number_text(v, vr) for v in values)
 
 
+LARGE_VALUE = 64 * 1024
+"""A value longer than this (bytes of binary data, characters of text) is large: the editor shows
+it abbreviated and read-only, and the text exports leave it out. Binary values as text are three
+characters a byte (a 200 MB OB value would be 600 MB of hexadecimal text)."""
+PREVIEW_BYTES = 16
+"""Binary values longer than this are shown as their size and their first bytes."""
+_OPEN, _CLOSE = "\u2039", "\u203a"  # single angle quotation marks around an abbreviated value
+
+
+def value_size(elem: DataElement) -> int:
+    """The size of ``elem``'s value without turning it into text: bytes of a binary value,
+    characters of a text (several values counted with their separators); 0 for a sequence."""
+    value = elem.value
+    if value is None or elem.VR == "SQ":
+        return 0
+    if isinstance(value, (bytes, bytearray, str)):
+        return len(value)
+    if isinstance(value, (MultiValue, list, tuple)):
+        return sum(len(str(v)) for v in value) + max(len(value) - 1, 0)
+    return len(str(value))
+
+
+def is_large(elem: DataElement) -> bool:
+    """True when ``elem``'s value is over :data:`LARGE_VALUE` (see there)."""
+    return value_size(elem) > LARGE_VALUE
+
+
+def size_text(count: int) -> str:
+    """A number of bytes as people read it: "512 bytes", "1.5 KB", "200.0 MB" (decimal units)."""
+    if count < 1000:
+        return f"{count} byte" + ("" if count == 1 else "s")
+    size = float(count)
+    for unit in ("KB", "MB", "GB"):
+        size /= 1000
+        if size < 1000 or unit == "GB":
+            break
+    return f"{size:.1f} {unit}"
+
+
+def _is_binary(elem: DataElement) -> bool:
+    return elem.VR in BINARY_VRS or isinstance(elem.value, (bytes, bytearray))
+
+
+def value_preview(elem: DataElement | None, limit: int = 200) -> str:
+    """The value of ``elem`` as a table shows it, never turning a long value into text: a binary
+    value longer than :data:`PREVIEW_BYTES` as its size and first bytes between single angle
+    quotation marks (e.g. "200.0 MB of OB data: 00 01 02 03 ..."), a text longer than ``limit``
+    characters cut there (with the size of a large one); otherwise :func:`element_text`."""
+    if elem is None or elem.VR == "SQ" or elem.value is None:
+        return ""
+    if _is_binary(elem):
+        data = elem.value
+        if len(data) <= PREVIEW_BYTES:
+            return element_text(elem)
+        head = bytes(memoryview(data)[:PREVIEW_BYTES]).hex(" ")
+        return f"{_OPEN}{size_text(len(data))} of {elem.VR} data: {head} …{_CLOSE}"
+    text = element_text(elem)
+    if len(text) <= limit:
+        return text
+    if len(text) > LARGE_VALUE:
+        return f"{text[:limit]}… {_OPEN}{len(text):,} characters{_CLOSE}"
+    return text[:limit] + "…"
+
+
+def large_values(ds: Dataset, prefix: str = "") -> list[str]:
+    """Where ``ds`` (sequence items included) has a large value (:func:`is_large`), and how large,
+    e.g. ``(0011,2000): 200.0 MB of OB data``."""
+    found = []
+    for elem in ds:
+        if elem.VR == "SQ":
+            for number, item in enumerate(elem.value or (), start=1):
+                found += large_values(item, f"{element_where(prefix, elem)} item {number}: ")
+        elif is_large(elem):
+            what = f"{elem.VR} data" if _is_binary(elem) else f"{elem.VR} text"
+            found.append(f"{element_where(prefix, elem)}: {size_text(value_size(elem))} of {what}")
+    return found
+
+
 def text_of(ds: Dataset, key: int | str | BaseTag) -> str:
     """:func:`element_text` of the element ``key`` (keyword or tag) of ``ds`` ("" when absent)."""
     tag = _resolve_tag(key)
@@ -165,6 +243,16 @@ def _hex_values(text: str, digits: int, vr: str) -> list[int]:
             raise ValueError(_binary_format_reason(vr))
         values.append(int(part, 16))
     return values
+
+
+def binary_value_problem(vr: str, data: bytes) -> str | None:
+    """Why ``data`` cannot be the value of a binary element of ``vr`` (OB and UN take any bytes,
+    OW, OF, OD, OL and OV a whole number of their words), or None when it can."""
+    size = struct.calcsize(_WORD_FORMATS[vr]) if vr in _WORD_FORMATS else 1
+    if len(data) % size:
+        return (f"{vr} values are {size}-byte words; {size_text(len(data))} is not a whole number "
+                "of them")
+    return None
 
 
 def value_from_text(vr: str, text: str) -> Any:
@@ -305,6 +393,17 @@ def _check_date(text: str) -> str | None:
     if not 1 <= day <= days:
         return (f"{text} is not a real date: {calendar.month_name[month]} {year} has {days} days")
     return None
+
+
+def date_value(text: str) -> str | None:
+    """The DA value (YYYYMMDD) of a real date written YYYYMMDD or YYYY-MM-DD (spaces around it
+    ignored), or None when ``text`` is not one."""
+    match = re.fullmatch(r"(\d{4})(?:(\d{2})(\d{2})|-(\d{1,2})-(\d{1,2}))", text.strip())
+    if not match:
+        return None
+    year, month, day = match.group(1), match.group(2) or match.group(4), match.group(3) or match.group(5)
+    value = f"{year}{int(month):02d}{int(day):02d}"
+    return value if _check_date(value) is None else None
 
 
 def _check_time(text: str, what: str = _TM) -> str | None:

@@ -6,7 +6,10 @@ the model's :class:`~PySide6.QtGui.QUndoStack` as a command (edit, add, remove, 
 character set, import), and every change is a minimal row insertion, removal or ``dataChanged``
 (a reset only when the whole dataset is replaced). Values are checked against their VR, the
 number of values their attribute allows and the dataset's character set before they are set; a
-value that fails is refused with the reason (:attr:`DatasetModel.refused`).
+value that fails is refused with the reason (:attr:`DatasetModel.refused`), which the cell's
+tooltip then shows too. Dates may be typed in the computer's own format (:mod:`.dates`). Large
+values (:func:`~wldesk.core.editing.values.is_large`) are shown abbreviated and are read-only:
+they are never turned into text.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydicom import config as pydicom_config
 from pydicom.datadict import dictionary_description, tag_for_keyword
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset
@@ -22,17 +26,29 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistent
 from PySide6.QtGui import QBrush, QColor, QUndoCommand, QUndoStack
 
 from wldesk.core.dicom.model import SPS_SEQUENCE
-from wldesk.core.dicom.vr import KNOWN_VRS, SPECIFIC_CHARACTER_SET, attribute_name, tag_text
+from wldesk.core.dicom.vr import (
+    BINARY_VRS,
+    KNOWN_VRS,
+    SPECIFIC_CHARACTER_SET,
+    attribute_name,
+    tag_text,
+)
 from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.values import (
     Parsed,
+    binary_value_problem,
     element_from_text,
     element_text,
+    is_large,
     new_element,
     parse_key,
+    size_text,
+    value_preview,
     value_problems,
+    value_size,
     worklist_problems,
 )
+from wldesk.gui.editor.dates import date_hint, typed_dates
 
 Index = QModelIndex | QPersistentModelIndex
 ItemPath = tuple[tuple[int, int], ...]
@@ -53,6 +69,16 @@ _STEP_KEYWORDS = frozenset({
     "ScheduledStationAETitle", "ScheduledProcedureStepStartDate", "ScheduledProcedureStepStartTime",
     "Modality", "ScheduledProcedureStepID", "ScheduledProcedureStepDescription",
     "ScheduledProtocolCodeSequence"})
+
+
+def large_value_reason(elem: DataElement) -> str:
+    """Why the large value of ``elem`` cannot be edited in the table."""
+    size = size_text(value_size(elem))
+    if elem.VR in BINARY_VRS:
+        return (f"{size} of {elem.VR} data: too large to show or edit as text here. Export "
+                "value… in the Edit menu saves it to a file, Replace value from file… sets it "
+                "from one.")
+    return f"{size} of text: too long to show or edit here."
 
 
 class _Node:
@@ -155,6 +181,7 @@ class DatasetModel(QAbstractItemModel):
         self._problems: list[str] = []
         self._invalid: dict[Key, str] = {}
         self._flagged: dict[Key, str] = {}
+        self._refusals: dict[Key, str] = {}  # the last value refused for a cell, and why
         self._recheck(emit=False)
 
     # --- the dataset ---------------------------------------------------------------------------
@@ -170,6 +197,7 @@ class DatasetModel(QAbstractItemModel):
         self._dataset = dataset
         self._root = _Node(None, dataset=dataset)
         self._build(self._root)
+        self._refusals.clear()
         self.endResetModel()
         self._recheck(emit=False)
         self.changed.emit()
@@ -352,7 +380,8 @@ class DatasetModel(QAbstractItemModel):
         if not node.is_element:
             return False
         elem = node.element()
-        return elem.VR != "SQ" and elem.tag.element != 0 and elem.VR in KNOWN_VRS
+        return elem.VR != "SQ" and elem.tag.element != 0 and elem.VR in KNOWN_VRS \
+            and not is_large(elem)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -383,26 +412,32 @@ class DatasetModel(QAbstractItemModel):
                 if elem.VR == "SQ":
                     count = len(elem.value or ())
                     return f"{count} item" + ("" if count == 1 else "s")
-                text = element_text(elem)
-                shown = text if len(text) <= 200 else text[:200] + "…"
+                shown = value_preview(elem)
                 return shown.replace("\r\n", "↵").replace("\n", "↵").replace("\r", "↵")
             return None
         if role == Qt.ItemDataRole.EditRole and column == self.VALUE:
-            return element_text(elem)
+            return value_preview(elem) if is_large(elem) else element_text(elem)
         if role == Qt.ItemDataRole.ToolTipRole:
-            problem = self._invalid.get(key) if column == self.VALUE else None
-            problem = problem or self._flagged.get(key)
-            if problem:
-                return problem
-            if column == self.NAME:
-                try:
-                    return str(dictionary_description(elem.tag))
-                except KeyError:
-                    return None
-            if column == self.VALUE and elem.VR != "SQ":
-                text = element_text(elem)
-                return text[:2000] if len(text) > 60 else None
+            return self._tooltip(elem, key, column)
         return None
+
+    def _tooltip(self, elem: DataElement, key: Key, column: int) -> str | None:
+        refused = self._refusals.get(key) if column == self.VALUE else None
+        problem = self._invalid.get(key) if column == self.VALUE else None
+        problem = refused or problem or self._flagged.get(key)
+        if problem:
+            return problem
+        if column == self.NAME:
+            try:
+                return str(dictionary_description(elem.tag))
+            except KeyError:
+                return None
+        if column != self.VALUE or elem.VR == "SQ":
+            return None
+        if is_large(elem):
+            return large_value_reason(elem)
+        text = element_text(elem)
+        return text[:2000] if len(text) > 60 else None
 
     def _item_data(self, node: _Node, column: int, role: int) -> Any:
         if role == VR_ROLE:
@@ -430,20 +465,37 @@ class DatasetModel(QAbstractItemModel):
             return False
         elem = node.element()
         text = "" if value is None else str(value)
-        if text == element_text(elem):
+        key = self.key(index)
+        if text == element_text(elem) or self._typed(elem, text) == element_text(elem):
+            self._forget_refusal(key)
             return True
         parsed = self._parse(index, text)
         if parsed.element is None:
-            return self._refuse(f"{self.where(index)}: {parsed.reason}")
-        where, _ = self.key(index)
+            reason = f"{self.where(index)}: {parsed.reason}"
+            self._refusals[key] = f"Not changed: {reason}"
+            self.dataChanged.emit(index, index, [Qt.ItemDataRole.ToolTipRole])
+            return self._refuse(reason)
         self.undo_stack.push(_ElementCommand(self, f"Edit {attribute_name(elem.tag)}",
-                                             where=where, tag=elem.tag, old=elem, new=parsed.element))
+                                             where=key[0], tag=elem.tag, old=elem,
+                                             new=parsed.element))
         return True
 
     def _refuse(self, reason: str) -> bool:
         self.last_error = reason
         self.refused.emit(reason)
         return False
+
+    def _forget_refusal(self, key: Key) -> None:
+        if self._refusals.pop(key, None) is not None:
+            index = self.index_of(key, self.VALUE)
+            if index.isValid():
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.ToolTipRole])
+
+    @staticmethod
+    def _typed(elem: DataElement, text: str) -> str:
+        """``text`` as the value of ``elem`` holds it: dates typed in the computer's own format
+        (or YYYY-MM-DD) become YYYYMMDD."""
+        return typed_dates(text) if elem.VR == "DA" else text
 
     # --- checks --------------------------------------------------------------------------------
 
@@ -457,8 +509,13 @@ class DatasetModel(QAbstractItemModel):
         elem = self.element(index)
         if elem is None:
             return Parsed(None, ("not an element",))
-        return element_from_text(self.dataset_at(index), elem.tag, text, elem.VR,
-                                 charset=self._dataset)
+        if is_large(elem):
+            return Parsed(None, (large_value_reason(elem),))
+        parsed = element_from_text(self.dataset_at(index), elem.tag, self._typed(elem, text),
+                                   elem.VR, charset=self._dataset)
+        if parsed.element is None and elem.VR == "DA":
+            return Parsed(None, (f"{parsed.reason} ({date_hint()})",))
+        return parsed
 
     def _recheck(self, emit: bool = True) -> None:
         """Bring the highlights (invalid values, keys modalities need) up to date."""
@@ -590,6 +647,22 @@ class DatasetModel(QAbstractItemModel):
         self.undo_stack.push(_ElementCommand(self, "Change character set", where=(),
                                              tag=Tag(SPECIFIC_CHARACTER_SET), old=old, new=new))
 
+    def set_bytes(self, index: Index, data: bytes) -> None:
+        """Make the binary element at ``index`` hold ``data`` (e.g. read from a file) as one
+        undoable change; :class:`EditError` (also reported by ``refused``) says why it cannot."""
+        elem = self.element(index)
+        if elem is None or elem.VR not in BINARY_VRS:
+            self._refuse("select a binary element (VR OB, OW, UN, ...) to replace its value")
+            raise EditError(self.last_error)
+        problem = binary_value_problem(elem.VR, data)
+        if problem is not None:
+            self._refuse(f"{self.where(index)}: {problem}")
+            raise EditError(self.last_error)
+        where, _ = self.key(index)
+        new = DataElement(elem.tag, elem.VR, data, validation_mode=pydicom_config.IGNORE)
+        self.undo_stack.push(_ElementCommand(self, f"Replace {attribute_name(elem.tag)}",
+                                             where=where, tag=elem.tag, old=elem, new=new))
+
     def charset(self) -> str:
         """The (0008,0005) value as text ("" when absent or empty)."""
         return element_text(self._dataset.get(SPECIFIC_CHARACTER_SET))
@@ -601,6 +674,7 @@ class DatasetModel(QAbstractItemModel):
     # --- the primitive changes the commands make ----------------------------------------------
 
     def _put_element(self, where: ItemPath, tag: BaseTag, elem: DataElement | None) -> None:
+        self._forget_refusal((where, int(tag)))
         node = self._dataset_node(where)
         assert node is not None and node.dataset is not None, where
         dataset = node.dataset
@@ -655,6 +729,7 @@ class DatasetModel(QAbstractItemModel):
 
     def _replace_elements(self, elements: list[DataElement]) -> None:
         self.beginResetModel()
+        self._refusals.clear()
         self._dataset.clear()
         for elem in elements:
             self._dataset.add(elem)

@@ -17,7 +17,7 @@ from PySide6.QtWidgets import (
 )
 
 from wldesk.core.editing.entries import person_name
-from wldesk.core.editing.values import validate_value
+from wldesk.gui.editor.dates import date_hint
 from wldesk.gui.editor.model import VR_ROLE, DatasetModel, Index
 
 CHARSETS = (  # (label, (0008,0005) value); "" = the default repertoire, no (0008,0005)
@@ -36,31 +36,46 @@ CHARSETS = (  # (label, (0008,0005) value); "" = the default repertoire, no (000
 
 
 class DateEditor(QDateEdit):
-    """A DA value with a calendar; the lowest date means "no date" (Delete empties it)."""
+    """A DA value with a calendar; the lowest date means "no date" (Delete empties it).
+
+    A text it cannot show as a date (not a real date, a range, a year before 1800) is kept as it
+    is and shown in place of the date until another date is picked or Delete pressed: it is never
+    lost. The table gives such values a text box instead (:meth:`can_show`)."""
 
     EMPTY = QDate(1800, 1, 1)
+    _EMPTY_TEXT = "(empty)"
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setCalendarPopup(True)
         self.setDisplayFormat("yyyy-MM-dd")
         self.setMinimumDate(self.EMPTY)
-        self.setSpecialValueText("(empty)")
+        self.setSpecialValueText(self._EMPTY_TEXT)
         self.setToolTip("Pick a date; Delete empties it.")
+        self._kept = ""  # a value that is not a date this editor can show, kept as it was
+
+    @classmethod
+    def can_show(cls, text: str) -> bool:
+        """True when ``text`` is empty or a YYYYMMDD date this editor shows as it is."""
+        if not text:
+            return True
+        value = QDate.fromString(text, "yyyyMMdd")
+        return value.isValid() and value > cls.EMPTY and value.toString("yyyyMMdd") == text
 
     def keyPressEvent(self, event: QKeyEvent) -> None:
         if event.key() == Qt.Key.Key_Delete:
-            self.setDate(self.EMPTY)
+            self.set_text_value("")
             return
         super().keyPressEvent(event)
 
     def text_value(self) -> str:
         value = self.date()
-        return "" if value == self.EMPTY else value.toString("yyyyMMdd")
+        return self._kept if value == self.EMPTY else value.toString("yyyyMMdd")
 
     def set_text_value(self, text: str) -> None:
-        value = QDate.fromString(text, "yyyyMMdd") if text else self.EMPTY
-        self.setDate(value if value.isValid() else self.EMPTY)
+        self._kept = "" if self.can_show(text) else text
+        self.setSpecialValueText(self._kept or self._EMPTY_TEXT)
+        self.setDate(QDate.fromString(text, "yyyyMMdd") if text and not self._kept else self.EMPTY)
 
 
 class PersonNameEditor(QWidget):
@@ -103,7 +118,8 @@ class ValueLineEditor(QLineEdit):
     def __init__(self, vr: str, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.vr = vr
-        placeholder = {"TM": "HHMMSS, e.g. 143000", "DA": "YYYYMMDD", "UI": "1.2.840...",
+        placeholder = {"TM": "HHMMSS, e.g. 143000", "DA": f"YYYYMMDD ({date_hint()})",
+                       "UI": "1.2.840...",
                        "AE": "at most 16 characters", "DT": "YYYYMMDDHHMMSS"}.get(vr)
         if placeholder:
             self.setPlaceholderText(placeholder)
@@ -141,7 +157,7 @@ class ValueDelegate(QStyledItemDelegate):
         vr = str(index.data(VR_ROLE) or "")
         text = str(index.data(Qt.ItemDataRole.EditRole) or "")
         editor: ValueEditor
-        if vr == "DA" and (text == "" or (validate_value("DA", text) is None and "\\" not in text)):
+        if vr == "DA" and DateEditor.can_show(text):
             editor = DateEditor(parent)
             editor.dateChanged.connect(lambda _d: self._check(editor, index))
         elif vr == "PN" and "=" not in text and "\\" not in text:
@@ -178,8 +194,8 @@ class ValueDelegate(QStyledItemDelegate):
 
     def setModelData(self, editor: QWidget, model: QAbstractItemModel, index: Index) -> None:
         if isinstance(editor, (DateEditor, PersonNameEditor, ValueLineEditor)):
+            self.hint.emit("")  # first: a refusal's message must stay
             model.setData(index, editor.text_value(), Qt.ItemDataRole.EditRole)
-            self.hint.emit("")
 
     def updateEditorGeometry(self, editor: QWidget, option: QStyleOptionViewItem,
                              index: Index) -> None:

@@ -5,6 +5,10 @@ menus, the keys modalities need that are missing, the character set, saving (ato
 when the file changed on disk), import and export as text, duplicate, templates and archiving. The
 document logic is the headless core's (:mod:`wldesk.core.editing.document`); this module only
 presents it.
+
+Files are read off the GUI thread (a "Loading…" page meanwhile), so that a large file or a slow
+share never freezes the application. A file changed on disk is reloaded when nothing was changed
+here; otherwise a bar asks: Reload, or Keep mine.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from pydicom.datadict import dictionary_is_retired, keyword_dict, tag_for_keyword
+from pydicom.dataset import Dataset
 from PySide6.QtCore import QEvent, QModelIndex, QSignalBlocker, QStringListModel, Qt, Signal
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShortcut, QUndoStack
 from PySide6.QtWidgets import (
@@ -21,7 +26,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QCompleter,
     QFileDialog,
-    QFrame,
     QHBoxLayout,
     QHeaderView,
     QInputDialog,
@@ -34,6 +38,7 @@ from PySide6.QtWidgets import (
     QPushButton,
     QSizePolicy,
     QSplitter,
+    QStackedWidget,
     QToolTip,
     QTreeView,
     QVBoxLayout,
@@ -42,17 +47,19 @@ from PySide6.QtWidgets import (
 
 from wldesk.core import paths
 from wldesk.core.dicom.model import SPS_SEQUENCE
+from wldesk.core.dicom.vr import BINARY_VRS
 from wldesk.core.editing.document import Document, FileIdentity, load_document, save_document
-from wldesk.core.editing.dump import DumpError, dump_bytes, from_json, parse_dump, to_json
 from wldesk.core.editing.entries import archive_entry, suggest_filename
 from wldesk.core.editing.errors import ConflictError, EditError
 from wldesk.core.editing.templates import save_template
 from wldesk.core.editing.values import element_text
-from wldesk.core.fileio import atomic_write_bytes
 from wldesk.core.settings import KnownModality
+from wldesk.gui.editor.disk import ConflictBar, FileWatch
+from wldesk.gui.editor.files import EntryFiles
 from wldesk.gui.editor.model import MISSING_BRUSH, TAG_ROLE, VR_ROLE, DatasetModel
 from wldesk.gui.editor.new_entry import NewEntryDialog
 from wldesk.gui.editor.widgets import CHARSETS, ValueDelegate
+from wldesk.gui.tasks import run_in_background
 
 
 def dictionary_keywords() -> list[str]:
@@ -70,6 +77,7 @@ class EditorWindow(QMainWindow):
 
     saved = Signal(object)  # pathlib.Path of the file just written
     archived = Signal(object)  # pathlib.Path of the entry in the archive folder
+    loaded = Signal()  # the file was read (opened or reloaded) and is shown
 
     def __init__(self, document: Document, *, folder: Path | None = None,
                  modalities: Sequence[KnownModality] = (), templates: Path | None = None,
@@ -84,8 +92,10 @@ class EditorWindow(QMainWindow):
         self.templates = templates
         self.open_path = open_path
         self.last_error = ""
+        self.loading = False
         self._closing = False
-        self._ignored_identity: FileIdentity | None = None
+        self._kept_mine = False  # "Keep mine" chosen for the file on disk as it is now:
+        self._ignored_identity: FileIdentity | None = None  # that file (None: deleted)
         self.undo_stack = QUndoStack(self)
         self.model = DatasetModel(document.dataset, self.undo_stack, self)
         self.resize(1000, 680)
@@ -94,34 +104,89 @@ class EditorWindow(QMainWindow):
         self.model.changed.connect(self._refresh)
         self.model.refused.connect(self._show_refusal)
         self.undo_stack.cleanChanged.connect(self._clean_changed)
+        self.files = EntryFiles(self.model, self)
+        self.files.message.connect(self.statusBar().showMessage)
+        self.files.failed.connect(self._warn)
+        self.files.imported.connect(self._expand_defaults)
+        self.file_watch = FileWatch(self)
+        self.file_watch.changed.connect(self.check_disk)
+        self.file_watch.watch(document.path)
         self._refresh()
         self._expand_defaults()
 
     @classmethod
     def open_file(cls, path: Path | str, **kwargs: Any) -> EditorWindow:
-        """An editor for the file at ``path``; :class:`EditError` when it cannot be loaded."""
-        return cls(load_document(path), **kwargs)
+        """An editor for the file at ``path``, read in the background: the window shows
+        "Loading…" meanwhile (``loaded`` says when it is shown). When the file cannot be read, a
+        message says why and the window closes."""
+        path = Path(path)
+        editor = cls(Document(Dataset(), path), **kwargs)
+        editor._load(path, first=True)
+        return editor
+
+    def _load(self, path: Path, *, first: bool) -> None:
+        self.loading = True
+        if first:
+            self.loading_label.setText(f"Loading {path.name}…")
+            self.pages.setCurrentWidget(self.loading_label)
+        else:
+            self.content.setEnabled(False)
+            self.statusBar().showMessage(f"Reloading {path}…")
+        self._update_actions()
+        self._refresh_title()
+        run_in_background(self, lambda: load_document(path),
+                          lambda document: self._loaded(document, first),
+                          lambda exc: self._load_failed(path, exc, first),
+                          name="wldesk-editor-load")
+
+    def _loaded(self, document: Document, first: bool) -> None:
+        self.loading = False
+        self.document = document
+        self.model.set_dataset(document.dataset)
+        self._kept_mine = False
+        self.conflict_bar.hide()
+        self.pages.setCurrentWidget(self.content)
+        self.content.setEnabled(True)
+        self.file_watch.watch(document.path)
+        self._expand_defaults()
+        self._refresh()
+        self.statusBar().showMessage(f"{'Opened' if first else 'Reloaded'} {document.path}", 5000)
+        self.loaded.emit()
+        if not first:
+            self.check_disk()  # changed again while it was being read
+
+    def _load_failed(self, path: Path, exc: Exception, first: bool) -> None:
+        self.loading = False
+        self._update_actions()
+        self._refresh_title()
+        if first:
+            self._warn("Cannot open the entry", str(exc))
+            self.close_discarding()
+            return
+        self.content.setEnabled(True)
+        self.statusBar().clearMessage()
+        self.last_error = str(exc)
+        self.conflict_bar.ask(f"{path.name} changed on disk but cannot be read now: {exc}",
+                              can_reload=path.exists())
 
     # --- building ------------------------------------------------------------------------------
 
     def _build(self) -> None:
         central = QWidget()
-        layout = QVBoxLayout(central)
-
-        self.conflict_bar = QFrame()
-        self.conflict_bar.setFrameShape(QFrame.Shape.StyledPanel)
-        self.conflict_bar.setStyleSheet("QFrame { background: #fff3cd; }")
-        bar = QHBoxLayout(self.conflict_bar)
-        self.conflict_label = QLabel()
-        self.conflict_label.setWordWrap(True)
-        bar.addWidget(self.conflict_label, 1)
-        for text, slot in (("Reload", self.reload), ("Overwrite", self.overwrite),
-                           ("Keep editing", self._dismiss_conflict)):
-            button = QPushButton(text)
-            button.clicked.connect(slot)
-            bar.addWidget(button)
-        self.conflict_bar.hide()
-        layout.addWidget(self.conflict_bar)
+        outer = QVBoxLayout(central)
+        self.conflict_bar = ConflictBar()
+        self.conflict_bar.reload.connect(self.reload)
+        self.conflict_bar.keep_mine.connect(self._keep_mine)
+        outer.addWidget(self.conflict_bar)
+        self.content = QWidget()
+        layout = QVBoxLayout(self.content)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.loading_label = QLabel()
+        self.loading_label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.pages = QStackedWidget()
+        self.pages.addWidget(self.content)
+        self.pages.addWidget(self.loading_label)
+        outer.addWidget(self.pages, 1)
 
         tools = QHBoxLayout()
         self.add_edit = QLineEdit()
@@ -201,21 +266,21 @@ class EditorWindow(QMainWindow):
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")
         self.save_action = file_menu.addAction("&Save", QKeySequence.StandardKey.Save, self.save)
-        file_menu.addAction("Save &as…", QKeySequence.StandardKey.SaveAs, self.save_as)
-        file_menu.addAction("&Reload from disk", self.reload)
-        file_menu.addSeparator()
-        file_menu.addAction("&Duplicate entry…", self.duplicate)
-        file_menu.addAction("Save as &template…", self.save_as_template)
-        file_menu.addSeparator()
-        file_menu.addAction("&Import dump…", self._import_chosen)
-        file_menu.addAction("Export as DCMTK &dump…", self._export_dump_chosen)
-        file_menu.addAction("Export as &JSON…", self._export_json_chosen)
-        file_menu.addSeparator()
-        file_menu.addAction("Delete (move to archive)…", self.delete_entry)
-        file_menu.addSeparator()
+        save_as = file_menu.addAction("Save &as…", QKeySequence.StandardKey.SaveAs, self.save_as)
+        self._document_actions = [self.save_action, save_as]  # what needs the file read first
+        for group in ((("&Reload from disk", self.reload),),
+                      (("&Duplicate entry…", self.duplicate),
+                       ("Save as &template…", self.save_as_template)),
+                      (("&Import dump…", self._import_chosen),
+                       ("Export as DCMTK &dump…", self._export_dump_chosen),
+                       ("Export as &JSON…", self._export_json_chosen)),
+                      (("Delete (move to archive)…", self.delete_entry),)):
+            for text, slot in group:
+                self._document_actions.append(file_menu.addAction(text, slot))
+            file_menu.addSeparator()
         file_menu.addAction("&Close", QKeySequence.StandardKey.Close, self.close)
 
-        edit_menu = self.menuBar().addMenu("&Edit")
+        self.edit_menu = edit_menu = self.menuBar().addMenu("&Edit")
         self.undo_action = self.undo_stack.createUndoAction(self, "&Undo")
         self.undo_action.setShortcuts(QKeySequence.keyBindings(QKeySequence.StandardKey.Undo))
         self.redo_action = self.undo_stack.createRedoAction(self, "&Redo")
@@ -233,6 +298,10 @@ class EditorWindow(QMainWindow):
         self.add_item_action = edit_menu.addAction("Add &item", QKeySequence("Ctrl+I"),
                                                    self.add_item_selected)
         self.remove_item_action = edit_menu.addAction("Remove i&tem", self.remove_selected)
+        edit_menu.addSeparator()
+        self.export_value_action = edit_menu.addAction("E&xport value…", self._export_value_chosen)
+        self.replace_value_action = edit_menu.addAction("Replace value from &file…",
+                                                        self._replace_value_chosen)
         edit_menu.addSeparator()
         edit_menu.addAction("E&xpand all", self.tree.expandAll)
         edit_menu.addAction("C&ollapse all", self.tree.collapseAll)
@@ -277,6 +346,10 @@ class EditorWindow(QMainWindow):
 
     def _refresh_title(self) -> None:
         name = self.document.path.name if self.document.path else "New entry"
+        if self.loading and self.pages.currentWidget() is self.loading_label:
+            self.setWindowTitle(f"{name} — Loading… — wldesk editor")
+            self.setWindowModified(False)
+            return
         self.setWindowTitle(f"{name}[*] — wldesk editor")
         self.setWindowModified(self.document.is_modified())
 
@@ -287,12 +360,18 @@ class EditorWindow(QMainWindow):
         self._update_actions()
 
     def _update_actions(self) -> None:
+        for action in self._document_actions:
+            action.setEnabled(not self.loading)
+        self.edit_menu.setEnabled(not self.loading)
         index = self.tree.currentIndex()
         element = self.model.element(index) if index.isValid() else None
         is_item = self.model.is_item(index)
         self.remove_action.setEnabled(element is not None)
         self.remove_item_action.setEnabled(is_item)
         self.add_item_action.setEnabled(is_item or (element is not None and element.VR == "SQ"))
+        binary = element is not None and element.VR in BINARY_VRS
+        self.export_value_action.setEnabled(binary)
+        self.replace_value_action.setEnabled(binary)
         container = self.model.container(index) if index.isValid() else QModelIndex()
         target = self.model.where(container) if container.isValid() else "the top level"
         self.add_target.setText(f"into {target.rstrip(':')}")
@@ -305,7 +384,7 @@ class EditorWindow(QMainWindow):
 
     def _show_refusal(self, reason: str) -> None:
         self.last_error = reason
-        self.statusBar().showMessage(f"Refused — {reason}", 15000)
+        self.statusBar().showMessage(f"Not changed: {reason}", 15000)
         index = self.tree.currentIndex()
         if index.isValid() and self.isVisible():
             rect = self.tree.visualRect(index.siblingAtColumn(DatasetModel.VALUE))
@@ -400,6 +479,8 @@ class EditorWindow(QMainWindow):
 
     def save(self) -> bool:
         """Save to the file (atomically); True when saved."""
+        if self.loading:
+            return False
         if self.document.path is None:
             return self.save_as()
         return self.save_to(self.document.path)
@@ -412,11 +493,14 @@ class EditorWindow(QMainWindow):
 
     def save_to(self, path: Path, *, force: bool = False) -> bool:
         """Write the entry to ``path``. A file changed on disk meanwhile is not overwritten
-        without asking (:meth:`ask_conflict`); on failure the file on disk stays as it was and a
-        message box says why."""
+        without asking (:meth:`ask_conflict`), unless Keep mine was chosen for it; on failure the
+        file on disk stays as it was and a message box says why."""
+        if self.loading:
+            return False
         self.delegate.commit_open_editor()
+        kept = self._kept_mine and FileIdentity.of_path(path) == self._ignored_identity
         try:
-            save_document(self.document, path, force=force)
+            save_document(self.document, path, force=force or kept)
         except ConflictError:
             self._show_conflict()
             choice = self.ask_conflict()
@@ -430,7 +514,8 @@ class EditorWindow(QMainWindow):
             return False
         self.undo_stack.setClean()
         self.conflict_bar.hide()
-        self._ignored_identity = None
+        self._kept_mine = False
+        self.file_watch.watch(path)
         self._refresh()
         self.statusBar().showMessage(f"Saved {path}", 5000)
         self.saved.emit(path)
@@ -449,54 +534,53 @@ class EditorWindow(QMainWindow):
 
     def conflict_text(self) -> str:
         path = self.document.path
+        name = path.name if path is not None else "the entry"
         if path is not None and not path.exists():
-            return f"{path} was deleted or moved by someone else since it was opened here."
-        return f"{path} was changed by someone else since it was opened here."
+            return f"{name} was deleted or moved by someone else after it was opened here."
+        return f"The file changed on disk: someone else changed {name} after it was opened here."
 
     def check_disk(self) -> bool:
-        """Show the Reload/Overwrite bar when the file changed on disk (on focus-in); True then."""
+        """When the file changed on disk (noticed by the file watch, or when the window is
+        activated): reload it when nothing was changed here, else show the bar (Reload / Keep
+        mine), unless Keep mine was chosen for the file as it is now. True when it changed."""
+        path = self.document.path
+        if self.loading or path is None:
+            return False
         if not self.document.changed_on_disk():
             self.conflict_bar.hide()
             return False
-        if self.document.path is not None and \
-                FileIdentity.of_path(self.document.path) == self._ignored_identity:
-            return False
-        self._show_conflict()
+        identity = FileIdentity.of_path(path)
+        if self._kept_mine and identity == self._ignored_identity:
+            return True
+        if identity is not None and not self._has_local_changes():
+            self.reload()
+        else:
+            self._show_conflict()
         return True
 
-    def _show_conflict(self) -> None:
-        self.conflict_label.setText(self.conflict_text() + " Reload it (your changes here are lost), "
-                                    "or overwrite it with this version?")
-        self.conflict_bar.show()
+    def _has_local_changes(self) -> bool:
+        return self.document.is_modified() or self.delegate.editor is not None
 
-    def _dismiss_conflict(self) -> None:
+    def _show_conflict(self) -> None:
+        path = self.document.path
+        if path is not None and not path.exists():
+            self.conflict_bar.ask(self.conflict_text() + " Keep yours: saving writes it again.",
+                                  can_reload=False)
+            return
+        self.conflict_bar.ask(self.conflict_text() + " Reload their version (your changes here "
+                              "are lost), or keep yours (saving then replaces theirs)?")
+
+    def _keep_mine(self) -> None:
         if self.document.path is not None:
+            self._kept_mine = True
             self._ignored_identity = FileIdentity.of_path(self.document.path)
         self.conflict_bar.hide()
 
-    def reload(self) -> bool:
-        """Read the file again, dropping the changes made here (and the undo history)."""
-        if self.document.path is None:
-            return False
-        try:
-            document = load_document(self.document.path)
-        except EditError as exc:
-            self._warn("Cannot reload", str(exc))
-            return False
-        self.document = document
-        self.model.set_dataset(document.dataset)
-        self._ignored_identity = None
-        self.conflict_bar.hide()
-        self._expand_defaults()
-        self._refresh()
-        self.statusBar().showMessage(f"Reloaded {document.path}", 5000)
-        return True
-
-    def overwrite(self) -> bool:
-        """Save this version over the file that changed on disk."""
-        if self.document.path is None:
-            return self.save_as()
-        return self.save_to(self.document.path, force=True)
+    def reload(self) -> None:
+        """Read the file again in the background, dropping the changes made here (and the undo
+        history); ``loaded`` says when it is shown."""
+        if self.document.path is not None and not self.loading:
+            self._load(self.document.path, first=False)
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)
@@ -539,7 +623,7 @@ class EditorWindow(QMainWindow):
 
     def closeEvent(self, event: QCloseEvent) -> None:
         self.delegate.commit_open_editor()
-        if self._closing or not self.document.is_modified():
+        if self._closing or self.loading or not self.document.is_modified():
             event.accept()
             return
         answer = QMessageBox.question(
@@ -552,7 +636,7 @@ class EditorWindow(QMainWindow):
         else:
             event.ignore()
 
-    # --- text import and export ----------------------------------------------------------------
+    # --- files of the entry and its values (EntryFiles does the work) --------------------------
 
     def _base_name(self, suffix: str) -> str:
         base = self.document.path.with_suffix(suffix) if self.document.path else Path("entry" + suffix)
@@ -563,60 +647,32 @@ class EditorWindow(QMainWindow):
                                               self._base_name(".dump"),
                                               "DCMTK dump (*.dump *.txt);;All files (*)")
         if name:
-            self.export_dump(Path(name))
+            self.files.export_dump(Path(name))
 
     def _export_json_chosen(self) -> None:
         name, _ = QFileDialog.getSaveFileName(self, "Export as JSON", self._base_name(".json"),
                                               "DICOM JSON (*.json);;All files (*)")
         if name:
-            self.export_json(Path(name))
+            self.files.export_json(Path(name))
 
     def _import_chosen(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import dump", str(self._folder()),
                                               "DCMTK dump or DICOM JSON (*.dump *.txt *.json);;"
                                               "All files (*)")
         if name:
-            self.import_text(Path(name))
+            self.files.import_text(Path(name))
 
-    def export_dump(self, path: Path) -> bool:
-        """Write the entry as it is now as dcmdump text (dump2dcm turns it back into the file)."""
-        try:
-            atomic_write_bytes(path, dump_bytes(self.document.dataset))
-        except (DumpError, OSError) as exc:
-            self._warn("Cannot export", f"cannot write {path}: {getattr(exc, 'strerror', None) or exc}")
-            return False
-        self.statusBar().showMessage(f"Exported {path}", 5000)
-        return True
+    def _export_value_chosen(self) -> None:
+        name, _ = QFileDialog.getSaveFileName(self, "Export value", self._base_name(".bin"),
+                                              "All files (*)")
+        if name:
+            self.files.export_value(self.tree.currentIndex(), Path(name))
 
-    def export_json(self, path: Path) -> bool:
-        """Write the entry as it is now in the DICOM JSON model."""
-        try:
-            atomic_write_bytes(path, (to_json(self.document.dataset) + "\n").encode("utf-8"))
-        except OSError as exc:
-            self._warn("Cannot export", f"cannot write {path}: {exc.strerror or exc}")
-            return False
-        self.statusBar().showMessage(f"Exported {path}", 5000)
-        return True
-
-    def import_text(self, path: Path) -> bool:
-        """Replace the dataset with a dump's (or a DICOM JSON file's), as one undoable change."""
-        try:
-            data = path.read_bytes()
-            if path.suffix.lower() == ".json":
-                dataset, notes = from_json(data), []
-            else:
-                parsed = parse_dump(data)
-                dataset, notes = parsed.dataset, parsed.notes
-        except (OSError, EditError) as exc:
-            self._warn("Cannot import", f"{path}: {getattr(exc, 'strerror', None) or exc}")
-            return False
-        self.model.replace_dataset(dataset, f"Import {path.name}")
-        self._expand_defaults()
-        message = f"Imported {path.name} (Undo gives the previous elements back)"
-        if notes:
-            message += ": " + "; ".join(notes)
-        self.statusBar().showMessage(message, 15000)
-        return True
+    def _replace_value_chosen(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Replace value from file", str(self._folder()),
+                                              "All files (*)")
+        if name:
+            self.files.replace_value(self.tree.currentIndex(), Path(name))
 
     # --- new entries from this one -------------------------------------------------------------
 
