@@ -234,6 +234,7 @@ def test_file_quit_asks_open_editors_and_can_be_refused(
     qtbot.waitUntil(lambda: running_app.controller.state == "running", timeout=10000)
     editor = running_app.window.open_entry(path)
     assert editor is not None
+    qtbot.waitUntil(lambda: not editor.loading, timeout=10000)
     assert editor.model.setData(editor.model.find("PatientID"), "CHANGED")
     quit_action = file_action(running_app.window, "&Quit")
     quit_action.trigger()  # Cancel: nothing is lost, wldesk keeps serving

@@ -14,7 +14,7 @@ import pytest
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog, QGroupBox, QLineEdit, QWidget
+from PySide6.QtWidgets import QFileDialog, QGroupBox, QLabel, QLineEdit, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
@@ -443,3 +443,20 @@ def test_the_running_servers_own_port_is_no_problem(qtbot: QtBot, tab: SettingsT
     type_into(tab.line_edit("database"), str(tmp_path / "missing"))  # so that the check shows
     qtbot.waitUntil(lambda: tab.warning_text("database") != "", timeout=5000)
     assert tab.warning_text("port") == "" and tab.warning_text("bind_address") == ""
+
+
+def test_the_form_fits_the_window_without_scrolling_sideways(qtbot: QtBot, tab: SettingsTab) -> None:
+    """Long labels wrap instead of pushing the fields (and the messages under them) out of view;
+    clicking a check box's text ticks it, as a check box's own text does."""
+    tab.resize(1100, 600)
+    tab.show()
+    qtbot.waitExposed(tab)
+    assert tab.scroll.horizontalScrollBar().maximum() == 0
+    port = tab.spin_box("port")
+    assert port.mapTo(tab, port.rect().topRight()).x() <= tab.width()
+    check = tab.check_box("check_called_ae_title")
+    label = tab.findChild(QLabel, "check_called_ae_title_label")
+    assert label is not None and label.wordWrap() and label.buddy() is check
+    was = check.isChecked()
+    qtbot.mouseClick(label, Qt.MouseButton.LeftButton)
+    assert check.isChecked() != was

@@ -296,8 +296,9 @@ class Settings:
         choices={"auto": "Detect (list network shares per query)", "trust": "Trust folder events",
                  "relist": "List the folder per query"}, group="Worklist", restart=True)
     association_request_timeout: int = setting(
-        5, "Seconds a new connection has to send its association request (A-ASSOCIATE-RQ) before "
-           "it is closed, so that idle or stalled connections do not hold places.", minimum=1,
+        5, "Seconds to wait for a new connection's association request: a connection that sends "
+           "no A-ASSOCIATE-RQ within them is closed, so that idle or stalled connections do not "
+           "hold places.", minimum=1,
         maximum=120, group="Network", restart=True)
     check_called_ae_title: bool = setting(
         False, "Refuse associations addressed to another called AE title than this server's "

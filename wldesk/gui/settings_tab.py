@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDesktopServices
+from PySide6.QtGui import QColor, QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -53,6 +53,8 @@ from wldesk.gui.restart_bar import RestartBar
 
 WARNING_COLOR = "#7a4a00"
 CHECK_DELAY_MS = 300
+LABEL_CHARACTERS = 34
+"""The width of the form's labels, in characters: longer labels wrap."""
 """How long after the last change the form is checked against this computer (ports, folder)."""
 
 # A spin box holds a 32-bit int: the bounds of a setting declared without its own.
@@ -323,17 +325,43 @@ class _IntEditor(_Editor):
         self.spin.setValue(int(value))
 
 
+class _ToggleLabel(QLabel):
+    """A check box's text that wraps (a QCheckBox's own text does not) and toggles it when
+    clicked, as the check box's own text would."""
+
+    def __init__(self, text: str, check: QCheckBox) -> None:
+        super().__init__(text)
+        self.check = check
+        self.setWordWrap(True)
+        self.setBuddy(check)
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton and self.check.isEnabled():
+            self.check.toggle()
+            self.check.setFocus()
+        super().mouseReleaseEvent(event)
+
+
 class _BoolEditor(_Editor):
     def __init__(self, text: str, changed: Callable[[], None]) -> None:
-        self.check = QCheckBox(text)
+        self.check = QCheckBox()
+        self.check.setAccessibleName(text)
         self.check.toggled.connect(changed)
-        self.widget = self.check
+        self.label = _ToggleLabel(text, self.check)
+        self.widget = QWidget()
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.check, 0, Qt.AlignmentFlag.AlignTop)
+        row.addWidget(self.label, 1)
 
     def value(self) -> Any:
         return self.check.isChecked()
 
     def set_value(self, value: Any) -> None:
         self.check.setChecked(bool(value))
+
+    def focus_widget(self) -> QWidget:
+        return self.check
 
 
 class _ChoiceEditor(_Editor):
@@ -458,7 +486,7 @@ class SettingsTab(QWidget):
             if members:
                 body_layout.addWidget(self._group(group, members))
         body_layout.addStretch(1)
-        scroll = QScrollArea()
+        self.scroll = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
@@ -533,9 +561,15 @@ class SettingsTab(QWidget):
             if name == "database":
                 column.addWidget(self.create_folder_button, 0, Qt.AlignmentFlag.AlignLeft)
             if isinstance(editor, _BoolEditor):
+                editor.label.setObjectName(f"{name}_label")
+                editor.label.setToolTip(tooltip)
                 form.addRow(cell)
                 continue
             label = QLabel(field_label(declaration))
+            # a long label wraps instead of pushing the fields away; one width for all labels,
+            # so that a wrapped label is as tall as its lines
+            label.setWordWrap(True)
+            label.setFixedWidth(label.fontMetrics().averageCharWidth() * LABEL_CHARACTERS)
             label.setToolTip(tooltip)
             label.setBuddy(editor.focus_widget())
             if isinstance(editor, _ModalitiesEditor):
