@@ -486,7 +486,7 @@ class SettingsTab(QWidget):
             if members:
                 body_layout.addWidget(self._group(group, members))
         body_layout.addStretch(1)
-        self.scroll = scroll = QScrollArea()
+        self.form_area = scroll = QScrollArea()
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(body)
