@@ -341,8 +341,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gui(args: argparse.Namespace) -> int:
-    from wldesk.gui.app import run_gui  # Qt is loaded only for the window
+    from wldesk.gui.system_libraries import missing_library_advice, x11_problem
 
+    try:
+        problem = x11_problem()  # instead of Qt's abort, which names libxcb-cursor0 whatever is missing
+        from wldesk.gui.app import run_gui  # Qt is loaded only for the window
+    except ImportError as exc:
+        problem = missing_library_advice(exc)
+        if problem is None:
+            raise
+    if problem is not None:
+        print(f"wldesk: {problem}", file=sys.stderr)
+        return EXIT_PROBLEMS
     settings = load_effective_settings(args.config, {})
     own_file = args.config is None or not is_orthanc_config_file(args.config)
     settings_path = args.config if args.config is not None and own_file \
