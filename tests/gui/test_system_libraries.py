@@ -55,10 +55,13 @@ def test_a_missing_library_is_named_with_the_packages_to_install() -> None:
     assert "wldesk serve" in advice
 
 
-def test_the_readmes_set_up_command_installs_them() -> None:
-    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
-    command = next(line for line in readme.splitlines() if line.endswith(" && .venv/bin/wldesk"))
-    assert f" && sudo apt-get install -y python3-venv {' '.join(WINDOW_PACKAGES)} && " in command
+def test_the_readmes_commands_install_them() -> None:
+    """The set-up command and the test command (which runs the X11 check below) of the README."""
+    lines = (REPO_ROOT / "README.md").read_text(encoding="utf-8").splitlines()
+    set_up = next(line for line in lines if line.endswith(" && .venv/bin/wldesk"))
+    tests = next(line for line in lines if line.startswith("sudo ") and line.endswith(" pytest -q"))
+    assert f" && sudo apt-get install -y python3-venv {' '.join(WINDOW_PACKAGES)} && " in set_up
+    assert f" && sudo apt-get install -y python3-venv {' '.join(WINDOW_PACKAGES)} dcmtk bindfs && " in tests
 
 
 def test_other_import_errors_get_no_advice() -> None:
@@ -68,6 +71,7 @@ def test_other_import_errors_get_no_advice() -> None:
 
 @linux_only
 def test_the_x11_plugin_of_this_machine_loads() -> None:
+    """With the README's packages installed: they are all the X11 plugin needs."""
     assert xcb_plugin() is not None
     assert x11_problem_in_fresh_process(None, DISPLAY=":0") == "None"
 

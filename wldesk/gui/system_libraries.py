@@ -21,8 +21,8 @@ WINDOW_PACKAGES = ("libegl1", "libgl1", "libfontconfig1", "libglib2.0-0", "libdb
                    "libxkbcommon-x11-0", "libxcb-cursor0", "libxcb-icccm4", "libxcb-keysyms1",
                    "libxcb-shape0")
 """The Debian/Ubuntu packages that, with their dependencies, hold every library PySide6's Qt loads for
-the window on X11 and offscreen (checked with ldd on a minimal Debian 12; the README's set-up
-command installs them)."""
+the window on X11 and offscreen (checked with ldd on a minimal Debian 12; both commands of the
+README's set-up install them)."""
 
 _MISSING = re.compile(r"([\w.+-]+\.so(?:\.\d+)*): cannot open shared object file")
 
