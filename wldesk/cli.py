@@ -344,8 +344,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _gui(args: argparse.Namespace) -> int:
-    from wldesk.gui.app import run_gui  # Qt is loaded only for the window
+    from wldesk.gui.system_libraries import missing_library_advice, x11_problem
 
+    try:
+        problem = x11_problem()  # instead of Qt's abort, which names libxcb-cursor0 whatever is missing
+        from wldesk.gui.app import run_gui  # Qt is loaded only for the window
+    except ImportError as exc:
+        problem = missing_library_advice(exc)
+        if problem is None:
+            raise
+    if problem is not None:
+        print(f"wldesk: {problem}", file=sys.stderr)
+        return EXIT_PROBLEMS
     # The window reads its settings itself, leniently: a file with problems opens the window
     # with them in a dialog (``wldesk serve`` and the other commands stop, exit code 2).
     return run_gui(args.config, args.minimized)

@@ -212,9 +212,17 @@ class SelfTest:
     def gui(self) -> str:
         if not os.environ.get("QT_QPA_PLATFORM"):
             os.environ["QT_QPA_PLATFORM"] = "offscreen"
-        from PySide6.QtCore import QCoreApplication, QEventLoop, QSize
-        from PySide6.QtGui import QImageReader
-        from PySide6.QtWidgets import QApplication
+        from wldesk.gui.system_libraries import missing_library_advice
+
+        try:
+            from PySide6.QtCore import QCoreApplication, QEventLoop, QSize
+            from PySide6.QtGui import QImageReader
+            from PySide6.QtWidgets import QApplication
+        except ImportError as exc:
+            problem = missing_library_advice(exc)
+            if problem is None:
+                raise
+            raise CheckFailed(problem) from exc
 
         from wldesk.core.settings import Settings
         from wldesk.gui.app import WldeskApp

@@ -36,7 +36,12 @@ def _unmount(mount: Path) -> None:
 def bindfs_mount(source: Path, mount: Path) -> Iterator[Path]:
     """Mount ``source`` at ``mount`` with bindfs; unmounted on exit, also after a failure."""
     mount.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["bindfs", str(source), str(mount)], check=True, capture_output=True)
+    # --no-allow-other: bindfs asks for allow_other by default, which fusermount refuses to a user
+    # who is not root unless /etc/fuse.conf says user_allow_other; only this user reads the mount
+    done = subprocess.run(["bindfs", "--no-allow-other", str(source), str(mount)],
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise RuntimeError(f"bindfs could not mount {source} at {mount}: {done.stderr.strip()}")
     try:
         yield mount
     finally:
