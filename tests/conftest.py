@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import socket
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -81,3 +82,12 @@ def log_warnings(request: pytest.FixtureRequest) -> Iterator[LogWarnings]:
     problems = collector.problems()
     if problems:
         pytest.fail(problems, pytrace=False)
+
+
+@pytest.fixture
+def other_program() -> Iterator[int]:
+    """A port another program listens on (as wlmscpfs or Orthanc would)."""
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        yield int(holder.getsockname()[1])

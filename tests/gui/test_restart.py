@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import shutil
 import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,15 +54,6 @@ def window(qtbot: QtBot, controller: ServerController, worklist_folder: Path) ->
     qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
     qtbot.waitUntil(lambda: accessions(controller.settings.port) == ["ACC-1"], timeout=10000)
     return made
-
-
-@pytest.fixture
-def other_program() -> Iterator[int]:
-    """A port another program listens on (as wlmscpfs or Orthanc would)."""
-    with socket.socket() as holder:
-        holder.bind((LOCALHOST, 0))
-        holder.listen()
-        yield int(holder.getsockname()[1])
 
 
 def activity_rows(window: MainWindow, status: str) -> list[str]:

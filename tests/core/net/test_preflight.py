@@ -4,8 +4,6 @@ computer does not have) and real folders."""
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -24,15 +22,6 @@ def settings(tmp_path: Path) -> Settings:
     folder = tmp_path / "worklists"
     folder.mkdir()
     return Settings(database=str(folder), bind_address=LOCALHOST, port=free_port())
-
-
-@pytest.fixture
-def other_program() -> Iterator[int]:
-    """A port another program listens on (as wlmscpfs or Orthanc would)."""
-    with socket.socket() as holder:
-        holder.bind((LOCALHOST, 0))
-        holder.listen()
-        yield int(holder.getsockname()[1])
 
 
 def test_settings_that_would_start_have_no_problem(settings: Settings) -> None:
