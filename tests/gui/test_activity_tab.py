@@ -18,10 +18,10 @@ from pytestqt.qtbot import QtBot
 from tests.helpers import rawdicom
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, QueryEvent
+from wldesk.core.logs import REDACTED
 from wldesk.core.net.scu import find as scu_find
 from wldesk.gui.activity_tab import (
     MAX_ROWS,
-    REDACTED,
     ActivityModel,
     ActivityTab,
     export_rows,

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from wldesk.core.events import AssociationEvent, QueryEvent, ServerEvent
 from wldesk.core.fileio import atomic_write_bytes
-from wldesk.core.logs import NOT_PATIENT_DATA
+from wldesk.core.logs import NOT_PATIENT_DATA, REDACTED, shown_value, status_with_code
 from wldesk.core.settings import Settings
 from wldesk.gui.controller import ServerController
 from wldesk.gui.qtutil import ColumnsModel, refilter
@@ -51,7 +51,6 @@ Index = QModelIndex | QPersistentModelIndex
 ActivityEvent = QueryEvent | AssociationEvent | ServerEvent
 
 MAX_ROWS = 5000
-REDACTED = "<redacted>"
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_FILTERS = ("All", "Success", "Failure", "Cancel", "Refused")
 
@@ -73,16 +72,9 @@ SHORT_KEYS = {
 }
 
 
-def redacted(name: str, value: str, redact: bool, invalid: tuple[str, ...] = ()) -> str:
-    """``value`` of the query key ``name``, hidden when it is patient data and ``redact`` is on
-    (an ``invalid`` key's value too: a name typed into a date field is not a date)."""
-    hidden = name not in NOT_PATIENT_DATA or name in invalid
-    return REDACTED if value and redact and hidden else value
-
-
 def query_summary(keys: dict[str, str], redact: bool, invalid: tuple[str, ...] = ()) -> str:
     """``Modality=CT Date=20261127-20261127``: the keys that carry a value."""
-    parts = [f"{SHORT_KEYS.get(name, name)}={redacted(name, value, redact, invalid)}"
+    parts = [f"{SHORT_KEYS.get(name, name)}={shown_value(name, value, redact, invalid)}"
              for name, value in keys.items() if value]
     return " ".join(parts) or "(all entries)"
 
@@ -105,10 +97,8 @@ def status_category(event: ActivityEvent) -> str:
 
 def status_label(event: QueryEvent, redact: bool = False) -> str:
     """The final status as text, always with its code (some texts explain it in words only)."""
-    code = f"0x{event.status:04X}"
-    text = (event.redacted_status_text if redact and event.redacted_status_text
-            else event.status_text) or code
-    return text if code in text.upper().replace("0X", "0x") else f"{text} [{code}]"
+    return status_with_code(event.status, event.redacted_status_text
+                            if redact and event.redacted_status_text else event.status_text)
 
 
 def _unsupported_names(event: QueryEvent) -> set[str]:
@@ -274,7 +264,7 @@ class ActivityModel(ColumnsModel):
                  f"Duration: {event.duration_ms:.1f} ms",
                  "", f"Keys ({len(event.keys)}):"]
         for name, value in event.keys.items():
-            shown = redacted(name, value, self._redact, event.invalid_keys)
+            shown = shown_value(name, value, self._redact, event.invalid_keys)
             mark = "  [not used for matching]" if name in unsupported else ""
             lines.append(f"  {name} = {shown}{mark}" if shown else f"  {name} (return key){mark}")
         if not event.keys:
