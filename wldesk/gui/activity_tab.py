@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -44,6 +45,7 @@ from wldesk.core.events import AssociationEvent, QueryEvent, ServerEvent
 from wldesk.core.fileio import atomic_write_bytes
 from wldesk.core.logs import NOT_PATIENT_DATA, REDACTED, shown_value, status_with_code
 from wldesk.core.settings import Settings
+from wldesk.gui.audit_export import AuditExportDialog
 from wldesk.gui.controller import ServerController
 from wldesk.gui.qtutil import ColumnsModel, refilter
 
@@ -377,13 +379,20 @@ class ActivityTab(QWidget):
         self.associations_check.setToolTip(
             "Rejected and aborted associations are always shown.")
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Save the rows shown as tab-separated text.")
+        self.export_button.setToolTip(
+            "Save the queries of a period from the audit log (CSV), or the rows shown here.")
+        export_menu = QMenu(self.export_button)
+        self.export_period_action = export_menu.addAction("Queries of a period (CSV)…")
+        self.export_period_action.triggered.connect(self.open_export_dialog)
+        self.export_rows_action = export_menu.addAction("Rows shown here (tab-separated)…")
+        self.export_rows_action.triggered.connect(self._export_clicked)
+        self.export_button.setMenu(export_menu)
+        self.export_dialog: AuditExportDialog | None = None
         self.clear_button = QPushButton("Clear")
         self.count_label = QLabel()
         for combo in (self.aet_combo, self.status_combo):
             combo.currentIndexChanged.connect(self._filters_changed)
         self.associations_check.toggled.connect(self._filters_changed)
-        self.export_button.clicked.connect(self._export_clicked)
         self.clear_button.clicked.connect(self.model.clear)
         top = QHBoxLayout()
         top.addWidget(QLabel("Calling AET:"))
@@ -504,6 +513,15 @@ class ActivityTab(QWidget):
 
     def export_to(self, path: Path) -> None:
         export_rows(path, self.shown_rows())
+
+    def open_export_dialog(self) -> AuditExportDialog:
+        """Activity > Export... > Queries of a period: the dialog (one, brought to the front)."""
+        if self.export_dialog is None:
+            self.export_dialog = AuditExportDialog(self.controller.audit, self)
+        self.export_dialog.show()
+        self.export_dialog.raise_()
+        self.export_dialog.activateWindow()
+        return self.export_dialog
 
     def _export_clicked(self) -> None:
         suggested = f"wldesk-activity-{datetime.now():%Y%m%d-%H%M%S}.tsv"
