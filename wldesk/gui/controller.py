@@ -86,7 +86,7 @@ class ServerController(QObject):
 
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
                  parent: QObject | None = None, *,
-                 problems: Sequence[SettingsProblem] = ()) -> None:
+                 problems: Sequence[SettingsProblem] = (), audit_folder: Path | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.settings_path = settings_path
@@ -99,7 +99,8 @@ class ServerController(QObject):
         self._logger = EventLogger(settings.redact_patient_data)
         self.bus.subscribe(self._logger)
         # the query audit log (the same files as ``wldesk serve``'s), read by Activity > Export...
-        self.audit = AuditLog(paths.audit_dir(), settings.audit_days, settings.redact_patient_data)
+        self.audit = AuditLog(audit_folder if audit_folder is not None else paths.audit_dir(),
+                              settings.audit_days, settings.redact_patient_data)
         self.bus.subscribe(self.audit)
         self.audit.start()
         self.state = "stopped"
