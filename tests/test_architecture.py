@@ -21,6 +21,7 @@ LAYERS: dict[str, str] = {
     "wldesk.core.fileio": "plumbing",
     "wldesk.core.events": "plumbing",
     "wldesk.core.logs": "plumbing",
+    "wldesk.core.audit": "plumbing",
     "wldesk.core.settings": "plumbing",
     "wldesk.core.autostart": "plumbing",
     "wldesk.core.dicom": "dicom",

@@ -432,6 +432,19 @@ def test_redact_patient_data(env: Env, worklists: Path, tmp_path: Path, patient_
             assert "PatientName='<redacted>'" in text, text
         else:
             assert "PatientName='DOE*'" in text, text
+    # the audit log: written by serve (flushed when it stops), read back by ``wldesk audit``
+    audit_files = list((env.base / "xdg_state_home" / "wldesk" / "audit").glob("*.jsonl"))
+    assert len(audit_files) == 1
+    record = json.loads(audit_files[0].read_text(encoding="utf-8"))
+    assert (record["calling_aet"], record["matches"], record["sent"]) == ("FINDSCU", 1, 1)
+    assert record["keys"]["PatientName"] == ("<redacted>" if redact else "DOE*")
+    assert record["keys"]["Modality"] == "CT"
+    result = run_wldesk(env, "audit")
+    assert result.returncode == 0, result.stderr
+    header, row = result.stdout.splitlines()
+    assert header == "Time,Calling AE,IP,Query keys,Matches,Sent,Withheld,Status,Duration (ms)"
+    assert row.split(",")[1:3] == ["FINDSCU", LOCALHOST]
+    assert ("PatientName=<redacted>" if redact else "PatientName=DOE*") in row
 
 
 def test_serve_logs_what_reading_the_settings_warned_about(env: Env, worklists: Path,

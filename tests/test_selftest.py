@@ -24,6 +24,9 @@ def test_selftest_passes(tmp_path: Path) -> None:
         env[name] = str(tmp_path / name.lower())
     env["XDG_RUNTIME_DIR"] = str(tmp_path / "runtime")
     (tmp_path / "runtime").mkdir(mode=0o700)
+    old_audit = tmp_path / "xdg_state_home" / "wldesk" / "audit" / "2020-01-01.jsonl"
+    old_audit.parent.mkdir(parents=True)
+    old_audit.write_text("", encoding="utf-8")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     result = subprocess.run([sys.executable, "-c", "import sys, wldesk.selftest as s; sys.exit(s.run())"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
@@ -39,6 +42,7 @@ def test_selftest_passes(tmp_path: Path) -> None:
     # nothing of the (private) user's folders was created or written
     assert not (tmp_path / "xdg_config_home").exists(), output
     assert not (tmp_path / "xdg_data_home").exists(), output
+    assert old_audit.exists(), output  # the user's audit log is the user's settings' to prune
 
 
 def broken_install(cls: type[BatchingDUL], assoc: Association) -> None:

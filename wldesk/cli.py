@@ -1,6 +1,7 @@
 """Command line: every command's body. ``wldesk serve`` (headless server), ``check`` (find problem
 files), ``dump`` / ``load`` (a `.wl` file as DCMTK dump text or DICOM JSON, and back), ``query``
-(the Test query without the window), ``selftest``; without a command, the window."""
+(the Test query without the window), ``audit`` (the queries of a period, as CSV), ``selftest``;
+without a command, the window."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,7 @@ from pydicom.dataset import Dataset
 
 from wldesk import __version__
 from wldesk.core import paths
+from wldesk.core.audit import AuditLog, export_csv, read_period, write_csv
 from wldesk.core.check import check_folder
 from wldesk.core.editing.document import encode_document, load_document, new_document, save_document
 from wldesk.core.editing.dump import ParsedDump, dump_bytes, from_json, parse_dump, to_json
@@ -139,6 +142,20 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--config", type=Path, metavar="FILE", dest="query_config",
                        help="settings file (for the defaults of --port, --aec, --folder)")
 
+    audit = sub.add_parser(
+        "audit", help="print the queries of a period from the audit log, as CSV",
+        description="The queries (and refused associations) the server and the window logged "
+                    f"in {paths.audit_dir()}, e.g. to see what a modality asked at 9:05. Times "
+                    "are this computer's local time, as 2026-12-01T08:00 (or a date alone: from "
+                    "its start, or --to its end).")
+    audit.add_argument("--from", dest="start", metavar="TIME",
+                       help="start of the period (default: today 00:00)")
+    audit.add_argument("--to", dest="end", metavar="TIME", help="end of the period, included "
+                                                                "(default: now)")
+    audit.add_argument("--csv", type=Path, metavar="FILE",
+                       help="write the CSV to FILE (UTF-8 with BOM, for spreadsheets) instead of "
+                            "printing it")
+
     sub.add_parser("selftest", help="check this installation on a temporary folder and free local "
                                     "ports: server, C-ECHO, worklist C-FIND, window (offscreen); "
                                     "exit code 1 when a check fails")
@@ -166,12 +183,15 @@ def _serve(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
     bus = EventBus()
     bus.subscribe(EventLogger(settings.redact_patient_data))
+    audit = AuditLog(paths.audit_dir(), settings.audit_days, settings.redact_patient_data)
+    bus.subscribe(audit)
     server = WorklistServer(settings, bus)
     try:
         server.start()
     except ServerStartError as exc:
         log.error("%s", exc)
         return EXIT_PROBLEMS
+    audit.start()
     print(connection_card(settings), "Ctrl-C to stop", sep="\n", flush=True)
     stop = threading.Event()
 
@@ -186,6 +206,55 @@ def _serve(args: argparse.Namespace) -> int:
     while not stop.wait(1.0):
         pass
     server.stop()
+    audit.stop()
+    return EXIT_OK
+
+
+def _period_time(text: str | None, option: str, *, end: bool) -> datetime:
+    """``--from``/``--to``'s time (local): a date alone is its start, or with ``end`` its last
+    second; raises ValueError naming the option."""
+    if text is None:
+        now = datetime.now()
+        return now if end else now.replace(hour=0, minute=0, second=0, microsecond=0)
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise ValueError(f"{option} {text!r}: not a date and time such as 2026-12-01T09:05 "
+                         f"or 2026-12-01") from None
+    if end and len(text.strip()) == 10:  # a date alone
+        moment += timedelta(days=1, seconds=-1)
+    return moment
+
+
+def audit_command(args: argparse.Namespace) -> int:
+    """``wldesk audit [--from TIME] [--to TIME] [--csv FILE]``: the audit log's queries of the
+    period as CSV, on stdout or in FILE; lines that cannot be read are notes on stderr. Exit code
+    0; 2 for a time that cannot be read; 1 when FILE cannot be written."""
+    try:
+        start = _period_time(args.start, "--from", end=False)
+        end = _period_time(args.end, "--to", end=True)
+    except ValueError as exc:
+        _error(str(exc))
+        return EXIT_USAGE
+    if start.astimezone() > end.astimezone():
+        _error(f"--from is after --to ({start:%Y-%m-%d %H:%M:%S} > {end:%Y-%m-%d %H:%M:%S})")
+        return EXIT_USAGE
+
+    def note(text: str) -> None:
+        print(f"wldesk: note: {text}", file=sys.stderr)
+
+    folder = paths.audit_dir()
+    if args.csv is None:
+        sys.stdout.reconfigure(encoding="utf-8", newline="")  # type: ignore[union-attr]
+        write_csv(read_period(folder, start, end, note), sys.stdout)
+        sys.stdout.flush()
+        return EXIT_OK
+    try:
+        count = export_csv(folder, start, end, args.csv, note)
+    except OSError as exc:
+        _error(f"cannot write {args.csv}: {exc.strerror or exc}")
+        return EXIT_PROBLEMS
+    print(f"{count} lines written to {args.csv}", file=sys.stderr)
     return EXIT_OK
 
 
@@ -333,6 +402,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return load_command(args.text, args.out)
         if args.command == "query":
             return query_command(args)
+        if args.command == "audit":
+            return audit_command(args)
         if args.command == "selftest":
             from wldesk.selftest import run  # loads Qt for its window check
 

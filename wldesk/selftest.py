@@ -247,8 +247,9 @@ class SelfTest:
         settings = Settings(database=str(folder), port=_free_port(), bind_address="127.0.0.1",
                             start_at_launch=False)
         instance = f"wldesk-selftest-{os.getpid()}"
+        # its own audit folder: the real one's days are the installed settings' to keep or delete
         main = WldeskApp(settings, self.workdir / "gui-settings.json", minimized=True,
-                         instance_name=instance)
+                         instance_name=instance, audit_folder=self.workdir / "gui-audit")
         try:
             deadline = time.monotonic() + 0.5
             while time.monotonic() < deadline:

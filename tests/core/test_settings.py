@@ -63,7 +63,8 @@ def test_every_setting_says_whether_it_needs_a_restart() -> None:
                        "allow_unknown_modalities", "modalities", "tls_certificate", "tls_key",
                        "tls_ca", "association_request_timeout", "check_called_ae_title"}
     assert Settings().restart_needed_for(Settings(port=104))
-    assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True))
+    assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True,
+                                                      audit_days=7))
 
 
 def test_a_setting_without_its_restart_flag_cannot_be_declared() -> None:

@@ -18,10 +18,10 @@ from pytestqt.qtbot import QtBot
 from tests.helpers import rawdicom
 from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, QueryEvent
+from wldesk.core.logs import REDACTED
 from wldesk.core.net.scu import find as scu_find
 from wldesk.gui.activity_tab import (
     MAX_ROWS,
-    REDACTED,
     ActivityModel,
     ActivityTab,
     export_rows,
@@ -197,14 +197,15 @@ def test_queries_details_filters_export(qtbot: QtBot, qtmodeltester: ModelTester
     query_line = next(c for c in cells if c[4] == "2")
     assert query_line[0] == model.row(ok).event.time.isoformat(timespec="seconds")
     assert query_line[6] == "Success (0x0000)"
-    # the button asks for a file name, then writes the same
+    # Export… › Rows shown here asks for a file name, then writes the same
     chosen = tmp_path / "chosen.tsv"
     monkeypatch.setattr(QFileDialog, "getSaveFileName",
                         lambda *args, **kwargs: (str(chosen), "Tab-separated text (*.tsv *.txt)"))
-    tab.export_button.click()
+    assert tab.export_rows_action in tab.export_button.menu().actions()
+    tab.export_rows_action.trigger()
     assert chosen.read_bytes() == target.read_bytes()
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *args, **kwargs: ("", ""))
-    tab.export_button.click()  # cancelled: nothing happens
+    tab.export_rows_action.trigger()  # cancelled: nothing happens
 
 
 def test_redaction(qtbot: QtBot, qtmodeltester: ModelTester, tab: ActivityTab, *,

@@ -137,7 +137,7 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         "folder_events", "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
         "association_request_timeout", "check_called_ae_title",
         "allow_unknown_modalities", "modalities",
-        "start_at_launch", "start_at_login", "redact_patient_data"]
+        "start_at_launch", "start_at_login", "redact_patient_data", "audit_days"]
 
 
 def test_form_shows_the_settings_in_use_and_nothing_to_save(tab: SettingsTab,

@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 
 def _write_temp(path: Path, data: bytes) -> str:
@@ -32,6 +34,25 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     path = Path(path)
     tmp_name = _write_temp(path, data)
     try:
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_open(path: Path) -> Iterator[BinaryIO]:
+    """A binary file to write ``path`` with piece by piece (a long export), put in place
+    atomically when the ``with`` block ends without an exception; on any failure the temporary
+    file is removed, ``path`` is left untouched and the exception propagates."""
+    path = Path(path)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as tmp:
+            yield tmp
+            tmp.flush()
+            os.fsync(tmp.fileno())
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):

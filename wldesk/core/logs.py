@@ -11,6 +11,7 @@ from pathlib import Path
 
 from wldesk.core.events import AssociationEvent, Event, FileProblemEvent, QueryEvent, ServerEvent
 
+REDACTED = "<redacted>"
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 log = logging.getLogger("wldesk")
 
@@ -56,15 +57,29 @@ def file_label(path: Path, redact: bool) -> str:
     return f"file #{hashlib.sha256(path.name.encode('utf-8', 'surrogateescape')).hexdigest()[:8]}"
 
 
+def shown_value(name: str, value: str, redact: bool, invalid: Collection[str] = ()) -> str:
+    """The query key ``name``'s ``value`` as the logs, the audit log and the window show it: with
+    ``redact``, :data:`REDACTED` unless it is a scheduling key (:data:`NOT_PATIENT_DATA`); an
+    ``invalid`` key's value is redacted even then (a name typed into a date is not a date)."""
+    hidden = name not in NOT_PATIENT_DATA or name in invalid
+    return REDACTED if value and redact and hidden else value
+
+
 def format_keys(keys: dict[str, str], redact: bool, invalid: Collection[str] = ()) -> str:
-    """The query's keys for a log line. With ``redact``, every value is ``<redacted>`` except
-    scheduling keys; an ``invalid`` key's value is redacted even then (it is not what it says)."""
+    """The query's keys for a log line, values shown as :func:`shown_value` says."""
     parts = []
     for name, value in keys.items():
-        hidden = name not in NOT_PATIENT_DATA or name in invalid
-        shown = "<redacted>" if value and redact and hidden else value
+        shown = shown_value(name, value, redact, invalid)
         parts.append(f"{name}={shown!r}" if shown else name)
     return " ".join(parts) or "(no keys)"
+
+
+def status_with_code(status: int, text: str) -> str:
+    """A final status as text, always with its code (``Success (0x0000)``; some texts explain
+    the status in words only)."""
+    code = f"0x{status:04X}"
+    text = text or code
+    return text if code in text.upper().replace("0X", "0x") else f"{text} [{code}]"
 
 
 def describe(event: Event, redact: bool) -> tuple[int, str]:

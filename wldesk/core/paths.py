@@ -40,6 +40,13 @@ def state_dir() -> Path:
     return Path(platformdirs.user_state_dir(APP_NAME, appauthor=False))
 
 
+def audit_dir() -> Path:
+    """The query audit log's daily files: with the machine-wide logs on an installed PC (the
+    service and every user's window write and read the same files), else in the state folder."""
+    machine = machine_dir()
+    return (machine if machine is not None else state_dir()) / "audit"
+
+
 def log_dir() -> Path:
     machine = machine_dir()
     if machine is not None:

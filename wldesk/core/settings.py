@@ -317,6 +317,10 @@ class Settings:
     redact_patient_data: bool = setting(
         False, "Keep patient data (names, IDs, birth dates) out of the logs.", group="wldesk",
         restart=False)
+    audit_days: int = setting(
+        30, "Days the query audit log keeps each query (0: no audit log; the days kept are "
+            "deleted).", minimum=0, maximum=3650, zero_label="no audit log", group="wldesk",
+        restart=False)
 
     unknown_keys: tuple[tuple[str, str], ...] = field(default=(), metadata={_NOT_A_SETTING: (
         "the keys of the settings file that this wldesk does not know (a newer one's), each with "

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QMessageBox,
     QPlainTextEdit,
     QPushButton,
@@ -42,8 +43,9 @@ from PySide6.QtWidgets import (
 
 from wldesk.core.events import AssociationEvent, QueryEvent, ServerEvent
 from wldesk.core.fileio import atomic_write_bytes
-from wldesk.core.logs import NOT_PATIENT_DATA
+from wldesk.core.logs import NOT_PATIENT_DATA, REDACTED, shown_value, status_with_code
 from wldesk.core.settings import Settings
+from wldesk.gui.audit_export import AuditExportDialog
 from wldesk.gui.controller import ServerController
 from wldesk.gui.qtutil import ColumnsModel, refilter
 
@@ -51,7 +53,6 @@ Index = QModelIndex | QPersistentModelIndex
 ActivityEvent = QueryEvent | AssociationEvent | ServerEvent
 
 MAX_ROWS = 5000
-REDACTED = "<redacted>"
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_FILTERS = ("All", "Success", "Failure", "Cancel", "Refused")
 
@@ -73,16 +74,9 @@ SHORT_KEYS = {
 }
 
 
-def redacted(name: str, value: str, redact: bool, invalid: tuple[str, ...] = ()) -> str:
-    """``value`` of the query key ``name``, hidden when it is patient data and ``redact`` is on
-    (an ``invalid`` key's value too: a name typed into a date field is not a date)."""
-    hidden = name not in NOT_PATIENT_DATA or name in invalid
-    return REDACTED if value and redact and hidden else value
-
-
 def query_summary(keys: dict[str, str], redact: bool, invalid: tuple[str, ...] = ()) -> str:
     """``Modality=CT Date=20261127-20261127``: the keys that carry a value."""
-    parts = [f"{SHORT_KEYS.get(name, name)}={redacted(name, value, redact, invalid)}"
+    parts = [f"{SHORT_KEYS.get(name, name)}={shown_value(name, value, redact, invalid)}"
              for name, value in keys.items() if value]
     return " ".join(parts) or "(all entries)"
 
@@ -105,10 +99,8 @@ def status_category(event: ActivityEvent) -> str:
 
 def status_label(event: QueryEvent, redact: bool = False) -> str:
     """The final status as text, always with its code (some texts explain it in words only)."""
-    code = f"0x{event.status:04X}"
-    text = (event.redacted_status_text if redact and event.redacted_status_text
-            else event.status_text) or code
-    return text if code in text.upper().replace("0X", "0x") else f"{text} [{code}]"
+    return status_with_code(event.status, event.redacted_status_text
+                            if redact and event.redacted_status_text else event.status_text)
 
 
 def _unsupported_names(event: QueryEvent) -> set[str]:
@@ -274,7 +266,7 @@ class ActivityModel(ColumnsModel):
                  f"Duration: {event.duration_ms:.1f} ms",
                  "", f"Keys ({len(event.keys)}):"]
         for name, value in event.keys.items():
-            shown = redacted(name, value, self._redact, event.invalid_keys)
+            shown = shown_value(name, value, self._redact, event.invalid_keys)
             mark = "  [not used for matching]" if name in unsupported else ""
             lines.append(f"  {name} = {shown}{mark}" if shown else f"  {name} (return key){mark}")
         if not event.keys:
@@ -387,13 +379,20 @@ class ActivityTab(QWidget):
         self.associations_check.setToolTip(
             "Rejected and aborted associations are always shown.")
         self.export_button = QPushButton("Export…")
-        self.export_button.setToolTip("Save the rows shown as tab-separated text.")
+        self.export_button.setToolTip(
+            "Save the queries of a period from the audit log (CSV), or the rows shown here.")
+        export_menu = QMenu(self.export_button)
+        self.export_period_action = export_menu.addAction("Queries of a period (CSV)…")
+        self.export_period_action.triggered.connect(self.open_export_dialog)
+        self.export_rows_action = export_menu.addAction("Rows shown here (tab-separated)…")
+        self.export_rows_action.triggered.connect(self._export_clicked)
+        self.export_button.setMenu(export_menu)
+        self.export_dialog: AuditExportDialog | None = None
         self.clear_button = QPushButton("Clear")
         self.count_label = QLabel()
         for combo in (self.aet_combo, self.status_combo):
             combo.currentIndexChanged.connect(self._filters_changed)
         self.associations_check.toggled.connect(self._filters_changed)
-        self.export_button.clicked.connect(self._export_clicked)
         self.clear_button.clicked.connect(self.model.clear)
         top = QHBoxLayout()
         top.addWidget(QLabel("Calling AET:"))
@@ -514,6 +513,15 @@ class ActivityTab(QWidget):
 
     def export_to(self, path: Path) -> None:
         export_rows(path, self.shown_rows())
+
+    def open_export_dialog(self) -> AuditExportDialog:
+        """Activity > Export... > Queries of a period: the dialog (one, brought to the front)."""
+        if self.export_dialog is None:
+            self.export_dialog = AuditExportDialog(self.controller.audit, self)
+        self.export_dialog.show()
+        self.export_dialog.raise_()
+        self.export_dialog.activateWindow()
+        return self.export_dialog
 
     def _export_clicked(self) -> None:
         suggested = f"wldesk-activity-{datetime.now():%Y%m%d-%H%M%S}.tsv"

@@ -24,6 +24,7 @@ from pathlib import Path
 from PySide6.QtCore import QObject, QTimer, Signal
 
 from wldesk.core import autostart, paths
+from wldesk.core.audit import AuditLog
 from wldesk.core.events import EventBus, ServerEvent
 from wldesk.core.logs import EventLogger
 from wldesk.core.net.addresses import card_lines, listening_addresses
@@ -85,7 +86,7 @@ class ServerController(QObject):
 
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
                  parent: QObject | None = None, *,
-                 problems: Sequence[SettingsProblem] = ()) -> None:
+                 problems: Sequence[SettingsProblem] = (), audit_folder: Path | None = None) -> None:
         super().__init__(parent)
         self.settings = settings
         self.settings_path = settings_path
@@ -97,6 +98,11 @@ class ServerController(QObject):
         self.bridge.server.connect(self._on_server_event)
         self._logger = EventLogger(settings.redact_patient_data)
         self.bus.subscribe(self._logger)
+        # the query audit log (the same files as ``wldesk serve``'s), read by Activity > Export...
+        self.audit = AuditLog(audit_folder if audit_folder is not None else paths.audit_dir(),
+                              settings.audit_days, settings.redact_patient_data)
+        self.bus.subscribe(self.audit)
+        self.audit.start()
         self.state = "stopped"
         self.message = "not started"
         self.server: WorklistServer | None = None
@@ -265,6 +271,7 @@ class ServerController(QObject):
         if self.server is not None:
             self.server.stop()
         self.store.stop()
+        self.audit.stop()
         self.bridge.close()
 
     def _on_server_event(self, event: ServerEvent) -> None:
@@ -386,7 +393,8 @@ class ServerController(QObject):
             raise
         self.settings_problems = ()
         self.settings = new
-        self._logger.redact = new.redact_patient_data
+        self._logger.redact = self.audit.redact = new.redact_patient_data
+        self.audit.set_days(new.audit_days)
         self._follow_saved_store()
         self.settings_changed.emit(new)
         return kept
