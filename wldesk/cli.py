@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from wldesk.core.events import EventBus
 from wldesk.core.libraries import configure_libraries
 from wldesk.core.logs import EventLogger, setup_logging
 from wldesk.core.net.addresses import connection_card
+from wldesk.core.net.doctor import FiguresFileError, ModalityDoctor, figures_path, read_figures
+from wldesk.core.net.doctor_text import modality_views, report_text
 from wldesk.core.net.probe import (
     DEFAULT_CALLING_AET,
     QUERY_TIMEOUT,
@@ -139,6 +142,15 @@ def _parser() -> argparse.ArgumentParser:
     query.add_argument("--config", type=Path, metavar="FILE", dest="query_config",
                        help="settings file (for the defaults of --port, --aec, --folder)")
 
+    modalities = sub.add_parser(
+        "modalities", help="what each modality did with the server: last association and query, "
+                           "answers, refusals and why, known modalities that never asked",
+        description="Print the modality doctor's figures, which the running server (wldesk serve "
+                    "or the window) keeps in the state folder. Reads them only: safe while a "
+                    "server runs.")
+    modalities.add_argument("--config", type=Path, metavar="FILE", dest="modalities_config",
+                            help="settings file (for the known modalities)")
+
     sub.add_parser("selftest", help="check this installation on a temporary folder and free local "
                                     "ports: server, C-ECHO, worklist C-FIND, window (offscreen); "
                                     "exit code 1 when a check fails")
@@ -166,11 +178,14 @@ def _serve(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
     bus = EventBus()
     bus.subscribe(EventLogger(settings.redact_patient_data))
+    doctor = ModalityDoctor(settings)
+    doctor.start(bus)
     server = WorklistServer(settings, bus)
     try:
         server.start()
     except ServerStartError as exc:
         log.error("%s", exc)
+        doctor.stop()
         return EXIT_PROBLEMS
     print(connection_card(settings), "Ctrl-C to stop", sep="\n", flush=True)
     stop = threading.Event()
@@ -186,6 +201,26 @@ def _serve(args: argparse.Namespace) -> int:
     while not stop.wait(1.0):
         pass
     server.stop()
+    doctor.stop()
+    return EXIT_OK
+
+
+def modalities_command(args: argparse.Namespace) -> int:
+    """``wldesk modalities``: the modality doctor's figures, one block per AE title (read only).
+    Exit code 0; 1 when the figures file cannot be read."""
+    settings = load_effective_settings(args.modalities_config or args.config, {})
+    path = figures_path()
+    try:
+        figures = read_figures(path)
+    except (FiguresFileError, OSError, UnicodeDecodeError) as exc:
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _error(f"cannot read the modality figures {path}: {text}")
+        return EXIT_PROBLEMS
+    views = modality_views(figures, settings, datetime.now().astimezone().date().isoformat())
+    sys.stdout.buffer.write(report_text(views).encode("utf-8"))
+    sys.stdout.buffer.flush()
+    if figures is None:
+        print(f"(no figures kept yet: a running server writes them to {path})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -333,6 +368,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return load_command(args.text, args.out)
         if args.command == "query":
             return query_command(args)
+        if args.command == "modalities":
+            return modalities_command(args)
         if args.command == "selftest":
             from wldesk.selftest import run  # loads Qt for its window check
 
