@@ -27,6 +27,8 @@ from wldesk.core import autostart, paths
 from wldesk.core.events import EventBus, ServerEvent
 from wldesk.core.logs import EventLogger
 from wldesk.core.net.addresses import card_lines, listening_addresses
+from wldesk.core.net.doctor import ModalityDoctor
+from wldesk.core.net.doctor_text import ModalityView, modality_views
 from wldesk.core.net.preflight import Problem, check_settings
 from wldesk.core.net.restart import SwapOutcome, swap_servers
 from wldesk.core.net.server import ServerStartError, WorklistServer
@@ -93,6 +95,10 @@ class ServerController(QObject):
         # instead); until settings are saved, the file on disk is not what the window shows
         self.settings_problems = tuple(problems)
         self.bus = bus or EventBus()
+        # the modality doctor follows the bus before the bridge: when a widget hears of an event,
+        # the doctor's figures hold it already
+        self.doctor = ModalityDoctor(settings)
+        self.doctor.start(self.bus)
         self.bridge = EventBridge(self.bus, self)
         self.bridge.server.connect(self._on_server_event)
         self._logger = EventLogger(settings.redact_patient_data)
@@ -207,6 +213,11 @@ class ServerController(QObject):
         return card_lines(self.addresses if self.addresses is not None else (FINDING,),
                           shown.ae_title, shown.port)
 
+    def modality_views(self) -> list[ModalityView]:
+        """What each known modality and each AE title that called did with the server, in words
+        (the modality doctor's figures, with the saved known modalities)."""
+        return modality_views(self.doctor.figures(), self.settings, self.doctor.today())
+
     def check_settings(self, new: Settings, context: QObject,
                        done: Callable[[list[Problem]], None]) -> None:
         """Check off the GUI thread whether a server could start with ``new`` now; ``done`` gets
@@ -265,6 +276,7 @@ class ServerController(QObject):
         if self.server is not None:
             self.server.stop()
         self.store.stop()
+        self.doctor.stop()
         self.bridge.close()
 
     def _on_server_event(self, event: ServerEvent) -> None:
@@ -341,6 +353,7 @@ class ServerController(QObject):
             return (f"Those could not be saved again ({exc.strerror or exc}): the saved settings "
                     f"still hold the new ones.")
         self.settings = restored
+        self.doctor.set_settings(restored)
         self.settings_changed.emit(restored)
         return "Those are the saved settings again."
 
@@ -387,6 +400,7 @@ class ServerController(QObject):
         self.settings_problems = ()
         self.settings = new
         self._logger.redact = new.redact_patient_data
+        self.doctor.set_settings(new)
         self._follow_saved_store()
         self.settings_changed.emit(new)
         return kept
