@@ -1,6 +1,7 @@
 """Command line: every command's body. ``wldesk serve`` (headless server), ``check`` (find problem
 files), ``dump`` / ``load`` (a `.wl` file as DCMTK dump text or DICOM JSON, and back), ``query``
-(the Test query without the window), ``selftest``; without a command, the window."""
+(the Test query without the window), ``modalities`` (the modality doctor's figures),
+``selftest``; without a command, the window."""
 
 from __future__ import annotations
 
