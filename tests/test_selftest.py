@@ -27,6 +27,8 @@ def test_selftest_passes(tmp_path: Path) -> None:
     old_audit = tmp_path / "xdg_state_home" / "wldesk" / "audit" / "2020-01-01.jsonl"
     old_audit.parent.mkdir(parents=True)
     old_audit.write_text("", encoding="utf-8")
+    figures = tmp_path / "xdg_state_home" / "wldesk" / "modalities.json"
+    figures.write_bytes(b"the user's figures, which a self-test must not read or touch")
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
     result = subprocess.run([sys.executable, "-c", "import sys, wldesk.selftest as s; sys.exit(s.run())"],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120,
@@ -43,6 +45,8 @@ def test_selftest_passes(tmp_path: Path) -> None:
     assert not (tmp_path / "xdg_config_home").exists(), output
     assert not (tmp_path / "xdg_data_home").exists(), output
     assert old_audit.exists(), output  # the user's audit log is the user's settings' to prune
+    assert figures.read_bytes() == b"the user's figures, which a self-test must not read or touch"
+    assert sorted(p.name for p in figures.parent.iterdir()) == ["audit", "modalities.json"]
 
 
 def broken_install(cls: type[BatchingDUL], assoc: Association) -> None:

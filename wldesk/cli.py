@@ -1,7 +1,7 @@
 """Command line: every command's body. ``wldesk serve`` (headless server), ``check`` (find problem
 files), ``dump`` / ``load`` (a `.wl` file as DCMTK dump text or DICOM JSON, and back), ``query``
-(the Test query without the window), ``audit`` (the queries of a period, as CSV), ``selftest``;
-without a command, the window."""
+(the Test query without the window), ``audit`` (the queries of a period, as CSV),
+``modalities`` (the modality doctor's figures), ``selftest``; without a command, the window."""
 
 from __future__ import annotations
 
@@ -30,6 +30,8 @@ from wldesk.core.events import EventBus
 from wldesk.core.libraries import configure_libraries
 from wldesk.core.logs import EventLogger, setup_logging
 from wldesk.core.net.addresses import connection_card
+from wldesk.core.net.doctor import FiguresFileError, ModalityDoctor, figures_path, read_figures
+from wldesk.core.net.doctor_text import modality_views, report_text
 from wldesk.core.net.probe import (
     DEFAULT_CALLING_AET,
     QUERY_TIMEOUT,
@@ -156,6 +158,15 @@ def _parser() -> argparse.ArgumentParser:
                        help="write the CSV to FILE (UTF-8 with BOM, for spreadsheets) instead of "
                             "printing it")
 
+    modalities = sub.add_parser(
+        "modalities", help="what each modality did with the server: last association and query, "
+                           "answers, refusals and why, known modalities that never asked",
+        description="Print the modality doctor's figures, which the running server (wldesk serve "
+                    "or the window) keeps in the state folder. Reads them only: safe while a "
+                    "server runs.")
+    modalities.add_argument("--config", type=Path, metavar="FILE", dest="modalities_config",
+                            help="settings file (for the known modalities)")
+
     sub.add_parser("selftest", help="check this installation on a temporary folder and free local "
                                     "ports: server, C-ECHO, worklist C-FIND, window (offscreen); "
                                     "exit code 1 when a check fails")
@@ -185,11 +196,14 @@ def _serve(args: argparse.Namespace) -> int:
     bus.subscribe(EventLogger(settings.redact_patient_data))
     audit = AuditLog(paths.audit_dir(), settings.audit_days, settings.redact_patient_data)
     bus.subscribe(audit)
+    doctor = ModalityDoctor(settings)
+    doctor.start(bus)
     server = WorklistServer(settings, bus)
     try:
         server.start()
     except ServerStartError as exc:
         log.error("%s", exc)
+        doctor.stop()
         return EXIT_PROBLEMS
     audit.start()
     print(connection_card(settings), "Ctrl-C to stop", sep="\n", flush=True)
@@ -207,6 +221,7 @@ def _serve(args: argparse.Namespace) -> int:
         pass
     server.stop()
     audit.stop()
+    doctor.stop()
     return EXIT_OK
 
 
@@ -255,6 +270,25 @@ def audit_command(args: argparse.Namespace) -> int:
         _error(f"cannot write {args.csv}: {exc.strerror or exc}")
         return EXIT_PROBLEMS
     print(f"{count} lines written to {args.csv}", file=sys.stderr)
+    return EXIT_OK
+
+
+def modalities_command(args: argparse.Namespace) -> int:
+    """``wldesk modalities``: the modality doctor's figures, one block per AE title (read only).
+    Exit code 0; 1 when the figures file cannot be read."""
+    settings = load_effective_settings(args.modalities_config or args.config, {})
+    path = figures_path()
+    try:
+        figures = read_figures(path)
+    except (FiguresFileError, OSError, UnicodeDecodeError) as exc:
+        text = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        _error(f"cannot read the modality figures {path}: {text}")
+        return EXIT_PROBLEMS
+    views = modality_views(figures, settings, datetime.now().astimezone().date().isoformat())
+    sys.stdout.buffer.write(report_text(views).encode("utf-8"))
+    sys.stdout.buffer.flush()
+    if figures is None:
+        print(f"(no figures kept yet: a running server writes them to {path})", file=sys.stderr)
     return EXIT_OK
 
 
@@ -404,6 +438,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return query_command(args)
         if args.command == "audit":
             return audit_command(args)
+        if args.command == "modalities":
+            return modalities_command(args)
         if args.command == "selftest":
             from wldesk.selftest import run  # loads Qt for its window check
 

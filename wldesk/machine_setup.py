@@ -32,6 +32,7 @@ from pathlib import Path
 import platformdirs
 
 from wldesk import APP_NAME
+from wldesk.core.net.firewall import RULE_NAME, delete_args, rule_args
 from wldesk.core.settings import (
     SETTINGS_VERSION,
     Settings,
@@ -40,7 +41,6 @@ from wldesk.core.settings import (
     save_settings,
 )
 
-RULE_NAME = "wldesk DICOM"
 USERS_SID = "*S-1-5-32-545"  # BUILTIN\Users, whatever the Windows language
 
 
@@ -133,10 +133,8 @@ def install(folder: Path, port: int | None, firewall: bool, acl: bool,
               else f"permissions: FAILED (icacls exit {code}): {out}")
         failures += code != 0
     if firewall:
-        _run(["netsh", "advfirewall", "firewall", "delete", "rule", f"name={RULE_NAME}"])
-        code, out = _run(["netsh", "advfirewall", "firewall", "add", "rule", f"name={RULE_NAME}",
-                          "dir=in", "action=allow", "protocol=TCP", f"localport={settings.port}",
-                          "profile=any", "description=DICOM Modality Worklist (wldesk)"])
+        _run(["netsh", *delete_args()])
+        code, out = _run(["netsh", *rule_args(settings.port)])
         print(f"firewall: inbound TCP {settings.port} allowed (rule {RULE_NAME!r})" if code == 0
               else f"firewall: FAILED (netsh exit {code}): {out}")
         failures += code != 0
@@ -146,7 +144,7 @@ def install(folder: Path, port: int | None, firewall: bool, acl: bool,
 def uninstall(autostart_off: bool = False) -> int:
     if autostart_off:
         set_autostart(False)
-    code, out = _run(["netsh", "advfirewall", "firewall", "delete", "rule", f"name={RULE_NAME}"])
+    code, out = _run(["netsh", *delete_args()])
     print(f"firewall: rule {RULE_NAME!r} deleted" if code == 0
           else f"firewall: nothing deleted (netsh exit {code}): {out}")
     print("settings and worklists kept")

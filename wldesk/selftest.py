@@ -249,7 +249,7 @@ class SelfTest:
         instance = f"wldesk-selftest-{os.getpid()}"
         # its own audit folder: the real one's days are the installed settings' to keep or delete
         main = WldeskApp(settings, self.workdir / "gui-settings.json", minimized=True,
-                         instance_name=instance, audit_folder=self.workdir / "gui-audit")
+                         instance_name=instance, state_folder=self.workdir / "gui-state")
         try:
             deadline = time.monotonic() + 0.5
             while time.monotonic() < deadline:

@@ -42,6 +42,28 @@ def _stop(proc: subprocess.Popen[bytes], timeout: float) -> int | None:
         return None
 
 
+def private_env(home: Path) -> dict[str, str]:
+    """The environment of a wldesk process with nothing of the user's: no WLDESK_* variables, its
+    XDG directories under ``home`` (made when missing), this repository's wldesk."""
+    env = {k: v for k, v in os.environ.items() if not k.upper().startswith("WLDESK")}
+    for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
+        directory = home / var.lower()
+        directory.mkdir(parents=True, exist_ok=True)
+        env[var] = os.fspath(directory)
+    env["PYTHONPATH"] = os.pathsep.join(
+        [os.fspath(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
+    )
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def run_wldesk(home: Path, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """``python -m wldesk ARGS`` in :func:`private_env` ``(home)``; its output as text."""
+    return subprocess.run([sys.executable, "-m", "wldesk", *args], cwd=REPO_ROOT,
+                          env=private_env(home), capture_output=True, text=True,
+                          encoding="utf-8", timeout=timeout, check=False)
+
+
 # --------------------------------------------------------------------------------------------
 # Servers
 # --------------------------------------------------------------------------------------------
@@ -52,8 +74,9 @@ class WldeskServe:
 
     The server gets private XDG_CONFIG_HOME / XDG_DATA_HOME / XDG_STATE_HOME / XDG_CACHE_HOME
     directories (and no ``WLDESK*`` environment variables), so the user's own settings are never
-    read or written. Its stderr goes to a file
-    (see :meth:`log_text`). Entering waits (at most ``startup_timeout`` s) until it answers C-ECHO;
+    read or written; with ``home``, those directories are made there and kept (a later server, or
+    :func:`run_wldesk` with :func:`private_env`, finds what this one left). Its stderr goes to a
+    file (see :meth:`log_text`). Entering waits (at most ``startup_timeout`` s) until it answers C-ECHO;
     leaving sends SIGTERM, waits (at most ``stop_timeout`` s) and asserts exit code 0 — unless the
     block is left by an exception, in which case the server is just stopped.
     """
@@ -68,8 +91,10 @@ class WldeskServe:
         startup_timeout: float = STARTUP_TIMEOUT,
         stop_timeout: float = STOP_TIMEOUT,
         tls: ssl.SSLContext | None = None,
+        home: Path | None = None,
     ) -> None:
         self.database = Path(database)
+        self.home = home
         self.aet = aet
         self.extra_args = tuple(extra_args)
         self.port = port if port is not None else free_port()
@@ -114,16 +139,7 @@ class WldeskServe:
     def __enter__(self) -> WldeskServe:
         self._tmp = tempfile.TemporaryDirectory(prefix="wldesk-serve-")
         base = Path(self._tmp.name)
-        # Nothing of the user's: no WLDESK_* variables, private XDG directories.
-        env = {k: v for k, v in os.environ.items() if not k.upper().startswith("WLDESK")}
-        for var in ("XDG_CONFIG_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME", "XDG_CACHE_HOME"):
-            directory = base / var.lower()
-            directory.mkdir()
-            env[var] = os.fspath(directory)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [os.fspath(REPO_ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]
-        )
-        env["PYTHONUNBUFFERED"] = "1"
+        env = private_env(self.home if self.home is not None else base)
         self._stderr_path = base / "stderr.log"
         self._stdout_path = base / "stdout.log"
         with open(self._stderr_path, "wb") as err, open(self._stdout_path, "wb") as out:

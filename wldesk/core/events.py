@@ -33,6 +33,9 @@ class AssociationEvent:
     # The SOP classes (abstract syntaxes) the requestor proposed that are not served, each as
     # "name (UID)": why nothing was accepted, or what was left out of an accepted association.
     not_served: tuple[str, ...] = ()
+    # Why a "rejected" association was refused, for the modality doctor: "unknown_modality",
+    # "wrong_host", "called_ae_title", "no_worklist_service", "bad_title" ("" otherwise).
+    cause: str = ""
     time: datetime = field(default_factory=_now)
 
 

@@ -52,12 +52,12 @@ class WldeskApp(QObject):
                  instance_name: str = INSTANCE_NAME, problems: Sequence[SettingsProblem] = (),
                  settings_source: Path | None = None,
                  tray_available: Callable[[], bool] = QSystemTrayIcon.isSystemTrayAvailable,
-                 audit_folder: Path | None = None) -> None:
+                 state_folder: Path | None = None) -> None:
         super().__init__()
         self.settings_source = settings_source if settings_source is not None else settings_path
         self._tray_available = tray_available
         self.controller = ServerController(settings, settings_path, problems=problems,
-                                           audit_folder=audit_folder)
+                                           state_folder=state_folder)
         self.window = MainWindow(self.controller, quit_app=self.quit,
                                  hides_to_tray=self._tray_ready)
         self.window.hidden_to_tray.connect(self._tell_once_about_the_tray)

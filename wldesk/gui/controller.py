@@ -28,6 +28,8 @@ from wldesk.core.audit import AuditLog
 from wldesk.core.events import EventBus, ServerEvent
 from wldesk.core.logs import EventLogger
 from wldesk.core.net.addresses import card_lines, listening_addresses
+from wldesk.core.net.doctor import FILE_NAME, ModalityDoctor
+from wldesk.core.net.doctor_text import ModalityView, modality_views
 from wldesk.core.net.preflight import Problem, check_settings
 from wldesk.core.net.restart import SwapOutcome, swap_servers
 from wldesk.core.net.server import ServerStartError, WorklistServer
@@ -86,7 +88,9 @@ class ServerController(QObject):
 
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
                  parent: QObject | None = None, *,
-                 problems: Sequence[SettingsProblem] = (), audit_folder: Path | None = None) -> None:
+                 problems: Sequence[SettingsProblem] = (), state_folder: Path | None = None) -> None:
+        """``state_folder``: a folder of its own for the audit log and the modality figures (the
+        self-test's window), instead of the user's state folder that ``wldesk serve`` shares."""
         super().__init__(parent)
         self.settings = settings
         self.settings_path = settings_path
@@ -94,12 +98,18 @@ class ServerController(QObject):
         # instead); until settings are saved, the file on disk is not what the window shows
         self.settings_problems = tuple(problems)
         self.bus = bus or EventBus()
+        # the modality doctor follows the bus before the bridge: when a widget hears of an event,
+        # the doctor's figures hold it already
+        self.doctor = ModalityDoctor(
+            settings, state_folder / FILE_NAME if state_folder is not None else None)
+        self.doctor.start(self.bus)
         self.bridge = EventBridge(self.bus, self)
         self.bridge.server.connect(self._on_server_event)
         self._logger = EventLogger(settings.redact_patient_data)
         self.bus.subscribe(self._logger)
         # the query audit log (the same files as ``wldesk serve``'s), read by Activity > Export...
-        self.audit = AuditLog(audit_folder if audit_folder is not None else paths.audit_dir(),
+        self.audit = AuditLog(state_folder / "audit" if state_folder is not None
+                              else paths.audit_dir(),
                               settings.audit_days, settings.redact_patient_data)
         self.bus.subscribe(self.audit)
         self.audit.start()
@@ -213,6 +223,11 @@ class ServerController(QObject):
         return card_lines(self.addresses if self.addresses is not None else (FINDING,),
                           shown.ae_title, shown.port)
 
+    def modality_views(self) -> list[ModalityView]:
+        """What each known modality and each AE title that called did with the server, in words
+        (the modality doctor's figures, with the saved known modalities)."""
+        return modality_views(self.doctor.figures(), self.settings, self.doctor.today())
+
     def check_settings(self, new: Settings, context: QObject,
                        done: Callable[[list[Problem]], None]) -> None:
         """Check off the GUI thread whether a server could start with ``new`` now; ``done`` gets
@@ -272,6 +287,7 @@ class ServerController(QObject):
             self.server.stop()
         self.store.stop()
         self.audit.stop()
+        self.doctor.stop()
         self.bridge.close()
 
     def _on_server_event(self, event: ServerEvent) -> None:
@@ -348,6 +364,7 @@ class ServerController(QObject):
             return (f"Those could not be saved again ({exc.strerror or exc}): the saved settings "
                     f"still hold the new ones.")
         self.settings = restored
+        self.doctor.set_settings(restored)
         self.settings_changed.emit(restored)
         return "Those are the saved settings again."
 
@@ -395,6 +412,7 @@ class ServerController(QObject):
         self.settings = new
         self._logger.redact = self.audit.redact = new.redact_patient_data
         self.audit.set_days(new.audit_days)
+        self.doctor.set_settings(new)
         self._follow_saved_store()
         self.settings_changed.emit(new)
         return kept

@@ -1,5 +1,5 @@
-"""The main window: a status header over the Worklist, Activity, Test query and Settings tabs;
-it opens entries in editors (several at once) and the new-entry form."""
+"""The main window: a status header over the Worklist, Activity, Modalities, Test query and
+Settings tabs; it opens entries in editors (several at once) and the new-entry form."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from wldesk.gui.connection import PENDING_COLOR, ConnectionCard, after_restart_t
 from wldesk.gui.controller import ServerController
 from wldesk.gui.editor.new_entry import NewEntryDialog
 from wldesk.gui.editor.window import EditorWindow
+from wldesk.gui.modalities_tab import ModalitiesTab
 from wldesk.gui.qtutil import ERROR_COLOR
 from wldesk.gui.resources import icon
 from wldesk.gui.settings_tab import SettingsTab
@@ -147,6 +148,9 @@ class MainWindow(QMainWindow):
         self.settings = SettingsTab(controller)
         self.tabs.addTab(self.worklist, "Worklist")
         self.tabs.addTab(self.activity, "Activity")
+        self.modalities = ModalitiesTab(controller)
+        self.tabs.addTab(self.modalities, "Modalities")
+        self.modalities.test_requested.connect(self.test_as_modality)
         self.tabs.addTab(self.test_query, "Test query")
         self.tabs.addTab(self.settings, "Settings")
         layout.addWidget(self.tabs)
@@ -230,6 +234,11 @@ class MainWindow(QMainWindow):
     def close_editors(self) -> bool:
         """Close every open editor (each asks about unsaved changes); False if one refused."""
         return all(editor.close() for editor in list(self.editors))
+
+    def test_as_modality(self, calling_aet: str, keys: dict[str, str]) -> None:
+        """The Test query tab, filled in as ``calling_aet`` asked last (the Modalities tab's)."""
+        self.test_query.impersonate(calling_aet, keys)
+        self.tabs.setCurrentWidget(self.test_query)
 
     def show_settings(self) -> None:
         """Bring the window forward on its Settings tab."""

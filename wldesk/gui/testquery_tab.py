@@ -46,6 +46,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from wldesk.core.net.doctor import REDACTED
 from wldesk.core.net.probe import (
     ANSWER_COLUMNS,
     DEFAULT_CALLING_AET,
@@ -267,6 +268,31 @@ class TestQueryTab(QWidget):
                 self.calling_aet.setItemData(self.calling_aet.count() - 1, known.name,
                                              Qt.ItemDataRole.ToolTipRole)
         self.calling_aet.setCurrentText(current)
+
+    def impersonate(self, calling_aet: str, keys: dict[str, str]) -> None:
+        """Fill the form as ``calling_aet`` asked: its last query's ``keys`` (keyword -> value;
+        a value hidden by redaction, and the keys the form has no field for, are left out)."""
+        def value(name: str) -> str:
+            text = keys.get(name, "")
+            return "" if text == REDACTED else text
+
+        self.calling_aet.setCurrentText(calling_aet)
+        day = value("ScheduledProcedureStepStartDate")
+        low, _, high = day.partition("-") if "-" in day else (day, "", day)
+        dates = [QDate.fromString(d, "yyyyMMdd") for d in (low, high)]
+        if not day or not any(d.isValid() for d in dates):
+            self.date_any.setChecked(True)
+        elif low == high == date.today().strftime("%Y%m%d"):
+            self.date_today.setChecked(True)
+        else:
+            self.date_range.setChecked(True)
+            self.date_from.setDate(dates[0] if dates[0].isValid() else dates[1])
+            self.date_to.setDate(dates[1] if dates[1].isValid() else dates[0])
+        self.modality.setCurrentText(value("Modality"))
+        self.station.setText(value("ScheduledStationAETitle"))
+        self.patient_name.setText(value("PatientName"))
+        self.patient_id.setText(value("PatientID"))
+        self.accession.setText(value("AccessionNumber"))
 
     def _update_dates(self) -> None:
         ranged = self.date_range.isChecked()

@@ -132,13 +132,14 @@ class Refusal:
     diagnostic: int
     reason: str
     not_served: tuple[str, ...] = ()
+    cause: str = ""  # AssociationEvent.cause
 
 
 def called_refusal(settings: Settings, called_aet: str) -> Refusal | None:
     """With ``check_called_ae_title`` on, the refusal of a called AE title other than ours."""
     if settings.check_called_ae_title and called_aet != settings.ae_title:
         return Refusal(0x01, 0x01, 0x07, f"called AE title {called_aet!r} is not this server's "
-                                         f"({settings.ae_title!r})")
+                                         f"({settings.ae_title!r})", cause="called_ae_title")
     return None
 
 
@@ -149,7 +150,7 @@ def syntax_refusal(proposed: list[str]) -> Refusal | None:
     names = tuple(dict.fromkeys(syntax_name(uid) for uid in proposed))
     return Refusal(0x01, 0x01, 0x01, "proposed no SOP class this server offers (Modality Worklist "
                                      "FIND, Verification), only: " + "; ".join(names or ("nothing",)),
-                   names)
+                   names, "no_worklist_service")
 
 
 UNDECODABLE = "cannot decode the query: malformed identifier"
@@ -316,11 +317,11 @@ class WorklistServer:
             return info
 
     def _emit_assoc(self, kind: str, info: _Association, reason: str = "",
-                    not_served: tuple[str, ...] = ()) -> None:
+                    not_served: tuple[str, ...] = (), cause: str = "") -> None:
         self.bus.emit(AssociationEvent(kind=kind, association_id=info.number,
                                        calling_aet=info.calling_aet, called_aet=info.called_aet,
                                        address=info.address, port=info.port, reason=reason,
-                                       not_served=not_served))
+                                       not_served=not_served, cause=cause))
 
     def _on_requested(self, event: evt.Event) -> None:
         info = self._info(event.assoc)
@@ -337,7 +338,7 @@ class WorklistServer:
             # As pynetdicom does for its own refusals: A-ASSOCIATE-RJ, then end the association
             # once it has been sent.
             event.assoc.acse.send_reject(refusal.result, refusal.source, refusal.diagnostic)
-            self._emit_assoc("rejected", info, refusal.reason, refusal.not_served)
+            self._emit_assoc("rejected", info, refusal.reason, refusal.not_served, refusal.cause)
             event.assoc.kill()
 
     @staticmethod
@@ -346,12 +347,15 @@ class WorklistServer:
         if not problems:
             return None
         diagnostic = 0x03 if any(p.which == "calling" for p in problems) else 0x07
-        return Refusal(0x01, 0x01, diagnostic, "; ".join(str(p) for p in problems))
+        return Refusal(0x01, 0x01, diagnostic, "; ".join(str(p) for p in problems),
+                       cause="bad_title")
 
     def _refusal(self, info: _Association, primitive: Any) -> Refusal | None:
         access = access_refusal(self.settings, info.calling_aet, info.address)
         if access is not None:  # permanent, service user, calling AE title not recognised
-            return Refusal(0x01, 0x01, 0x03, access)
+            known = self.settings.find_modality(info.calling_aet) is not None
+            return Refusal(0x01, 0x01, 0x03, access,
+                           cause="wrong_host" if known else "unknown_modality")
         refusal = called_refusal(self.settings, info.called_aet)
         if refusal is None and primitive is not None:
             proposed = [str(cx.abstract_syntax) for cx
