@@ -139,9 +139,11 @@ def main(argv: list[str]) -> int:
         wait(lambda w=worker: not w.is_alive())  # type: ignore[misc]
     settle()
     shots = [(window.worklist, "worklist"), (window.activity, "activity"),
-             (window.settings, "settings")]
+             (window.modalities, "modalities"), (window.settings, "settings")]
     for tab, name in shots:
         window.tabs.setCurrentWidget(tab)
+        if tab is window.modalities:
+            window.modalities.table.selectRow(0)
         if tab is window.activity:
             model = window.activity.table.model()
             queries = [row for row in range(model.rowCount())
