@@ -32,6 +32,7 @@ LAYERS: dict[str, str] = {
     "wldesk.core.index": "folder",
     "wldesk.core.net": "net",
     "wldesk.core.editing": "editing",
+    "wldesk.core.flow": "flow",
     "wldesk.core.libraries": "entry",
     "wldesk.gui": "gui",
     "wldesk.cli": "entry",
@@ -39,7 +40,7 @@ LAYERS: dict[str, str] = {
     "wldesk.selftest": "entry",
     "wldesk.machine_setup": "entry",
 }
-CORE = {"plumbing", "dicom", "query", "folder", "net", "editing"}
+CORE = {"plumbing", "dicom", "query", "folder", "net", "editing", "flow"}
 MAY_IMPORT: dict[str, set[str]] = {
     "plumbing": {"plumbing"},
     "dicom": {"plumbing", "dicom"},
@@ -47,6 +48,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "folder": {"plumbing", "dicom", "query", "folder"},
     "net": {"plumbing", "dicom", "query", "folder", "net"},
     "editing": {"plumbing", "dicom", "folder", "editing"},
+    "flow": {"plumbing", "dicom", "query", "folder", "net", "editing", "flow"},
     "gui": CORE | {"gui"},
     "entry": CORE | {"gui", "entry"},
 }

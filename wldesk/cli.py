@@ -27,6 +27,7 @@ from wldesk.core.editing.dump import ParsedDump, dump_bytes, from_json, parse_du
 from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.values import worklist_problems
 from wldesk.core.events import EventBus
+from wldesk.core.flow.services import Channels
 from wldesk.core.libraries import configure_libraries
 from wldesk.core.logs import EventLogger, setup_logging
 from wldesk.core.net.addresses import connection_card
@@ -206,6 +207,8 @@ def _serve(args: argparse.Namespace) -> int:
         doctor.stop()
         return EXIT_PROBLEMS
     audit.start()
+    channels = Channels(settings, bus)
+    channels.start()
     print(connection_card(settings), "Ctrl-C to stop", sep="\n", flush=True)
     stop = threading.Event()
 
@@ -219,6 +222,7 @@ def _serve(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGBREAK, on_signal)
     while not stop.wait(1.0):
         pass
+    channels.stop()
     server.stop()
     audit.stop()
     doctor.stop()

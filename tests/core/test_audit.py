@@ -19,8 +19,18 @@ from tests.helpers.ports import free_port
 from tests.helpers.samples import name_query, write_entry
 from wldesk import cli
 from wldesk.core import paths
-from wldesk.core.audit import CSV_COLUMNS, AuditLog, export_csv, file_name, prune, read_period
-from wldesk.core.events import EventBus
+from wldesk.core.audit import (
+    CSV_COLUMNS,
+    AuditLog,
+    AuditRecord,
+    csv_row,
+    export_csv,
+    file_name,
+    prune,
+    read_period,
+    record_of,
+)
+from wldesk.core.events import EventBus, InputEvent
 from wldesk.core.logs import REDACTED
 from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.server import WorklistServer
@@ -254,3 +264,12 @@ def test_an_unwritable_folder_keeps_the_server_answering(worklists: Path, tmp_pa
         run.audit.stop()
     path = blocker / "audit" / file_name(datetime.now().astimezone().date())
     assert [r["matches"] for r in lines(path)] == [2, 2, 2, 1]
+
+
+def test_orders_from_channels_are_audited() -> None:
+    event = InputEvent("REST", "archived", "127.0.0.1", "ACC1/SPS1", "ACC1_SPS1.wl",
+                       "DELETE /worklists/ACC1_SPS1")
+    record = AuditRecord.from_json(json.loads(json.dumps(record_of(event, redact=True))))
+    assert csv_row(record)[1:] == [
+        "REST", "127.0.0.1", "order=ACC1/SPS1", "", "", "",
+        "REST from 127.0.0.1: archived ACC1/SPS1 (ACC1_SPS1.wl): DELETE /worklists/ACC1_SPS1", ""]

@@ -17,7 +17,7 @@ from pytestqt.qtbot import QtBot
 
 from tests.helpers import rawdicom
 from tests.helpers.samples import write_entry
-from wldesk.core.events import AssociationEvent, QueryEvent
+from wldesk.core.events import AssociationEvent, InputEvent, QueryEvent
 from wldesk.core.logs import REDACTED
 from wldesk.core.net.scu import find as scu_find
 from wldesk.gui.activity_tab import (
@@ -352,3 +352,22 @@ def test_invalid_query_redacted() -> None:
         invalid_keys=("ScheduledProcedureStepStartDate",))
     assert query_summary(event.keys, True, event.invalid_keys) == f"Date={REDACTED} Modality=CT"
     assert "DOE" not in status_label(event, True) and "DOE" in status_label(event, False)
+
+
+@pytest.mark.expect_log_warnings(r"HL7 from RIS \(10\.0\.0\.5\): refused: no accession number")
+def test_orders_from_channels_show_with_their_channel(qtbot: QtBot, tab: ActivityTab,
+                                                      controller: ServerController) -> None:
+    controller.bus.emit(InputEvent("HL7", "created", "RIS (10.0.0.5)", "ACC1/SPS1", "ACC1_SPS1.wl",
+                                   "no modality in the order: OT"))
+    controller.bus.emit(InputEvent("HL7", "refused", "RIS (10.0.0.5)",
+                                   detail="no accession number"))
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 2, timeout=5000)
+    model = tab.model
+    assert [model.cell(0, c) for c in (ActivityModel.CALLING_AET, ActivityModel.ADDRESS,
+                                       ActivityModel.QUERY, ActivityModel.STATUS)] == [
+        "HL7", "RIS (10.0.0.5)", "created ACC1/SPS1 ACC1_SPS1.wl",
+        "created: no modality in the order: OT"]
+    assert [model.row(r).category for r in range(2)] == ["Success", "Refused"]
+    assert model.details(1) == ("Order through HL7 at "
+                                f"{model.event_at(1).time.isoformat(sep=' ', timespec='seconds')}\n"
+                                "HL7 from RIS (10.0.0.5): refused: no accession number")

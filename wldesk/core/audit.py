@@ -45,9 +45,9 @@ from io import TextIOWrapper
 from pathlib import Path
 from typing import Any, TextIO
 
-from wldesk.core.events import AssociationEvent, Event, QueryEvent
+from wldesk.core.events import AssociationEvent, Event, InputEvent, QueryEvent
 from wldesk.core.fileio import atomic_open
-from wldesk.core.logs import shown_value, status_with_code
+from wldesk.core.logs import input_text, shown_value, status_with_code
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +110,11 @@ def record_of(event: Event, redact: bool) -> dict[str, Any] | None:
         return {"time": event.time.isoformat(timespec="milliseconds"), "kind": "rejected",
                 "calling_aet": event.calling_aet, "address": event.address,
                 "status_text": event.reason}
+    if isinstance(event, InputEvent):  # an order that came in: the channel stands as the caller
+        return {"time": event.time.isoformat(timespec="milliseconds"), "kind": "entry",
+                "calling_aet": event.channel, "address": event.source,
+                "keys": {"order": event.order} if event.order else {},
+                "status_text": input_text(event)}
     return None
 
 
@@ -361,6 +366,9 @@ def csv_row(record: AuditRecord) -> list[str]:
         why = f": {record.status_text}" if record.status_text else ""
         return [time, record.calling_aet, record.address, "", "", "", "", f"association refused{why}",
                 ""]
+    if record.kind == "entry":
+        return [time, record.calling_aet, record.address, query_keys_text(record.keys), "", "", "",
+                record.status_text, ""]
     return [time, record.calling_aet, record.address, query_keys_text(record.keys),
             str(record.matches), str(record.sent), str(record.withheld),
             status_with_code(record.status, record.status_text), f"{record.duration_ms:.1f}"]

@@ -75,7 +75,31 @@ class ServerEvent:
     time: datetime = field(default_factory=_now)
 
 
-Event = AssociationEvent | QueryEvent | FileProblemEvent | ServerEvent
+@dataclass(frozen=True)
+class InputEvent:
+    """An order that came in through a channel (REST, HL7, CSV...) and what became of it.
+
+    ``action``: created, updated, unchanged or archived (an entry was written or moved: ``file``
+    names it), ignored (a message that asks for nothing), refused (bad input: nothing written,
+    ``detail`` says why) or failed (the file could not be written). ``source`` says who sent it
+    (an address, a sending application, a file name); ``order`` is the order's key (Accession
+    Number / SPS ID). ``detail`` must not quote patient data: it is logged and audited as it is.
+    """
+
+    channel: str
+    action: str
+    source: str
+    order: str = ""
+    file: str = ""
+    detail: str = ""
+    time: datetime = field(default_factory=_now)
+
+    @property
+    def problem(self) -> bool:
+        return self.action in ("refused", "failed")
+
+
+Event = AssociationEvent | QueryEvent | FileProblemEvent | ServerEvent | InputEvent
 Subscriber = Callable[[Event], None]
 
 

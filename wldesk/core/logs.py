@@ -9,7 +9,14 @@ import sys
 from collections.abc import Collection
 from pathlib import Path
 
-from wldesk.core.events import AssociationEvent, Event, FileProblemEvent, QueryEvent, ServerEvent
+from wldesk.core.events import (
+    AssociationEvent,
+    Event,
+    FileProblemEvent,
+    InputEvent,
+    QueryEvent,
+    ServerEvent,
+)
 
 REDACTED = "<redacted>"
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -82,6 +89,14 @@ def status_with_code(status: int, text: str) -> str:
     return text if code in text.upper().replace("0X", "0x") else f"{text} [{code}]"
 
 
+def input_text(event: InputEvent) -> str:
+    """``HL7 from RIS (10.0.0.5): created ACC1/SPS1 (ACC1_SPS1.wl): no modality, OT used``."""
+    what = " ".join(part for part in (event.action, event.order) if part)
+    where = f" ({event.file})" if event.file else ""
+    why = f": {event.detail}" if event.detail else ""
+    return f"{event.channel} from {event.source}: {what}{where}{why}"
+
+
 def describe(event: Event, redact: bool) -> tuple[int, str]:
     """A log level and one line for an event."""
     if isinstance(event, AssociationEvent):
@@ -108,6 +123,8 @@ def describe(event: Event, redact: bool) -> tuple[int, str]:
         if event.resolved:
             return logging.INFO, f"{name}: {event.reason}"
         return logging.WARNING, f"{name}: skipped: {event.reason}"
+    if isinstance(event, InputEvent):
+        return (logging.WARNING if event.problem else logging.INFO), input_text(event)
     assert isinstance(event, ServerEvent)
     return {"failed": logging.ERROR, "rolled_back": logging.WARNING}.get(event.kind, logging.INFO), \
         event.message

@@ -41,16 +41,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from wldesk.core.events import AssociationEvent, QueryEvent, ServerEvent
+from wldesk.core.events import AssociationEvent, InputEvent, QueryEvent, ServerEvent
 from wldesk.core.fileio import atomic_write_bytes
-from wldesk.core.logs import NOT_PATIENT_DATA, REDACTED, shown_value, status_with_code
+from wldesk.core.logs import NOT_PATIENT_DATA, REDACTED, input_text, shown_value, status_with_code
 from wldesk.core.settings import Settings
 from wldesk.gui.audit_export import AuditExportDialog
 from wldesk.gui.controller import ServerController
 from wldesk.gui.qtutil import ColumnsModel, refilter
 
 Index = QModelIndex | QPersistentModelIndex
-ActivityEvent = QueryEvent | AssociationEvent | ServerEvent
+ActivityEvent = QueryEvent | AssociationEvent | ServerEvent | InputEvent
 
 MAX_ROWS = 5000
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -86,6 +86,8 @@ def status_category(event: ActivityEvent) -> str:
     association event (requested, accepted, released) or the server starting or stopping."""
     if isinstance(event, ServerEvent):
         return "Failure" if event.kind in ("failed", "rolled_back") else ""
+    if isinstance(event, InputEvent):
+        return {"refused": "Refused", "failed": "Failure"}.get(event.action, "Success")
     if isinstance(event, AssociationEvent):
         return {"rejected": "Refused", "aborted": "Failure"}.get(event.kind, "")
     if event.status == 0x0000:
@@ -130,10 +132,14 @@ class ActivityRow:
     def kind(self) -> str:
         if isinstance(self.event, ServerEvent):
             return "server"
+        if isinstance(self.event, InputEvent):
+            return "entry"
         return "query" if isinstance(self.event, QueryEvent) else "association"
 
     @property
     def calling_aet(self) -> str:
+        if isinstance(self.event, InputEvent):
+            return self.event.channel
         return "" if isinstance(self.event, ServerEvent) else self.event.calling_aet
 
     @property
@@ -209,6 +215,11 @@ class ActivityModel(ColumnsModel):
             if column == self.QUERY:
                 return event.message
             return SERVER_STATUS.get(event.kind, event.kind) if column == self.STATUS else ""
+        if isinstance(event, InputEvent):  # an order from a channel: the channel is the caller
+            return {self.CALLING_AET: event.channel, self.ADDRESS: event.source,
+                    self.QUERY: " ".join(p for p in (event.action, event.order, event.file) if p),
+                    self.STATUS: f"{event.action}: {event.detail}" if event.detail
+                    else event.action}.get(column, "")
         if column == self.CALLING_AET:
             return event.calling_aet
         if isinstance(event, AssociationEvent):
@@ -241,6 +252,8 @@ class ActivityModel(ColumnsModel):
         when = event.time.isoformat(sep=" ", timespec="seconds")
         if isinstance(event, ServerEvent):
             return f"{SERVER_STATUS.get(event.kind, event.kind).capitalize()} at {when}\n{event.message}"
+        if isinstance(event, InputEvent):
+            return f"Order through {event.channel} at {when}\n{input_text(event)}"
         if isinstance(event, AssociationEvent):
             lines = [f"Association #{event.association_id} {event.kind} at {when}",
                      f"Calling AE title: {event.calling_aet or '(none)'}",
@@ -443,13 +456,14 @@ class ActivityTab(QWidget):
         bridge.query.connect(self._on_event)
         bridge.association.connect(self._on_event)
         bridge.server.connect(self._on_event)
+        bridge.entry.connect(self._on_event)
         controller.settings_changed.connect(self._settings_changed)
         self._update_count()
 
     # --- events --------------------------------------------------------------------------------
 
     def _on_event(self, event: object) -> None:
-        if isinstance(event, (QueryEvent, AssociationEvent, ServerEvent)):
+        if isinstance(event, (QueryEvent, AssociationEvent, ServerEvent, InputEvent)):
             self._pending.append(event)
             if not self._flush_timer.isActive():
                 self._flush_timer.start()
@@ -458,7 +472,7 @@ class ActivityTab(QWidget):
         events, self._pending = self._pending, []
         self.model.add_events(events)
         for aet in sorted({e.calling_aet for e in events
-                           if not isinstance(e, ServerEvent) and e.calling_aet}):
+                           if isinstance(e, (QueryEvent, AssociationEvent)) and e.calling_aet}):
             self._add_aet(aet)
 
     def _add_aet(self, aet: str) -> None:

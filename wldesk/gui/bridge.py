@@ -9,7 +9,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import QObject, Signal
 
-from wldesk.core.events import AssociationEvent, Event, EventBus, FileProblemEvent, QueryEvent
+from wldesk.core.events import (
+    AssociationEvent,
+    Event,
+    EventBus,
+    FileProblemEvent,
+    InputEvent,
+    QueryEvent,
+    ServerEvent,
+)
 
 
 class EventBridge(QObject):
@@ -17,6 +25,7 @@ class EventBridge(QObject):
     query = Signal(object)  # QueryEvent
     file_problem = Signal(object)  # FileProblemEvent
     server = Signal(object)  # ServerEvent
+    entry = Signal(object)  # InputEvent: an order that came in through a channel
 
     def __init__(self, bus: EventBus, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -30,7 +39,9 @@ class EventBridge(QObject):
             self.query.emit(event)
         elif isinstance(event, FileProblemEvent):
             self.file_problem.emit(event)
-        else:
+        elif isinstance(event, InputEvent):
+            self.entry.emit(event)
+        elif isinstance(event, ServerEvent):
             self.server.emit(event)
 
     def close(self) -> None:

@@ -26,6 +26,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from wldesk.core import autostart, paths
 from wldesk.core.audit import AuditLog
 from wldesk.core.events import EventBus, ServerEvent
+from wldesk.core.flow.services import Channels
 from wldesk.core.logs import EventLogger
 from wldesk.core.net.addresses import card_lines, listening_addresses
 from wldesk.core.net.doctor import FILE_NAME, ModalityDoctor
@@ -113,6 +114,9 @@ class ServerController(QObject):
                               settings.audit_days, settings.redact_patient_data)
         self.bus.subscribe(self.audit)
         self.audit.start()
+        # the channels that bring orders in (REST, HL7, CSV), with the saved settings
+        self.channels = Channels(settings, self.bus)
+        self.channels.start()
         self.state = "stopped"
         self.message = "not started"
         self.server: WorklistServer | None = None
@@ -288,6 +292,7 @@ class ServerController(QObject):
         self.store.stop()
         self.audit.stop()
         self.doctor.stop()
+        self.channels.stop()
         self.bridge.close()
 
     def _on_server_event(self, event: ServerEvent) -> None:
@@ -365,6 +370,7 @@ class ServerController(QObject):
                     f"still hold the new ones.")
         self.settings = restored
         self.doctor.set_settings(restored)
+        self.channels.apply(restored)
         self.settings_changed.emit(restored)
         return "Those are the saved settings again."
 
@@ -413,6 +419,7 @@ class ServerController(QObject):
         self._logger.redact = self.audit.redact = new.redact_patient_data
         self.audit.set_days(new.audit_days)
         self.doctor.set_settings(new)
+        self.channels.apply(new)
         self._follow_saved_store()
         self.settings_changed.emit(new)
         return kept

@@ -1,0 +1,114 @@
+"""The ledger: one entry per order whoever writes it, rewrites that keep the other bytes,
+archives instead of deletes."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+from pydicom.dataset import Dataset
+
+from tests.helpers.samples import worklist_dataset, write_entry
+from wldesk.core.editing.document import load_document, save_document
+from wldesk.core.flow.ledger import Ledger, LedgerError, OrderKey, dataset_key
+
+
+def order(accession: str = "ACC1", step: str = "SPS1", **values: object) -> Dataset:
+    ds = worklist_dataset("MÜLLER^HANS", SpecificCharacterSet="ISO_IR 192",
+                          AccessionNumber=accession, **values)
+    ds.ScheduledProcedureStepSequence[0].ScheduledProcedureStepID = step
+    return ds
+
+
+def wl_files(folder: Path) -> list[str]:
+    return sorted(p.name for p in folder.glob("*.wl"))
+
+
+def test_an_order_is_created_once_and_updated_in_place(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    first = ledger.put(order())
+    assert (first.action, first.path.name, first.key) == ("created", "ACC1_SPS1.wl",
+                                                          OrderKey("ACC1", "SPS1"))
+    assert ledger.put(order()).action == "unchanged"  # the same message again
+    changed = ledger.put(order(PatientName="MÜLLER^HANS^PETER"))
+    assert (changed.action, changed.path) == ("updated", first.path)
+    assert wl_files(tmp_path) == ["ACC1_SPS1.wl"]
+    assert load_document(first.path).dataset.PatientName == "MÜLLER^HANS^PETER"
+    # another step of the same accession is another order
+    assert ledger.put(order(step="SPS2")).path.name == "ACC1_SPS2.wl"
+    assert ledger.find(OrderKey("ACC1")) == [tmp_path / "ACC1_SPS1.wl", tmp_path / "ACC1_SPS2.wl"]
+    with pytest.raises(LedgerError, match="exists already"):
+        ledger.put(order(), update=False)
+
+
+def test_entries_of_other_programs_are_found_and_their_other_bytes_kept(tmp_path: Path) -> None:
+    path = write_entry(tmp_path, "from-ris-export.wl", accession="R77")
+    private = load_document(path)
+    private.dataset.add_new(0x00091010, "LO", "kept as it is")
+    save_document(private, path)
+    ledger = Ledger(tmp_path)
+    [found] = ledger.find(OrderKey("R77", "S-R77"))
+    assert found == path
+    written = ledger.update(OrderKey("R77"), lambda ds: _rename(ds, "NEW^NAME"))
+    assert [w.action for w in written] == ["updated"]
+    doc = load_document(path)
+    assert doc.dataset.PatientName == "NEW^NAME" and doc.dataset[0x00091010].value == "kept as it is"
+    assert ledger.update(OrderKey("R77"), lambda ds: _rename(ds, "NEW^NAME"))[0].action == "unchanged"
+
+
+def _rename(ds: Dataset, name: str) -> bool:
+    if ds.PatientName == name:
+        return False
+    ds.PatientName = name
+    return True
+
+
+def test_archiving_moves_every_step_and_deletes_nothing(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.put(order(step="SPS1"))
+    ledger.put(order(step="SPS2"))
+    ledger.put(order(accession="OTHER"))
+    archived = ledger.archive(OrderKey("ACC1"))
+    assert sorted(w.path.name for w in archived) == ["ACC1_SPS1.wl", "ACC1_SPS2.wl"]
+    assert all(w.path.parent == tmp_path / "archive" and w.path.exists() for w in archived)
+    assert wl_files(tmp_path) == ["OTHER_SPS1.wl"]
+    assert ledger.archive(OrderKey("ACC1")) == []
+
+
+def test_unreadable_files_and_orders_without_accession(tmp_path: Path) -> None:
+    (tmp_path / "ACC1_SPS1.wl").write_bytes(b"being written by someone else")
+    ledger = Ledger(tmp_path)
+    assert ledger.find(OrderKey("ACC1")) == []
+    written = ledger.put(order())
+    assert written.path.name == "ACC1_SPS1-2.wl"  # the unreadable file is left alone
+    assert (tmp_path / "ACC1_SPS1.wl").read_bytes() == b"being written by someone else"
+    anonymous = ledger.put(order(accession=""))
+    assert anonymous.action == "created" and anonymous.key == OrderKey("", "SPS1")
+    assert ledger.put(order(accession="")).path != anonymous.path  # cannot be told apart
+    assert ledger.find(OrderKey("")) == []
+
+
+def test_a_missing_folder_is_a_clear_error(tmp_path: Path) -> None:
+    with pytest.raises(LedgerError, match="does not exist"):
+        Ledger(tmp_path / "gone").put(order())
+
+
+def test_the_same_order_from_many_threads_makes_one_entry(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    errors: list[BaseException] = []
+
+    def send(number: int) -> None:
+        try:
+            ledger.put(order(PatientID=f"P{number % 3}"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(12)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert wl_files(tmp_path) == ["ACC1_SPS1.wl"]
+    assert dataset_key(load_document(tmp_path / "ACC1_SPS1.wl").dataset) == OrderKey("ACC1", "SPS1")

@@ -1,0 +1,202 @@
+"""The ledger: every channel's way to the worklist folder.
+
+An order is known by its key, the Accession Number plus the Scheduled Procedure Step ID of its
+first step (either may be empty). The ledger finds the `.wl` files of a key among the folder's
+files (its own and other programs'), creates an entry or updates the one with the same key (a
+repeated order never makes a second entry), rewrites entries keeping every byte it does not
+change, and archives them (moved to ``archive/``, never deleted). Files are written atomically,
+as the editor writes them; a file that cannot be read is left alone, where the user can see it.
+
+All writes of one ledger go through one lock, so two channels writing the same order at once
+still make one entry. The folder is listed at each call (a stat per file; a file is read again
+only when its size or times changed), so files that other programs wrote a moment ago count.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydicom.dataset import Dataset
+
+from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
+from wldesk.core.dicom.node import Node, values_of
+from wldesk.core.dicom.wlfile import WorklistFileError
+from wldesk.core.editing.document import load_document, new_document, save_document
+from wldesk.core.editing.entries import archive_entry, safe_stem, save_new_entry
+from wldesk.core.editing.errors import EditError
+from wldesk.core.store import read_entry
+
+SUFFIX = ".wl"
+SPS_ID = 0x00400009  # ScheduledProcedureStepID
+
+
+@dataclass(frozen=True, order=True)
+class OrderKey:
+    """What makes two orders the same: Accession Number and the first step's SPS ID."""
+
+    accession: str
+    step_id: str = ""
+
+    def __str__(self) -> str:
+        return f"{self.accession}/{self.step_id}" if self.step_id else self.accession
+
+    def matches(self, other: OrderKey) -> bool:
+        """True when ``other`` is this order (an empty step ID here means any step)."""
+        return self.accession == other.accession and self.step_id in ("", other.step_id)
+
+
+def _text(value: object) -> str:
+    values = values_of(value)
+    return str(values[0]).strip() if values and values[0] is not None else ""
+
+
+def node_key(node: Node) -> OrderKey:
+    steps = node.get(SPS_SEQUENCE)
+    items = steps[1] if steps is not None and steps[0] == "SQ" else ()
+    step_id = _text(items[0].value(SPS_ID, "")) if items else ""
+    return OrderKey(_text(node.value(ACCESSION_NUMBER, "")), step_id)
+
+
+def dataset_key(ds: Dataset) -> OrderKey:
+    """The order key of a pydicom dataset."""
+    steps = ds.get("ScheduledProcedureStepSequence") or ()
+    step_id = str(steps[0].get("ScheduledProcedureStepID", "") or "").strip() if steps else ""
+    return OrderKey(str(ds.get("AccessionNumber", "") or "").strip(), step_id)
+
+
+@dataclass(frozen=True)
+class Written:
+    """What the ledger did with one entry: ``created``, ``updated``, ``unchanged`` or
+    ``archived``; ``path`` is where the entry is now."""
+
+    action: str
+    path: Path
+    key: OrderKey
+
+
+class LedgerError(EditError):
+    """An order that cannot be written (the message says why); nothing was written."""
+
+
+class Ledger:
+    """The worklist folder as the channels see it (see the module documentation)."""
+
+    def __init__(self, folder: Path | str) -> None:
+        self.folder = Path(folder)
+        self.lock = threading.RLock()
+        self._keys: dict[str, tuple[tuple[int, int, int], OrderKey | None]] = {}
+
+    # --- finding ---------------------------------------------------------------------------
+
+    def _listing(self) -> Iterator[tuple[str, tuple[int, int, int]]]:
+        try:
+            with os.scandir(self.folder) as found:
+                for item in found:
+                    if not item.name.lower().endswith(SUFFIX) or item.name.startswith("."):
+                        continue
+                    try:
+                        st = item.stat()
+                    except OSError:
+                        continue
+                    if item.is_file():
+                        yield item.name, (st.st_size, st.st_mtime_ns, st.st_ino)
+        except FileNotFoundError:
+            raise LedgerError(f"the worklist folder {self.folder} does not exist") from None
+        except OSError as exc:
+            raise LedgerError(f"cannot list the worklist folder {self.folder}: "
+                              f"{exc.strerror or exc}") from None
+
+    def keys(self) -> dict[Path, OrderKey]:
+        """Every readable `.wl` file of the folder's top level with its order key."""
+        seen: dict[str, tuple[tuple[int, int, int], OrderKey | None]] = {}
+        for name, identity in self._listing():
+            known = self._keys.get(name)
+            if known is None or known[0] != identity:
+                try:
+                    key: OrderKey | None = node_key(read_entry(self.folder / name).node)
+                except WorklistFileError:
+                    key = None  # not an entry (yet): the store lists it as a problem file
+                known = (identity, key)
+            seen[name] = known
+        self._keys = seen
+        return {self.folder / name: key for name, (_, key) in seen.items() if key is not None}
+
+    def find(self, key: OrderKey) -> list[Path]:
+        """The files of the order ``key`` (an empty step ID: any step of the accession), by name.
+        An empty accession number finds nothing: such orders cannot be told apart."""
+        if not key.accession:
+            return []
+        with self.lock:
+            return sorted(path for path, found in self.keys().items() if key.matches(found))
+
+    # --- writing ---------------------------------------------------------------------------
+
+    def _new_path(self, key: OrderKey) -> Path:
+        stem = safe_stem(f"{key.accession}_{key.step_id}" if key.step_id else key.accession)
+        return self.folder / f"{stem}{SUFFIX}"
+
+    def put(self, ds: Dataset, *, update: bool = True) -> Written:
+        """Write the order ``ds``: a new entry, or (with ``update``) a rewrite of the entry with
+        the same key, keeping the bytes of what did not change. Without ``update`` an existing
+        order raises :class:`LedgerError`."""
+        key = dataset_key(ds)
+        with self.lock:
+            existing = self.find(key) if key.accession else []
+            if existing:
+                if not update:
+                    raise LedgerError(f"the order {key} exists already: {existing[0].name}")
+                return self._replace(existing[0], ds, key)
+            doc = new_document(ds)
+            if not key.accession:
+                return Written("created", save_new_entry(doc, self.folder), key)
+            target = self._new_path(key)
+            for number in range(1, 1000):
+                path = target if number == 1 else target.with_name(
+                    f"{target.stem}-{number}{SUFFIX}")
+                try:
+                    return Written("created", save_document(doc, path, new=True), key)
+                except FileExistsError:
+                    continue
+            raise LedgerError(f"no free file name for the order {key} in {self.folder}")
+
+    def _replace(self, path: Path, ds: Dataset, key: OrderKey) -> Written:
+        doc = load_document(path)
+        changed = False
+
+        def take(target: Dataset, source: Dataset) -> None:
+            nonlocal changed
+            for elem in source:
+                if elem.tag == 0x00080005 and target.get(elem.tag) is not None:
+                    continue  # the file keeps its character set; saving re-encodes the text
+                if elem.tag not in target or target[elem.tag].value != elem.value:
+                    target[elem.tag] = elem
+                    changed = True
+
+        take(doc.dataset, ds)
+        if not changed:
+            return Written("unchanged", path, key)
+        save_document(doc, path, force=True)
+        return Written("updated", path, key)
+
+    def update(self, key: OrderKey, change: Callable[[Dataset], bool]) -> list[Written]:
+        """Apply ``change`` to each entry of ``key``; ``change`` returns whether it changed the
+        dataset. Each changed entry is rewritten keeping the bytes of what did not change."""
+        written = []
+        with self.lock:
+            for path in self.find(key):
+                doc = load_document(path)
+                if change(doc.dataset):
+                    save_document(doc, path, force=True)
+                    written.append(Written("updated", path, key))
+                else:
+                    written.append(Written("unchanged", path, key))
+        return written
+
+    def archive(self, key: OrderKey) -> list[Written]:
+        """Move each entry of ``key`` to ``archive/`` (never deleted)."""
+        with self.lock:
+            return [Written("archived", archive_entry(path), key) for path in self.find(key)]
