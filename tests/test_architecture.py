@@ -22,6 +22,7 @@ LAYERS: dict[str, str] = {
     "wldesk.core.events": "plumbing",
     "wldesk.core.logs": "plumbing",
     "wldesk.core.settings": "plumbing",
+    "wldesk.core.profile": "plumbing",
     "wldesk.core.autostart": "plumbing",
     "wldesk.core.dicom": "dicom",
     "wldesk.core.query": "query",

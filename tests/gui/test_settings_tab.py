@@ -136,7 +136,7 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
         "folder_events", "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
         "association_request_timeout", "check_called_ae_title",
-        "allow_unknown_modalities", "modalities",
+        "allow_unknown_modalities", "modalities", "default_profile",
         "start_at_launch", "start_at_login", "redact_patient_data"]
 
 
