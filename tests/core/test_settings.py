@@ -61,7 +61,8 @@ def test_every_setting_says_whether_it_needs_a_restart() -> None:
     assert restart == {"ae_title", "port", "bind_address", "database", "filter_issuer_aet",
                        "limit_answers", "limit_final_status", "settle_seconds", "folder_events",
                        "allow_unknown_modalities", "modalities", "default_profile",
-                       "tls_certificate", "tls_key", "tls_ca", "association_request_timeout", "check_called_ae_title"}
+                       "tls_certificate", "tls_key", "tls_ca", "association_request_timeout",
+                       "check_called_ae_title"}
     assert Settings().restart_needed_for(Settings(port=104))
     assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True))
 

@@ -323,7 +323,7 @@ class Settings:
     modalities: tuple[KnownModality, ...] = setting(
         (), "Known modalities: name, AE title, optional host and optional profile.",
         group="Modalities", restart=True)
-    default_profile: Profile = setting(
+    default_profile: Profile = setting(  # noqa: RUF009 (a Profile is frozen, like the others)
         DEFAULT_PROFILE, "Profile of the modalities without their own: how their answers are "
                          "shaped (character set, strict answers, one step per answer, query "
                          "rules).", group="Modalities", restart=True)
