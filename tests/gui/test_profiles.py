@@ -86,8 +86,9 @@ def test_the_default_profile_is_edited_and_a_modality_can_go_back_to_it(
     dialog.flags["one_step_per_answer"].click()
     dialog.max_answers.setValue(20)
     dialog.ok_button.click()
-    assert tab.candidate() is not None
-    assert tab.candidate().default_profile == Profile(one_step_per_answer=True, max_answers=20)
+    candidate = tab.candidate()
+    assert candidate is not None
+    assert candidate.default_profile == Profile(one_step_per_answer=True, max_answers=20)
 
     tab.modalities_model.set_profile(0, Profile(charset="ISO_IR 100"))
     dialog = open_dialog(qtbot, tab, 0)
