@@ -458,3 +458,25 @@ def test_serve_logs_what_reading_the_settings_warned_about(env: Env, worklists: 
     with Serve(env, ["--config", str(config)], port) as server:
         assert server.terminate() == 0
     assert "unknown setting 'a_newer_setting'" in env.log_file.read_text(encoding="utf-8")
+
+
+def test_check_modality_lists_what_its_profile_sends_last_or_withholds(env: Env,
+                                                                       worklists: Path) -> None:
+    missing_id = write_wl(worklists / "missing-id.wl", worklist_dataset(PatientID=None))
+    write_wl(worklists / "good.wl", worklist_dataset())
+    config = env.settings_file.parent / "profiles.json"
+    config.parent.mkdir(parents=True, exist_ok=True)
+    config.write_text(json.dumps({"database": str(worklists), "modalities": [
+        {"name": "CT", "ae_title": "CT1", "profile": {"strict": True}},
+        {"name": "GE", "ae_title": "CT2", "profile": {"strict": True, "withhold_invalid": True}},
+        {"name": "US", "ae_title": "US1"}]}), encoding="utf-8")
+    result = run_wldesk(env, "check", "--config", str(config), "--modality", "CT1")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert result.stdout == f"{missing_id}: sent last: no PatientID\n"
+    assert "CT1: its own profile (strict)" in result.stderr
+    withheld = run_wldesk(env, "check", "--config", str(config), "--modality", "CT2")
+    assert withheld.stdout == f"{missing_id}: withheld: no PatientID\n"
+    plain = run_wldesk(env, "check", "--config", str(config), "--modality", "US1")
+    assert plain.returncode == 0 and plain.stdout == ""
+    assert "US1: the default profile (as stored)" in plain.stderr
+    assert "not strict" in plain.stderr

@@ -21,7 +21,7 @@ from pydicom.dataset import Dataset
 from wldesk import __version__
 from wldesk.core import paths
 from wldesk.core.audit import AuditLog, export_csv, read_period, write_csv
-from wldesk.core.check import check_folder
+from wldesk.core.check import check_folder, profile_findings
 from wldesk.core.editing.document import encode_document, load_document, new_document, save_document
 from wldesk.core.editing.dump import ParsedDump, dump_bytes, from_json, parse_dump, to_json
 from wldesk.core.editing.errors import EditError
@@ -105,6 +105,9 @@ def _parser() -> argparse.ArgumentParser:
                        help="folder to check (default: the configured worklist folder)")
     check.add_argument("--config", type=Path, metavar="FILE", dest="check_config",
                        help="settings file")
+    check.add_argument("--modality", metavar="AE",
+                       help="instead, list the entries that this AE title's profile would send "
+                            "after all the others or withhold (strict rules), and why")
 
     dump = sub.add_parser("dump", help="print a .wl file as DCMTK dump text (what dump2dcm and "
                                        "'wldesk load' read), in the file's character set")
@@ -297,17 +300,39 @@ def modalities_command(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    folder = args.folder or Path(
-        load_effective_settings(args.check_config or args.config, {}).database)
+    settings = (load_effective_settings(args.check_config or args.config, {})
+                if args.folder is None or args.modality is not None else None)
+    folder = args.folder or Path(settings.database if settings is not None else "")
     if not folder.is_dir():
         print(f"wldesk: error: {folder} is not a folder", file=sys.stderr)
         return EXIT_USAGE
+    if args.modality is not None and settings is not None:
+        return _check_modality(folder, settings, args.modality)
     findings = check_folder(folder)
     for finding in findings:
         print(finding)
     serious = {f.path for f in findings if f.serious}
     print(f"{len(serious)} file(s) with problems", file=sys.stderr)
     return EXIT_PROBLEMS if serious else EXIT_OK
+
+
+def _check_modality(folder: Path, settings: Settings, ae_title: str) -> int:
+    """``wldesk check --modality AE``: what AE's profile sends last or withholds, and why."""
+    known = settings.find_modality(ae_title)
+    profile = settings.profile_for(ae_title)
+    whose = ("its own profile" if known is not None and known.profile is not None
+             else "the default profile")
+    print(f"{ae_title.strip()}: {whose} ({profile.summary()})", file=sys.stderr)
+    findings = profile_findings(folder, profile)
+    for finding in findings:
+        print(finding)
+    if not profile.strict:
+        print("the profile is not strict: every matching entry is sent, in the folder's order",
+              file=sys.stderr)
+    else:
+        print(f"{len(findings)} file(s) {'withheld' if profile.withhold_invalid else 'sent last'}",
+              file=sys.stderr)
+    return EXIT_PROBLEMS if findings else EXIT_OK
 
 
 def _error(message: str) -> None:

@@ -21,7 +21,8 @@ from pytestqt.qtbot import QtBot
 from tests.helpers.ports import echo, free_port
 from wldesk.core.settings import GROUPS, KnownModality, Settings, load_settings
 from wldesk.gui.controller import ServerController
-from wldesk.gui.settings_tab import ModalitiesModel, SettingsTab, field_label
+from wldesk.gui.modalities_table import ModalitiesModel
+from wldesk.gui.settings_tab import SettingsTab, field_label
 
 LEFT = Qt.MouseButton.LeftButton
 
@@ -83,7 +84,7 @@ def test_modalities_model_passes_the_model_tester(qtmodeltester: ModelTester) ->
                              KnownModality("US", "US_2"), KnownModality("again", "CT1"),
                              KnownModality("bad", "BAD\\AET", "no spaces allowed")])
     check_model(qtmodeltester, model)
-    assert model.rowCount() == 4 and model.columnCount() == 3
+    assert model.rowCount() == 4 and model.columnCount() == 4
     assert model.rowCount(model.index(0, 0)) == 0  # a table: no children
     assert model.flags(model.index(0, 1)) & Qt.ItemFlag.ItemIsEditable
     assert model.flags(QModelIndex()) == Qt.ItemFlag.NoItemFlags
@@ -136,7 +137,7 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
         "folder_events", "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
         "association_request_timeout", "check_called_ae_title",
-        "allow_unknown_modalities", "modalities",
+        "allow_unknown_modalities", "modalities", "default_profile",
         "start_at_launch", "start_at_login", "redact_patient_data", "audit_days"]
 
 

@@ -16,6 +16,8 @@ from pydicom.datadict import tag_for_keyword
 
 from wldesk.core.dicom.charsets import DEFINED_TERMS, undefined_terms
 from wldesk.core.dicom.node import Node, values_of
+from wldesk.core.profile import Profile
+from wldesk.core.query.strict import strict_problems
 from wldesk.core.store import FolderStore
 
 _TOP_LEVEL_REQUIRED = ("RequestedProcedureID", "StudyInstanceUID", "PatientName", "PatientID")
@@ -126,3 +128,17 @@ def check_folder(folder: Path) -> list[Finding]:
         findings += [Finding(entry.path, m) for m in charset_problems(entry.charset)]
         findings += [Finding(entry.path, n, serious=False) for n in entry.notes]
     return sorted(findings, key=lambda f: (str(f.path), not f.serious))
+
+
+def profile_findings(folder: Path, profile: Profile) -> list[Finding]:
+    """The entries of ``folder`` that ``profile`` would send after all the others or withhold,
+    each with the strict rules it breaks (nothing unless the profile is strict); a folder that
+    cannot be read is one finding."""
+    snapshot = FolderStore(folder).refresh()
+    if snapshot.folder_error:
+        return [Finding(folder, snapshot.folder_error)]
+    if not profile.strict:
+        return []
+    fate = "withheld" if profile.withhold_invalid else "sent last"
+    return [Finding(entry.path, f"{fate}: {'; '.join(problems)}")
+            for entry in snapshot.entries if (problems := strict_problems(entry.node))]

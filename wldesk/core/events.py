@@ -55,6 +55,13 @@ class QueryEvent:
     accession_numbers: tuple[str, ...] = ()
     redacted_status_text: str = ""  # status_text without the query's values ("" if it has none)
     invalid_keys: tuple[str, ...] = ()  # keys whose value was not valid: hidden when redacting
+    # The calling modality's profile in a few words ("" for the default one, which changes
+    # nothing), and the entries its strict rules sent after the others or withheld, each as
+    # "file name: rule; rule" (a rule never quotes a value; with the server's redaction on, the
+    # file name is shown as logs.file_label shows it).
+    profile: str = ""
+    sent_last: tuple[str, ...] = ()
+    withheld: tuple[str, ...] = ()
     time: datetime = field(default_factory=_now)
 
 

@@ -110,6 +110,12 @@ def describe(event: Event, redact: bool) -> tuple[int, str]:
     if isinstance(event, QueryEvent):
         unsupported = (f"; not used for matching: {', '.join(event.unsupported_keys)}"
                        if event.unsupported_keys else "")
+        if event.profile:
+            unsupported += f"; profile: {event.profile}"
+        if event.sent_last:
+            unsupported += f"; sent last (strict rules): {' | '.join(event.sent_last)}"
+        if event.withheld:
+            unsupported += f"; withheld (strict rules): {' | '.join(event.withheld)}"
         level = logging.INFO if event.status in (0x0000, 0xFE00) else logging.WARNING
         text = event.redacted_status_text if redact and event.redacted_status_text \
             else event.status_text

@@ -42,6 +42,7 @@ from typing import Any
 from wldesk import __version__
 from wldesk.core import paths
 from wldesk.core.fileio import atomic_create_bytes, atomic_write_bytes
+from wldesk.core.profile import DEFAULT_PROFILE, Profile, ProfileError, profile_from
 
 log = logging.getLogger(__name__)
 
@@ -102,22 +103,33 @@ def _check_folder(value: str) -> str:
 
 @dataclass(frozen=True)
 class KnownModality:
-    """A modality allowed to query: its AE title and, optionally, the host it must come from."""
+    """A modality allowed to query: its AE title, optionally the host it must come from, and
+    optionally its own profile (None: ``default_profile`` applies)."""
 
     name: str
     ae_title: str
     host: str = ""
+    profile: Profile | None = None
 
-    def to_mapping(self) -> dict[str, str]:
-        return {"name": self.name, "ae_title": self.ae_title, "host": self.host}
+    def to_mapping(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"name": self.name, "ae_title": self.ae_title, "host": self.host}
+        if self.profile is not None:  # a file without profiles is written as before
+            out["profile"] = self.profile.to_mapping()
+        return out
 
 
 def _modality_from(value: Any, where: str) -> KnownModality:
     if not isinstance(value, Mapping):
         raise SettingsError(f"{where}: expected an object with name, ae_title and host")
-    unknown = set(value) - {"name", "ae_title", "host"}
+    unknown = set(value) - {"name", "ae_title", "host", "profile"}
     if unknown:
         raise SettingsError(f"{where}: unknown field(s) {', '.join(sorted(unknown))}")
+    profile = None
+    if value.get("profile") is not None:
+        try:
+            profile = profile_from(value["profile"], f"{where}.profile")
+        except ProfileError as exc:
+            raise SettingsError(str(exc)) from None
     texts: dict[str, str] = {}
     for key in ("name", "ae_title", "host"):
         item = value.get(key, "")
@@ -133,7 +145,7 @@ def _modality_from(value: Any, where: str) -> KnownModality:
     except ValueError as exc:
         raise SettingsError(f"{where}.host: {exc}") from None
     return KnownModality(name=texts["name"] or texts["ae_title"], ae_title=texts["ae_title"],
-                         host=texts["host"])
+                         host=texts["host"], profile=profile)
 
 
 # --- declaring a setting -----------------------------------------------------------------------
@@ -141,7 +153,8 @@ def _modality_from(value: Any, where: str) -> KnownModality:
 GROUPS = ("Worklist", "Network", "Modalities", "wldesk")
 """The boxes of the Settings tab, in their order; every setting names one as its group."""
 
-_TYPES = {"str": "str", "int": "int", "bool": "bool", "tuple[KnownModality, ...]": "modalities"}
+_TYPES = {"str": "str", "int": "int", "bool": "bool", "tuple[KnownModality, ...]": "modalities",
+          "Profile": "profile"}
 _DECLARED = "wldesk.setting"  # field metadata key: what setting() was told
 _NOT_A_SETTING = "wldesk.not_a_setting"  # field metadata key: why a field is no setting
 
@@ -151,7 +164,7 @@ class SettingInfo:
     """Everything wldesk knows about one setting, as declared with :func:`setting`."""
 
     name: str
-    type: str  # "str", "int", "bool" or "modalities" (a tuple of KnownModality)
+    type: str  # "str", "int", "bool", "modalities" (a tuple of KnownModality) or "profile"
     default: Any  # None when default_factory computes it
     default_factory: Callable[[], Any] | None
     description: str  # one sentence: the Settings tab's tooltip, its label up to ":" or "("
@@ -308,7 +321,12 @@ class Settings:
         True, "Accept queries from AE titles that are not in the known modalities.",
         group="Modalities", restart=True)
     modalities: tuple[KnownModality, ...] = setting(
-        (), "Known modalities: name, AE title and optional host.", group="Modalities", restart=True)
+        (), "Known modalities: name, AE title, optional host and optional profile.",
+        group="Modalities", restart=True)
+    default_profile: Profile = setting(  # noqa: RUF009 (a Profile is frozen, like the others)
+        DEFAULT_PROFILE, "Profile of the modalities without their own: how their answers are "
+                         "shaped (character set, strict answers, one step per answer, query "
+                         "rules).", group="Modalities", restart=True)
     start_at_launch: bool = setting(
         True, "Start the worklist server when the wldesk window opens.", group="wldesk",
         restart=False)
@@ -397,6 +415,8 @@ class Settings:
             value = getattr(self, info.name)
             if info.type == "modalities":
                 value = [m.to_mapping() for m in value]
+            elif info.type == "profile":
+                value = value.to_mapping()
             out[info.name] = value
         for key, text in self.unknown_keys:
             out[key] = json.loads(text)
@@ -417,12 +437,18 @@ class Settings:
         title = ae_title.strip()
         return next((m for m in self.modalities if m.ae_title == title), None)
 
+    def profile_for(self, ae_title: str) -> Profile:
+        """The profile of the modality calling as ``ae_title``: its own, else the default one."""
+        known = self.find_modality(ae_title)
+        return known.profile if known is not None and known.profile is not None \
+            else self.default_profile
+
 
 def _type_name(info: SettingInfo) -> str:
     if info.choices:
         return "one of " + ", ".join(repr(c) for c in info.choices)
     return {"str": "a string", "int": "an integer", "bool": "true or false",
-            "modalities": "a list of modalities"}[info.type]
+            "modalities": "a list of modalities", "profile": "a profile object"}[info.type]
 
 
 def _coerce(info: SettingInfo, value: Any, where: str) -> Any:
@@ -440,6 +466,11 @@ def _coerce(info: SettingInfo, value: Any, where: str) -> Any:
                 raise SettingsError(f"{where}[{i}].ae_title: {modality.ae_title!r} is already the "
                                     f"AE title of modality {j}")
         return modalities
+    if info.type == "profile":
+        try:
+            return profile_from(value, where)
+        except ProfileError as exc:
+            raise SettingsError(str(exc)) from None
     expected = {"str": str, "int": int, "bool": bool}[info.type]
     if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
         raise SettingsError(f"{where}: expected {_type_name(info)}, got {value!r}")

@@ -286,6 +286,12 @@ class ActivityModel(ColumnsModel):
             lines.append("  (none)")
         if event.unsupported_keys:
             lines.append("Not used for matching: " + ", ".join(event.unsupported_keys))
+        if event.profile:
+            lines.append(f"Profile of this modality: {event.profile}")
+        for title, notes in (("Sent after the others (they break a strict rule)", event.sent_last),
+                             ("Withheld (they break a strict rule)", event.withheld)):
+            if notes:
+                lines += ["", f"{title} ({len(notes)}):"] + [f"  {note}" for note in notes]
         lines.append("")
         accessions = event.accession_numbers
         if self._redact and "AccessionNumber" not in NOT_PATIENT_DATA:

@@ -18,13 +18,12 @@ not connected yet or a port that another program will give up are fair to save. 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
-from functools import cache
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QPersistentModelIndex, Qt, QTimer, QUrl
-from PySide6.QtGui import QColor, QDesktopServices, QMouseEvent
+from PySide6.QtCore import Qt, QTimer, QUrl
+from PySide6.QtGui import QDesktopServices, QMouseEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QCheckBox,
@@ -46,9 +45,13 @@ from PySide6.QtWidgets import (
 )
 
 from wldesk.core.net.preflight import Problem, create_folder
-from wldesk.core.settings import GROUPS, KnownModality, SettingInfo, Settings, SettingsError, check_ae_title
+from wldesk.core.profile import Profile
+from wldesk.core.settings import GROUPS, SettingInfo, Settings, SettingsError
+from wldesk.core.store import Entry
 from wldesk.gui.controller import ServerController
-from wldesk.gui.qtutil import ERROR_COLOR, error_label
+from wldesk.gui.modalities_table import ModalitiesModel
+from wldesk.gui.profiles import ProfileDialog
+from wldesk.gui.qtutil import error_label
 from wldesk.gui.restart_bar import RestartBar
 
 WARNING_COLOR = "#7a4a00"
@@ -70,165 +73,6 @@ def field_label(declaration: SettingInfo) -> str:
 
 def field_tooltip(declaration: SettingInfo) -> str:
     return declaration.description.strip()
-
-
-# --- known modalities -------------------------------------------------------------------------
-
-@cache
-def _row_checker() -> Settings:
-    return Settings(database="")  # only used to run the settings' own checks on one modality
-
-
-def _host_problem(host: str) -> str | None:
-    """The settings' verdict on a modality host, without the key it would name."""
-    try:
-        _row_checker().replace(modalities=[{"name": "", "ae_title": "CHECK", "host": host}])
-    except SettingsError as exc:
-        return str(exc).split(": ", 1)[-1]
-    return None
-
-
-class ModalitiesModel(QAbstractTableModel):
-    """The known modalities as an editable table: name, AE title, host.
-
-    Cells keep what the user typed; problems (an invalid AE title or host, an AE title used by
-    two rows) are shown in the cell's tooltip and colour and listed by :meth:`problems`.
-    """
-
-    COLUMNS = ("Name", "AE title", "Host")
-    NAME, AE_TITLE, HOST = range(3)
-
-    def __init__(self, modalities: Iterable[KnownModality] = (), parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._rows: list[list[str]] = [[m.name, m.ae_title, m.host] for m in modalities]
-        self._problems: dict[tuple[int, int], str] = {}
-        self._recheck()
-
-    # --- Python API ----------------------------------------------------------------------------
-
-    def set_modalities(self, modalities: Iterable[KnownModality]) -> None:
-        self.beginResetModel()
-        self._rows = [[m.name, m.ae_title, m.host] for m in modalities]
-        self._recheck()
-        self.endResetModel()
-
-    def rows(self) -> list[tuple[str, str, str]]:
-        return [(name, ae_title, host) for name, ae_title, host in self._rows]
-
-    def mappings(self) -> list[dict[str, str]]:
-        """The rows as the settings take them (validated there)."""
-        return [{"name": name, "ae_title": ae_title, "host": host}
-                for name, ae_title, host in self._rows]
-
-    def add_row(self, name: str = "", ae_title: str = "", host: str = "") -> int:
-        row = len(self._rows)
-        self.insertRows(row, 1)
-        self._rows[row] = [name, ae_title, host]
-        self._recheck()
-        self._refresh_all()
-        return row
-
-    def cell_problem(self, row: int, column: int) -> str | None:
-        return self._problems.get((row, column))
-
-    def problems(self) -> list[str]:
-        """One line per problem, in row order, naming the row and the column."""
-        return [f"Row {row + 1}, {self.COLUMNS[column]}: {message}"
-                for (row, column), message in sorted(self._problems.items())]
-
-    def _recheck(self) -> None:
-        problems: dict[tuple[int, int], str] = {}
-        first_row: dict[str, int] = {}
-        for row, (_name, ae_title, host) in enumerate(self._rows):
-            try:
-                title = check_ae_title(ae_title.strip())
-            except ValueError as exc:
-                problems[row, self.AE_TITLE] = str(exc)
-            else:
-                if title in first_row:
-                    problems[row, self.AE_TITLE] = (
-                        f"{title!r} is already the AE title of row {first_row[title] + 1}")
-                else:
-                    first_row[title] = row
-            host_problem = _host_problem(host.strip())
-            if host_problem is not None:
-                problems[row, self.HOST] = host_problem
-        self._problems = problems
-
-    def _refresh_all(self) -> None:
-        """A cell's problem can change with another cell's value (duplicates): refresh them all."""
-        if self._rows:
-            self.dataChanged.emit(self.index(0, 0),
-                                  self.index(len(self._rows) - 1, len(self.COLUMNS) - 1))
-
-    # --- Qt API --------------------------------------------------------------------------------
-
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.COLUMNS)
-
-    def data(self, index: QModelIndex | QPersistentModelIndex,
-             role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not self.checkIndex(index):
-            return None
-        row, column = index.row(), index.column()
-        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
-            return self._rows[row][column]
-        problem = self._problems.get((row, column))
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return problem
-        if role == Qt.ItemDataRole.ForegroundRole and problem is not None:
-            return QColor(ERROR_COLOR)
-        return None
-
-    def headerData(self, section: int, orientation: Qt.Orientation,
-                   role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role != Qt.ItemDataRole.DisplayRole:
-            return None
-        if orientation == Qt.Orientation.Horizontal:
-            return self.COLUMNS[section] if 0 <= section < len(self.COLUMNS) else None
-        return str(section + 1)
-
-    def flags(self, index: QModelIndex | QPersistentModelIndex) -> Qt.ItemFlag:
-        if not index.isValid():
-            return Qt.ItemFlag.NoItemFlags
-        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable | Qt.ItemFlag.ItemIsEditable
-
-    def setData(self, index: QModelIndex | QPersistentModelIndex, value: Any,
-                role: int = Qt.ItemDataRole.EditRole) -> bool:
-        if role != Qt.ItemDataRole.EditRole or not index.isValid() or not self.checkIndex(index):
-            return False
-        text = "" if value is None else str(value)
-        if self._rows[index.row()][index.column()] == text:
-            return True
-        self._rows[index.row()][index.column()] = text
-        self._recheck()
-        self._refresh_all()  # covers ``index``
-        return True
-
-    def insertRows(self, row: int, count: int,
-                   parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:  # noqa: B008
-        if parent.isValid() or count < 1 or not 0 <= row <= len(self._rows):
-            return False
-        self.beginInsertRows(QModelIndex(), row, row + count - 1)
-        self._rows[row:row] = [["", "", ""] for _ in range(count)]
-        self._recheck()
-        self.endInsertRows()
-        self._refresh_all()
-        return True
-
-    def removeRows(self, row: int, count: int,
-                   parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> bool:  # noqa: B008
-        if parent.isValid() or count < 1 or row < 0 or row + count > len(self._rows):
-            return False
-        self.beginRemoveRows(QModelIndex(), row, row + count - 1)
-        del self._rows[row:row + count]
-        self._recheck()
-        self.endRemoveRows()
-        self._refresh_all()
-        return True
 
 
 # --- editors of single settings ---------------------------------------------------------------
@@ -379,8 +223,61 @@ class _ChoiceEditor(_Editor):
         self.combo.setCurrentIndex(self.combo.findData(value))
 
 
+class _ProfileOpener:
+    """Opens the profile dialog (non-modal to the code: ``done`` gets the profile chosen)."""
+
+    def __init__(self, parent: QWidget, entries: Callable[[], Sequence[Entry]],
+                 default: Callable[[], Profile]) -> None:
+        self.parent, self.entries, self.default = parent, entries, default
+        self.dialog: ProfileDialog | None = None  # the one open (for tests)
+
+    def open(self, title: str, own: Profile | None, can_inherit: bool,
+             done: Callable[[Profile | None], None]) -> None:
+        dialog = ProfileDialog(title, own, self.default(), self.entries(),
+                               can_inherit=can_inherit, parent=self.parent)
+        self.dialog = dialog
+        dialog.accepted.connect(lambda: done(dialog.profile()))
+        dialog.finished.connect(dialog.deleteLater)
+        dialog.open()
+
+
+class _ProfileEditor(_Editor):
+    """The default profile: what it does in a few words, and Edit… (the profile dialog)."""
+
+    def __init__(self, changed: Callable[[], None], opener: _ProfileOpener) -> None:
+        self._profile = Profile()
+        self._changed, self._opener = changed, opener
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.edit = QPushButton("Edit…")
+        self.edit.clicked.connect(self._edit)
+        self.widget = QWidget()
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.summary, 1)
+        row.addWidget(self.edit)
+
+    def _edit(self) -> None:
+        self._opener.open("Default profile", self._profile, False, self._chosen)
+
+    def _chosen(self, profile: Profile | None) -> None:
+        self.set_value(profile or Profile())
+        self._changed()
+
+    def value(self) -> Any:
+        return self._profile
+
+    def set_value(self, value: Any) -> None:
+        self._profile = value
+        self.summary.setText(value.summary().capitalize())
+
+    def focus_widget(self) -> QWidget:
+        return self.edit
+
+
 class _ModalitiesEditor(_Editor):
-    def __init__(self, changed: Callable[[], None]) -> None:
+    def __init__(self, changed: Callable[[], None], opener: _ProfileOpener) -> None:
+        self._opener = opener
         self.model = ModalitiesModel()
         self.view = QTableView()
         self.view.setModel(self.model)
@@ -393,8 +290,12 @@ class _ModalitiesEditor(_Editor):
         self.view.setMinimumHeight(140)
         self.add = QPushButton("Add")
         self.remove = QPushButton("Remove")
+        self.profile = QPushButton("Profile…")
+        self.profile.setToolTip("How the selected modality's answers are shaped: character set, "
+                                "strict answers, one step per answer, query rules; with a preview")
         self.add.clicked.connect(self._add)
         self.remove.clicked.connect(self._remove)
+        self.profile.clicked.connect(self._edit_profile)
         selection = self.view.selectionModel()
         selection.selectionChanged.connect(self._update_remove)
         selection.currentChanged.connect(self._update_remove)
@@ -410,6 +311,7 @@ class _ModalitiesEditor(_Editor):
         buttons = QVBoxLayout()
         buttons.addWidget(self.add)
         buttons.addWidget(self.remove)
+        buttons.addWidget(self.profile)
         buttons.addStretch(1)
         row.addLayout(buttons)
         self._update_remove()
@@ -423,6 +325,14 @@ class _ModalitiesEditor(_Editor):
 
     def _update_remove(self) -> None:
         self.remove.setEnabled(bool(self._selected_rows()))
+        self.profile.setEnabled(len(self._selected_rows()) == 1)
+
+    def _edit_profile(self) -> None:
+        [row] = self._selected_rows()
+        name, ae_title, _host = self.model.rows()[row]
+        self._opener.open(f"Profile of {name or ae_title or f'row {row + 1}'}",
+                          self.model.profile(row), True,
+                          lambda profile: self.model.set_profile(row, profile))
 
     def _add(self) -> None:
         row = self.model.add_row()
@@ -462,6 +372,8 @@ class SettingsTab(QWidget):
         self._check_timer.setSingleShot(True)
         self._check_timer.setInterval(CHECK_DELAY_MS)
         self._check_timer.timeout.connect(self._check_form)
+        self.profiles = _ProfileOpener(self, lambda: controller.snapshot().entries,
+                                       self._default_profile)
         self.create_folder_button = QPushButton("Create folder")
         self.create_folder_button.setToolTip("Create this folder (and the folders it is in)")
         self.create_folder_button.clicked.connect(self._create_folder)
@@ -526,7 +438,9 @@ class SettingsTab(QWidget):
         name, kind = declaration.name, declaration.type
         changed = self._revalidate
         if kind == "modalities":
-            return _ModalitiesEditor(changed)
+            return _ModalitiesEditor(changed, self.profiles)
+        if kind == "profile":
+            return _ProfileEditor(changed, self.profiles)
         if name == "database":
             return _FolderEditor(changed)
         if declaration.choices:
@@ -581,6 +495,12 @@ class SettingsTab(QWidget):
 
     # --- access for the window and tests -------------------------------------------------------
 
+    def _default_profile(self) -> Profile:
+        """The default profile as the form shows it (a modality's dialog starts from it)."""
+        profile = self._editors["default_profile"].value()
+        assert isinstance(profile, Profile)
+        return profile
+
     def field_names(self) -> list[str]:
         return list(self._editors)
 
@@ -621,8 +541,10 @@ class SettingsTab(QWidget):
         return editor.view
 
     def button(self, name: str) -> QPushButton:
-        """``browse`` and ``open`` (worklist folder), ``add`` and ``remove`` (modalities)."""
-        editor = self._editors["database" if name in ("browse", "open") else "modalities"]
+        """``browse`` and ``open`` (worklist folder), ``add``, ``remove`` and ``profile``
+        (modalities), ``edit`` (the default profile)."""
+        editor = self._editors["database" if name in ("browse", "open") else
+                               "default_profile" if name == "edit" else "modalities"]
         found = getattr(editor, name)
         assert isinstance(found, QPushButton), name
         return found

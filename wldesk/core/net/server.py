@@ -41,8 +41,11 @@ from wldesk.core.net.transport import (
     start_server,
     title_problems,
 )
+from wldesk.core.profile import Profile
 from wldesk.core.query.answer import Answer, CannotEncode, finalize
 from wldesk.core.query.matching import CompiledQuery, compile_query
+from wldesk.core.query.profiles import answer_limit, rewrite_query, shape
+from wldesk.core.query.strict import strict_problems
 from wldesk.core.query.values import QueryError, element_values
 from wldesk.core.settings import Settings
 from wldesk.core.store import Entry, FolderStore
@@ -388,9 +391,11 @@ class WorklistServer:
         started = time.perf_counter()
         info = self._info(event.assoc)
         report: dict[str, Any] = {"keys": {}, "files": 0, "matches": 0, "returned": 0,
-                                  "status": 0xC000, "unsupported": (), "accessions": []}
+                                  "status": 0xC000, "unsupported": (), "accessions": [],
+                                  "sent_last": [], "withheld": []}
+        profile = self.settings.profile_for(info.calling_aet)
         try:
-            for item in self._find(event, info, report):
+            for item in self._find(event, info, report, profile):
                 status = item[0]
                 report["final_sent"] = not (isinstance(status, int) and status in (0xFF00, 0xFF01))
                 yield item
@@ -416,10 +421,12 @@ class WorklistServer:
                 unsupported_keys=report["unsupported"],
                 accession_numbers=tuple(report["accessions"]),
                 redacted_status_text=report.get("redacted_status_text", ""),
-                invalid_keys=report.get("invalid_keys", ())))
+                invalid_keys=report.get("invalid_keys", ()),
+                profile="" if profile.is_default() else profile.summary(),
+                sent_last=tuple(report["sent_last"]), withheld=tuple(report["withheld"])))
 
-    def _find(self, event: evt.Event, info: _Association,
-              report: dict[str, Any]) -> Iterator[HandlerResult]:
+    def _find(self, event: evt.Event, info: _Association, report: dict[str, Any],
+              profile: Profile) -> Iterator[HandlerResult]:
         try:
             identifier = decode_identifier(event)
             report["keys"] = query_summary(identifier)
@@ -428,9 +435,11 @@ class WorklistServer:
             report["redacted_status_text"] = UNDECODABLE
             yield _status(0xA900, UNDECODABLE), None
             return
-        issuer = info.calling_aet if self.settings.filter_issuer_aet else None
+        # ignore_query_station shows every station's steps: FilterIssuerAet would take them away
+        issuer = (info.calling_aet if self.settings.filter_issuer_aet
+                  and not profile.ignore_query_station else None)
         try:
-            query = compile_query(identifier, issuer_aet=issuer)
+            query = compile_query(rewrite_query(identifier, profile), issuer_aet=issuer)
         except QueryError as exc:
             report["status"], report["status_text"] = 0xA900, f"invalid query: {exc}"
             report["redacted_status_text"] = f"invalid query: {exc.redacted}"
@@ -453,44 +462,84 @@ class WorklistServer:
             return
         query_charset = (charset_terms(identifier.SpecificCharacterSet)
                          if "SpecificCharacterSet" in identifier else None)
-        limit = self.settings.limit_answers
+        limit = answer_limit(self.settings.limit_answers, profile)
         pending = 0xFF01 if query.unsupported else 0xFF00
         syntax = event.context.transfer_syntax
         implicit = syntax == ImplicitVRLittleEndian
         fast = implicit or syntax == ExplicitVRLittleEndian
         # Answers go out as they are found, so the modality reads the first ones while the rest
-        # are matched; past LimitAnswers the rest are only counted.
+        # are matched; past the limit the rest are only counted.
         redact = self.settings.redact_patient_data
-        for found, file_charset in self._matches(query, self.store.candidates(query.prefilter()),
-                                                 redact):
-            report["matches"] += 1
-            if limit and report["matches"] > limit:
+        matches = self._matches(query, self.store.candidates(query.prefilter()), redact)
+        planned = (self._plain_answers(matches, report) if profile.is_default() else
+                   self._profiled_answers(matches, profile, query_charset, report, redact))
+        available = 0
+        for found, charset, late in planned:
+            available += 1
+            if limit and available > limit:
                 continue
             if event.is_cancelled:
                 report["status"] = 0xFE00
                 yield 0xFE00, None
                 return
             report["returned"] += 1
-            answer = finalize(found, file_charset, query_charset)
+            answer = found if charset is None else finalize(found, charset, query_charset)
+            if late and late not in report["sent_last"]:
+                report["sent_last"].append(late)
             if ACCESSION_NUMBER in answer:
                 report["accessions"].append(str(answer.value(ACCESSION_NUMBER) or ""))
             yield pending, _identifier(answer, implicit) if fast else answer.to_dataset()
-        cut = limit and report["matches"] > limit
+        cut = limit and available > limit
+        by = ("LimitAnswers" if limit == self.settings.limit_answers
+              else f"{info.calling_aet}'s profile")
         if cut:
-            log.info("query from %s: %d matches, LimitAnswers sent the first %d",
-                     info.calling_aet, report["matches"], limit)
+            log.info("query from %s: %d answers, %s sent the first %d",
+                     info.calling_aet, available, by, limit)
         if cut and self.settings.limit_final_status == "cancel":
-            report["status"], report["status_text"] = 0xFE00, "Cancel (0xFE00): LimitAnswers"
+            report["status"], report["status_text"] = 0xFE00, f"Cancel (0xFE00): {by}"
             yield 0xFE00, None
             return
         report["status"] = 0x0000
         if cut:
-            report["status_text"] = f"Success (0x0000), cut to {limit} by LimitAnswers"
+            report["status_text"] = f"Success (0x0000), cut to {limit} by {by}"
+
+    @staticmethod
+    def _plain_answers(matches: Iterator[tuple[Answer, Entry]], report: dict[str, Any]
+                       ) -> Iterator[tuple[Answer, tuple[str, ...] | None, str]]:
+        """Without a profile: each match, its character set still to give (only to the answers
+        sent: past the limit they are only counted)."""
+        for found, entry in matches:
+            report["matches"] += 1
+            yield found, entry.charset, ""
+
+    @staticmethod
+    def _profiled_answers(matches: Iterator[tuple[Answer, Entry]], profile: Profile,
+                          query_charset: list[str] | None, report: dict[str, Any], redact: bool
+                          ) -> Iterator[tuple[Answer, tuple[str, ...] | None, str]]:
+        """With a profile: the final answers, in the order they are sent. An entry breaking a
+        strict rule comes after every entry that passes (each with "file: rule", the third
+        value), or is withheld."""
+        late: list[tuple[str, list[Answer]]] = []
+        for found, entry in matches:
+            report["matches"] += 1
+            problems = strict_problems(entry.node) if profile.strict else ()
+            if problems and profile.withhold_invalid:
+                report["withheld"].append(_entry_note(entry, problems, redact))
+                continue
+            answers = shape(found, entry.node, entry.charset, query_charset, profile)
+            if problems:
+                late.append((_entry_note(entry, problems, redact), answers))
+                continue
+            for answer in answers:
+                yield answer, None, ""
+        for note, answers in late:
+            for answer in answers:
+                yield answer, None, note
 
     @staticmethod
     def _matches(query: CompiledQuery, entries: list[Entry], redact: bool = False
-                 ) -> Iterator[tuple[Answer, tuple[str, ...]]]:
-        """Each match with its file's character set."""
+                 ) -> Iterator[tuple[Answer, Entry]]:
+        """Each match with its entry."""
         for entry in entries:
             try:
                 answer = query.answer(entry.node)
@@ -502,7 +551,12 @@ class WorklistServer:
                     log.exception("matching %s failed; the file is skipped", entry.path)
                 continue
             if answer is not None:
-                yield answer, entry.charset
+                yield answer, entry
+
+
+def _entry_note(entry: Entry, problems: tuple[str, ...], redact: bool) -> str:
+    """"file name: rule; rule" for the QueryEvent (the name as the logs show it)."""
+    return f"{file_label(Path(entry.name), redact)}: {'; '.join(problems)}"
 
 
 def _identifier(answer: Answer, implicit: bool) -> PreEncoded | Dataset:
