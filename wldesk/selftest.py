@@ -124,6 +124,13 @@ class SelfTest:
             else "Python " + sys.executable
         import pydicom
         import pynetdicom
+
+        from wldesk.core.query.profiles import transliterate
+
+        # the profiles' transliteration tables are data files: a bundle without them fails here
+        sample = transliterate("Ødegård Łukasz 北", "ascii")
+        if sample != "Odegard Lukasz Bei":
+            raise RuntimeError(f"transliteration gives {sample!r}, not 'Odegard Lukasz Bei'")
         return (f"wldesk {__version__}, Python {sys.version.split()[0]} on {sys.platform}, "
                 f"pydicom {pydicom.__version__}, pynetdicom {pynetdicom.__version__}, {frozen}")
 

@@ -125,6 +125,10 @@ class ServerSSLSocket(ssl.SSLSocket):
         except (ssl.SSLEOFError, ConnectionResetError):  # a port check: connected, then closed
             log.info("connection from %s closed without a TLS handshake", peer)
             return False
+        except AttributeError:
+            if getattr(self, "_sslobj", None) is not None:
+                raise
+            return False  # closed meanwhile (the server shutting down): ssl drops _sslobj
         except (OSError, ValueError) as exc:  # ssl.SSLError, the deadline
             reason = (getattr(exc, "reason", None) or getattr(exc, "strerror", None) or str(exc)
                       or type(exc).__name__)
