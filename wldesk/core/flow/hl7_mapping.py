@@ -60,6 +60,7 @@ SPS_STATUSES = ("SCHEDULED", "ARRIVED", "READY", "STARTED", "COMPLETED", "DISCON
 
 _FIELD_RE = re.compile(r"^([A-Z][A-Z0-9]{2})-([1-9][0-9]{0,2})(?:\.([1-9][0-9]?))?(?:\.([1-9][0-9]?))?$")
 _MODALITY_RE = re.compile(r"^[A-Z0-9_]{1,16}$")
+_CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
 GROUP_SEGMENTS = frozenset({"ORC", "OBR", "TQ1", "IPC", "ZDS"})
 
 
@@ -246,7 +247,8 @@ def decode(raw: bytes) -> Decoded:
 
 
 def value(message: hl7.Message, path: FieldPath, group: int = 1) -> str:
-    """The text of ``path`` in ``message`` ("" when absent); order segments of ``group``."""
+    """The text of ``path`` in ``message`` ("" when absent); order segments of ``group``.
+    MappingError when it holds a control character (no DICOM text may)."""
     number = group if path.segment in GROUP_SEGMENTS else 1
     try:
         segments = message.segments(path.segment)
@@ -257,6 +259,8 @@ def value(message: hl7.Message, path: FieldPath, group: int = 1) -> str:
     except (KeyError, IndexError, AttributeError, TypeError):
         return ""
     text = str(found).strip()
+    if _CONTROL_RE.search(text):
+        raise MappingError(f"{path.segment}-{path.field} holds a control character", 102)
     return "" if text == hl7.NULL else text
 
 

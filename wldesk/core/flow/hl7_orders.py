@@ -15,6 +15,7 @@ read at all. :func:`handle` never raises for what a sender sends.
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -299,6 +300,19 @@ def _patient_update(message: hl7.Message, ledger: Ledger, mapping: HL7Mapping,
 # --- one message ---------------------------------------------------------------------------------
 
 
+_SEGMENT_RE = re.compile(r"^[A-Z][A-Z0-9]{2}(?:[^A-Za-z0-9]|$)")
+
+
+def segments_of(text: str) -> str:
+    """The message's segments joined by CR (CR LF and LF taken as CR, empty lines dropped), for
+    python-hl7; Rejected when a segment has no name."""
+    segments = [s for s in re.split(r"\r\n|\r|\n", text) if s.strip()]
+    for number, segment in enumerate(segments, start=1):
+        if not _SEGMENT_RE.match(segment):
+            raise Rejected(f"segment {number} does not start with a segment name such as PID")
+    return "\r".join(segments)
+
+
 def _source(msh: list[str], address: str, comp: str) -> str:
     sender = "/".join(part.split(comp)[0] for part in msh[2:4] if part.split(comp)[0])
     return f"{sender} ({address})" if sender else address
@@ -326,8 +340,9 @@ def handle(raw: bytes, ledger: Ledger, mapping: HL7Mapping, address: str) -> Out
     try:
         decoded = decode(raw)
         codec = decoded.codec
+        text = segments_of(decoded.text)
         try:
-            message = hl7.parse(decoded.text)
+            message = hl7.parse(text)
             msh = [part.decode("utf-8") for part in raw_msh_fields(decoded.text.encode("utf-8"))]
         except Exception as exc:  # python-hl7 raises many kinds on broken input
             raise Rejected(f"the message cannot be read: {type(exc).__name__}") from None
