@@ -7,6 +7,8 @@ repeated order never makes a second entry), rewrites entries keeping every byte 
 change, and archives them (moved to ``archive/``, never deleted). Files are written atomically,
 as the editor writes them; a file that cannot be read is left alone, where the user can see it.
 
+A patient's entries are found and rewritten by Patient ID too (a patient update).
+
 All writes of one ledger go through one lock, so two channels writing the same order at once
 still make one entry. The folder is listed at each call (a stat per file; a file is read again
 only when its size or times changed), so files that other programs wrote a moment ago count.
