@@ -98,6 +98,9 @@ def _parser() -> argparse.ArgumentParser:
                        help=f"at most N answers per query (0: "
                             f"{Settings.declaration('limit_answers').zero_label}; "
                             f"default {_default('limit_answers')})")
+    serve.add_argument("--hl7-port", type=int, metavar="N",
+                       help="take HL7 v2 orders over MLLP on TCP port N (0: off; default "
+                            f"{_default('hl7_port')})")
 
     check = sub.add_parser("check", help="list .wl files that cannot be served or lack keys "
                                          "modalities need; exit code 1 when any has a problem")
@@ -192,7 +195,7 @@ def _serve(args: argparse.Namespace) -> int:
         "database": args.database, "port": args.port, "ae_title": args.aet,
         "bind_address": args.bind, "filter_issuer_aet": args.filter_issuer_aet,
         "limit_answers": args.limit_answers, "tls_certificate": args.tls_cert,
-        "tls_key": args.tls_key, "tls_ca": args.tls_ca})
+        "tls_key": args.tls_key, "tls_ca": args.tls_ca, "hl7_port": args.hl7_port})
     folder = Path(settings.database)
     if folder == paths.default_worklist_dir():
         folder.mkdir(parents=True, exist_ok=True)

@@ -277,18 +277,18 @@ def test_unknown_key_is_kept_and_warned_about(tmp_path: Path, caplog: pytest.Log
 
 @pytest.mark.expect_log_warnings(r"settings version 7, written by a newer wldesk; this one \(.+\) "
                                  r"knows versions up to 1; using the settings it knows",
-                                 r"unknown setting 'hl7_port' kept as is in the file but not used \("
+                                 r"unknown setting 'fhir_port' kept as is in the file but not used \("
                                  r"the file is settings version 7, written by a newer wldesk")
 def test_file_of_a_newer_version_is_read_with_a_warning(tmp_path: Path) -> None:
     path = tmp_path / "settings.json"
     path.write_text(json.dumps({"version": 7, "port": 104}), encoding="utf-8")
     assert load_settings(path) == Settings(port=104)
-    path.write_text(json.dumps({"version": 7, "port": 104, "hl7_port": 2575}), encoding="utf-8")
+    path.write_text(json.dumps({"version": 7, "port": 104, "fhir_port": 2575}), encoding="utf-8")
     settings = load_settings(path)
-    assert settings.port == 104 and settings.unknown_keys == (("hl7_port", "2575"),)
+    assert settings.port == 104 and settings.unknown_keys == (("fhir_port", "2575"),)
     save_settings(settings, path)
     data = json.loads(path.read_text(encoding="utf-8"))
-    assert data["version"] == SETTINGS_VERSION and data["hl7_port"] == 2575
+    assert data["version"] == SETTINGS_VERSION and data["fhir_port"] == 2575
 
 
 def test_file_without_version_is_upgraded_and_saved_with_it(tmp_path: Path) -> None:

@@ -136,7 +136,8 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
     assert tab.field_names() == [  # the form's order, as before the groups were declared
         "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
         "folder_events", "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
-        "association_request_timeout", "check_called_ae_title",
+        "association_request_timeout", "check_called_ae_title", "hl7_port", "hl7_bind_address",
+        "hl7_mapping_file", "hl7_fallback_station", "hl7_keep_days",
         "allow_unknown_modalities", "modalities", "default_profile",
         "start_at_launch", "start_at_login", "redact_patient_data", "audit_days"]
 

@@ -339,6 +339,22 @@ class Settings:
         30, "Days the query audit log keeps each query (0: no audit log; the days kept are "
             "deleted).", minimum=0, maximum=3650, zero_label="no audit log", group="wldesk",
         restart=False)
+    hl7_port: int = setting(
+        0, "TCP port of the HL7 v2 (MLLP) listener that takes orders from a RIS (0: off).",
+        minimum=0, maximum=65535, zero_label="off", group="Network", restart=False)
+    hl7_bind_address: str = setting(
+        "0.0.0.0", "Local address the HL7 listener listens on (0.0.0.0: every IPv4 interface, as "
+        "the RIS is usually another computer; 127.0.0.1: this computer only).", check=_check_bind,
+        group="Network", restart=False)
+    hl7_mapping_file: str = setting(
+        "", "JSON file that changes which HL7 fields make which worklist keys (empty: the default "
+        "mapping, see docs/integration.md).", group="Network", restart=False)
+    hl7_fallback_station: str = setting(
+        "ANY", "Station AE title of HL7 orders that name no station and whose modality has none.",
+        check=check_ae_title, group="Network", restart=False)
+    hl7_keep_days: int = setting(
+        7, "Days each HL7 message received and its answer are kept, for support (0: not kept).",
+        minimum=0, maximum=3650, zero_label="not kept", group="Network", restart=False)
 
     unknown_keys: tuple[tuple[str, str], ...] = field(default=(), metadata={_NOT_A_SETTING: (
         "the keys of the settings file that this wldesk does not know (a newer one's), each with "

@@ -112,3 +112,23 @@ def test_the_same_order_from_many_threads_makes_one_entry(tmp_path: Path) -> Non
     assert errors == []
     assert wl_files(tmp_path) == ["ACC1_SPS1.wl"]
     assert dataset_key(load_document(tmp_path / "ACC1_SPS1.wl").dataset) == OrderKey("ACC1", "SPS1")
+
+
+def test_a_patients_entries_are_found_and_updated_by_patient_id(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    one = ledger.put(order("ACC1", PatientID="P1")).path
+    two = ledger.put(order("ACC2", PatientID="P1")).path
+    ledger.put(order("ACC3", PatientID="P2"))
+    assert ledger.find_patient("P1") == [one, two] and ledger.find_patient("") == []
+
+    def rename(ds: Dataset) -> bool:
+        if ds.AccessionNumber == "ACC2":
+            return False
+        ds.PatientName = "MEIER^HANS"
+        return True
+
+    written = ledger.update_patient("P1", rename)
+    assert [(w.action, w.path, w.key) for w in written] == [
+        ("updated", one, OrderKey("ACC1", "SPS1")), ("unchanged", two, OrderKey("ACC2", "SPS1"))]
+    assert str(load_document(one).dataset.PatientName) == "MEIER^HANS"
+    assert str(load_document(two).dataset.PatientName) == "MÜLLER^HANS"

@@ -7,6 +7,8 @@ repeated order never makes a second entry), rewrites entries keeping every byte 
 change, and archives them (moved to ``archive/``, never deleted). Files are written atomically,
 as the editor writes them; a file that cannot be read is left alone, where the user can see it.
 
+A patient's entries are found and rewritten by Patient ID too (a patient update).
+
 All writes of one ledger go through one lock, so two channels writing the same order at once
 still make one entry. The folder is listed at each call (a stat per file; a file is read again
 only when its size or times changed), so files that other programs wrote a moment ago count.
@@ -22,7 +24,7 @@ from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from wldesk.core.dicom.model import ACCESSION_NUMBER, SPS_SEQUENCE
+from wldesk.core.dicom.model import ACCESSION_NUMBER, PATIENT_ID, SPS_SEQUENCE
 from wldesk.core.dicom.node import Node, values_of
 from wldesk.core.dicom.wlfile import WorklistFileError
 from wldesk.core.editing.document import load_document, new_document, save_document
@@ -69,6 +71,12 @@ def dataset_key(ds: Dataset) -> OrderKey:
 
 
 @dataclass(frozen=True)
+class _Entry:
+    key: OrderKey
+    patient_id: str
+
+
+@dataclass(frozen=True)
 class Written:
     """What the ledger did with one entry: ``created``, ``updated``, ``unchanged`` or
     ``archived``; ``path`` is where the entry is now."""
@@ -88,7 +96,7 @@ class Ledger:
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         self.lock = threading.RLock()
-        self._keys: dict[str, tuple[tuple[int, int, int], OrderKey | None]] = {}
+        self._known: dict[str, tuple[tuple[int, int, int], _Entry | None]] = {}
 
     # --- finding ---------------------------------------------------------------------------
 
@@ -110,20 +118,25 @@ class Ledger:
             raise LedgerError(f"cannot list the worklist folder {self.folder}: "
                               f"{exc.strerror or exc}") from None
 
-    def keys(self) -> dict[Path, OrderKey]:
-        """Every readable `.wl` file of the folder's top level with its order key."""
-        seen: dict[str, tuple[tuple[int, int, int], OrderKey | None]] = {}
+    def _entries(self) -> dict[Path, _Entry]:
+        """Every readable `.wl` file of the folder's top level with its order key and patient."""
+        seen: dict[str, tuple[tuple[int, int, int], _Entry | None]] = {}
         for name, identity in self._listing():
-            known = self._keys.get(name)
+            known = self._known.get(name)
             if known is None or known[0] != identity:
                 try:
-                    key: OrderKey | None = node_key(read_entry(self.folder / name).node)
+                    node = read_entry(self.folder / name).node
+                    entry: _Entry | None = _Entry(node_key(node), _text(node.value(PATIENT_ID, "")))
                 except WorklistFileError:
-                    key = None  # not an entry (yet): the store lists it as a problem file
-                known = (identity, key)
+                    entry = None  # not an entry (yet): the store lists it as a problem file
+                known = (identity, entry)
             seen[name] = known
-        self._keys = seen
-        return {self.folder / name: key for name, (_, key) in seen.items() if key is not None}
+        self._known = seen
+        return {self.folder / name: entry for name, (_, entry) in seen.items() if entry is not None}
+
+    def keys(self) -> dict[Path, OrderKey]:
+        """Every readable `.wl` file of the folder's top level with its order key."""
+        return {path: entry.key for path, entry in self._entries().items()}
 
     def find(self, key: OrderKey) -> list[Path]:
         """The files of the order ``key`` (an empty step ID: any step of the accession), by name.
@@ -132,6 +145,15 @@ class Ledger:
             return []
         with self.lock:
             return sorted(path for path, found in self.keys().items() if key.matches(found))
+
+    def find_patient(self, patient_id: str) -> list[Path]:
+        """The files of the patient ``patient_id`` (Patient ID), by name; an empty ID finds
+        nothing."""
+        if not patient_id.strip():
+            return []
+        with self.lock:
+            return sorted(path for path, entry in self._entries().items()
+                          if entry.patient_id == patient_id.strip())
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -182,19 +204,29 @@ class Ledger:
         save_document(doc, path, force=True)
         return Written("updated", path, key)
 
+    def _rewrite(self, paths: list[Path], change: Callable[[Dataset], bool]) -> list[Written]:
+        written = []
+        for path in paths:
+            doc = load_document(path)
+            key = dataset_key(doc.dataset)
+            if change(doc.dataset):
+                save_document(doc, path, force=True)
+                written.append(Written("updated", path, key))
+            else:
+                written.append(Written("unchanged", path, key))
+        return written
+
     def update(self, key: OrderKey, change: Callable[[Dataset], bool]) -> list[Written]:
         """Apply ``change`` to each entry of ``key``; ``change`` returns whether it changed the
         dataset. Each changed entry is rewritten keeping the bytes of what did not change."""
-        written = []
         with self.lock:
-            for path in self.find(key):
-                doc = load_document(path)
-                if change(doc.dataset):
-                    save_document(doc, path, force=True)
-                    written.append(Written("updated", path, key))
-                else:
-                    written.append(Written("unchanged", path, key))
-        return written
+            return self._rewrite(self.find(key), change)
+
+    def update_patient(self, patient_id: str,
+                       change: Callable[[Dataset], bool]) -> list[Written]:
+        """Apply ``change`` to each entry of the patient ``patient_id``, as :meth:`update` does."""
+        with self.lock:
+            return self._rewrite(self.find_patient(patient_id), change)
 
     def archive(self, key: OrderKey) -> list[Written]:
         """Move each entry of ``key`` to ``archive/`` (never deleted)."""

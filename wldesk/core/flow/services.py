@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wldesk.core.events import EventBus, InputEvent
+from wldesk.core.flow.hl7_listener import HL7_SETTINGS
+from wldesk.core.flow.hl7_listener import make_channel as make_hl7_channel
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.settings import Settings
 
@@ -39,7 +41,9 @@ class ChannelKind:
     make: Callable[[Settings, Ledger, EventBus], Channel | None]  # None: off in these settings
 
 
-CHANNELS: list[ChannelKind] = []
+CHANNELS: list[ChannelKind] = [
+    ChannelKind("HL7", HL7_SETTINGS, make_hl7_channel),
+]
 """Every channel wldesk has, in the order they start."""
 
 

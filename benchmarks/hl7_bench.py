@@ -1,0 +1,97 @@
+"""HL7 orders per second: 1,000 ORM^O01 NW orders sent over one MLLP connection to a running
+``wldesk serve --hl7-port`` (a child process, as in a clinic), each acknowledged before the next;
+then the latency from an order's ACK to its entry being served (a C-FIND by its accession number
+until it answers). Prints a table.
+
+    PYTHONPATH=. python3 benchmarks/hl7_bench.py [--orders 1000] [--latency 50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from hl7.client import MLLPClient
+from pydicom.dataset import Dataset
+from pynetdicom import AE
+
+from tests.helpers.hl7fuzz import VALID
+from tests.helpers.ports import free_port
+from tests.helpers.processes import WldeskServe
+from wldesk.core.net.scu import find
+
+MWL = "1.2.840.10008.5.1.4.31"
+
+
+def served(port: int, accession: str) -> bool:
+    ae = AE(ae_title="BENCH")
+    ae.add_requested_context(MWL)
+    assoc = ae.associate("127.0.0.1", port, ae_title="WLDESK")
+    try:
+        query = Dataset()
+        query.AccessionNumber = accession
+        query.PatientName = ""
+        return bool(find(assoc, query, MWL).answers)
+    finally:
+        assoc.release()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--orders", type=int, default=1000)
+    parser.add_argument("--latency", type=int, default=50, help="orders timed to being served")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="hl7-bench-") as tmp:
+        folder = Path(tmp) / "worklists"
+        folder.mkdir()
+        hl7_port = free_port()
+        with WldeskServe(folder, extra_args=["--hl7-port", str(hl7_port)], home=Path(tmp) / "home") as server:
+            deadline = time.monotonic() + 10
+            while "HL7 (MLLP) listener on" not in server.log_text() and time.monotonic() < deadline:
+                time.sleep(0.05)
+            acks: list[float] = []
+            with MLLPClient("127.0.0.1", hl7_port) as client:
+                start = time.perf_counter()
+                for number in range(args.orders):
+                    sent = time.perf_counter()
+                    ack = client.send_message(VALID.format(n=number))
+                    acks.append(time.perf_counter() - sent)
+                    assert b"MSA|AA|" in ack, ack
+                elapsed = time.perf_counter() - start
+                latencies: list[float] = []
+                for number in range(args.orders, args.orders + args.latency):
+                    ack = client.send_message(VALID.format(n=number))
+                    acked = time.perf_counter()
+                    assert b"MSA|AA|" in ack, ack
+                    while not served(server.port, f"FZ{number}"):
+                        pass
+                    latencies.append(time.perf_counter() - acked)
+            entries = len(list(folder.glob("*.wl")))
+    rows = [
+        ("orders sent (NW, one connection)", f"{args.orders}"),
+        ("entries in the folder", f"{entries}"),
+        ("orders per second", f"{args.orders / elapsed:.0f}"),
+        ("ACK round trip, median / p95 (ms)",
+         f"{statistics.median(acks) * 1000:.1f} / {percentile(acks, 0.95) * 1000:.1f}"),
+        (f"ACK to served by C-FIND, median / p95 / max (ms), {args.latency} orders",
+         f"{statistics.median(latencies) * 1000:.1f} / {percentile(latencies, 0.95) * 1000:.1f}"
+         f" / {max(latencies) * 1000:.1f}"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    print(f"| {'what':<{width}} | value |\n|{'-' * (width + 2)}|-------|")
+    for name, value in rows:
+        print(f"| {name:<{width}} | {value} |")
+    return 0 if entries == args.orders + args.latency else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
