@@ -138,7 +138,7 @@ def _modality_from(value: Any, where: str) -> KnownModality:
 
 # --- declaring a setting -----------------------------------------------------------------------
 
-GROUPS = ("Worklist", "Network", "Modalities", "wldesk")
+GROUPS = ("Worklist", "Network", "Modalities", "Orders", "wldesk")
 """The boxes of the Settings tab, in their order; every setting names one as its group."""
 
 _TYPES = {"str": "str", "int": "int", "bool": "bool", "tuple[KnownModality, ...]": "modalities"}
@@ -163,6 +163,7 @@ class SettingInfo:
     minimum: int | None = None  # an int setting's range (None: unbounded)
     maximum: int | None = None
     zero_label: str = ""  # what 0 means for an int setting, shown instead of 0 ("unlimited")
+    secret: bool = False  # a password or token: the Settings tab does not show it
 
     def default_value(self) -> Any:
         return self.default_factory() if self.default_factory is not None else self.default
@@ -184,13 +185,13 @@ class SettingInfo:
 def setting(default: Any, description: str, *, group: str, restart: bool,
             check: Callable[[Any], Any] | None = None, choices: Mapping[str, str] | None = None,
             minimum: int | None = None, maximum: int | None = None, zero_label: str = "",
-            default_factory: Callable[[], Any] | None = None) -> Any:
+            default_factory: Callable[[], Any] | None = None, secret: bool = False) -> Any:
     """Declare a field of :class:`Settings` as a setting (a ``dataclasses.field`` with its metadata).
 
     ``restart`` has no default on purpose: whether a change needs a server restart is decided for
     every setting when it is declared. ``choices`` maps each allowed value to its label in the
     Settings tab. A computed default (the worklist folder) comes from ``default_factory``, with
-    ``default`` None.
+    ``default`` None. A ``secret`` (a password, a token) is typed in the tab but not shown.
     """
     if not isinstance(restart, bool):
         raise TypeError(f"setting(): restart must be True or False, not {restart!r}")
@@ -204,7 +205,7 @@ def setting(default: Any, description: str, *, group: str, restart: bool,
         "description": description, "group": group, "restart": restart, "check": check,
         "choices": tuple(choices or ()), "choice_labels": tuple((choices or {}).values()),
         "minimum": minimum, "maximum": maximum, "zero_label": zero_label,
-        "default": default, "default_factory": default_factory,
+        "default": default, "default_factory": default_factory, "secret": secret,
     }
     metadata = {_DECLARED: declared}
     if default_factory is not None:
@@ -236,6 +237,8 @@ def describe_settings(cls: type) -> tuple[SettingInfo, ...]:
             raise TypeError(f"{where}: only a str setting has choices")
         if kind != "int" and (info.minimum, info.maximum, info.zero_label) != (None, None, ""):
             raise TypeError(f"{where}: only an int setting has a range or a label for 0")
+        if info.secret and kind != "str":
+            raise TypeError(f"{where}: only a str setting is a secret")
         if info.zero_label and info.range_problem(0) is not None:
             raise TypeError(f"{where}: a label for 0, but 0 is out of its range")
         if info.default_factory is None:
@@ -309,6 +312,27 @@ class Settings:
         group="Modalities", restart=True)
     modalities: tuple[KnownModality, ...] = setting(
         (), "Known modalities: name, AE title and optional host.", group="Modalities", restart=True)
+    rest_port: int = setting(
+        0, "REST API port: a RIS or a script creates, reads, changes and archives entries over "
+           "HTTP with Orthanc's /worklists calls (0: off).", minimum=0, maximum=65535,
+        zero_label="off", group="Orders", restart=False)
+    rest_bind_address: str = setting(
+        "127.0.0.1", "REST API address to listen on (127.0.0.1: this computer only; any other "
+                     "address needs a token or a user name and password).", check=_check_bind,
+        group="Orders", restart=False)
+    rest_token: str = setting(
+        "", "REST API token: clients send it as 'Authorization: Bearer <token>'.",
+        group="Orders", restart=False, secret=True)
+    rest_user: str = setting("", "REST API user name (HTTP basic authentication, with the "
+                                 "password).", group="Orders", restart=False)
+    rest_password: str = setting("", "REST API password (HTTP basic authentication).",
+                                 group="Orders", restart=False, secret=True)
+    rest_tls_certificate: str = setting(
+        "", "REST API TLS certificate file (PEM): with its key, the API speaks HTTPS only (empty: "
+            "plain HTTP).", group="Orders", restart=False)
+    rest_tls_key: str = setting(
+        "", "REST API TLS private key file: the certificate's key (PEM, unencrypted).",
+        group="Orders", restart=False)
     start_at_launch: bool = setting(
         True, "Start the worklist server when the wldesk window opens.", group="wldesk",
         restart=False)

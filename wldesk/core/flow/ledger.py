@@ -125,6 +125,13 @@ class Ledger:
         self._keys = seen
         return {self.folder / name: key for name, (_, key) in seen.items() if key is not None}
 
+    def problem_files(self) -> list[Path]:
+        """The `.wl` files of the folder's top level that cannot be read as entries, by name."""
+        with self.lock:
+            self.keys()
+            return sorted(self.folder / name for name, (_, key) in self._keys.items()
+                          if key is None)
+
     def find(self, key: OrderKey) -> list[Path]:
         """The files of the order ``key`` (an empty step ID: any step of the accession), by name.
         An empty accession number finds nothing: such orders cannot be told apart."""
@@ -182,6 +189,19 @@ class Ledger:
         save_document(doc, path, force=True)
         return Written("updated", path, key)
 
+    def replace(self, path: Path, ds: Dataset) -> Written:
+        """Write ``ds`` as the whole of the entry at ``path`` (which must exist): what ``ds`` lacks
+        is gone. Raises :class:`LedgerError` when ``ds`` is another entry's order."""
+        key = dataset_key(ds)
+        with self.lock:
+            if not path.is_file():
+                raise LedgerError(f"{path.name} is not in the worklist folder")
+            others = [found for found in self.find(key) if found.name != path.name]
+            if others:
+                raise LedgerError(f"the order {key} is the entry {others[0].name}")
+            save_document(new_document(ds), path, force=True)
+            return Written("updated", path, key)
+
     def update(self, key: OrderKey, change: Callable[[Dataset], bool]) -> list[Written]:
         """Apply ``change`` to each entry of ``key``; ``change`` returns whether it changed the
         dataset. Each changed entry is rewritten keeping the bytes of what did not change."""
@@ -200,3 +220,12 @@ class Ledger:
         """Move each entry of ``key`` to ``archive/`` (never deleted)."""
         with self.lock:
             return [Written("archived", archive_entry(path), key) for path in self.find(key)]
+
+    def archive_file(self, path: Path) -> Written:
+        """Move the entry at ``path`` (any file of the folder, whatever its order) to
+        ``archive/``; :class:`LedgerError` when it is not there (any more)."""
+        with self.lock:
+            if not path.is_file():
+                raise LedgerError(f"{path.name} is not in the worklist folder")
+            key = self.keys().get(path, OrderKey(""))
+            return Written("archived", archive_entry(path), key)

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wldesk.core.events import EventBus, InputEvent
+from wldesk.core.flow import rest
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.settings import Settings
 
@@ -39,7 +40,9 @@ class ChannelKind:
     make: Callable[[Settings, Ledger, EventBus], Channel | None]  # None: off in these settings
 
 
-CHANNELS: list[ChannelKind] = []
+CHANNELS: list[ChannelKind] = [
+    ChannelKind("REST", rest.SETTINGS, rest.make_channel),
+]
 """Every channel wldesk has, in the order they start."""
 
 
