@@ -94,6 +94,13 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--tls-key", metavar="FILE", help="TLS private key (PEM) of the certificate")
     serve.add_argument("--tls-ca", metavar="FILE",
                        help="CA certificates (PEM) that modalities' certificates must be signed by")
+    serve.add_argument("--rest-port", type=int, metavar="N",
+                       help="serve the REST API (Orthanc's /worklists calls) on port N (0: off; "
+                            f"default {_default('rest_port')})")
+    serve.add_argument("--rest-bind", metavar="ADDR",
+                       help="address the REST API listens on (default "
+                            f"{_default('rest_bind_address')}; any other address needs a token "
+                            "or a user name and password in the settings)")
     serve.add_argument("--limit-answers", type=int, metavar="N",
                        help=f"at most N answers per query (0: "
                             f"{Settings.declaration('limit_answers').zero_label}; "
@@ -195,7 +202,8 @@ def _serve(args: argparse.Namespace) -> int:
         "database": args.database, "port": args.port, "ae_title": args.aet,
         "bind_address": args.bind, "filter_issuer_aet": args.filter_issuer_aet,
         "limit_answers": args.limit_answers, "tls_certificate": args.tls_cert,
-        "tls_key": args.tls_key, "tls_ca": args.tls_ca, "hl7_port": args.hl7_port})
+        "tls_key": args.tls_key, "tls_ca": args.tls_ca, "hl7_port": args.hl7_port,
+        "rest_port": args.rest_port, "rest_bind_address": args.rest_bind})
     folder = Path(settings.database)
     if folder == paths.default_worklist_dir():
         folder.mkdir(parents=True, exist_ok=True)

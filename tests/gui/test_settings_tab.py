@@ -136,10 +136,21 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
     assert tab.field_names() == [  # the form's order, as before the groups were declared
         "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
         "folder_events", "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
-        "association_request_timeout", "check_called_ae_title", "hl7_port", "hl7_bind_address",
-        "hl7_mapping_file", "hl7_fallback_station", "hl7_keep_days",
+        "association_request_timeout", "check_called_ae_title",
         "allow_unknown_modalities", "modalities", "default_profile",
+        "rest_port", "rest_bind_address", "rest_token", "rest_user", "rest_password",
+        "rest_tls_certificate", "rest_tls_key", "hl7_port", "hl7_bind_address",
+        "hl7_mapping_file", "hl7_fallback_station", "hl7_keep_days",
         "start_at_launch", "start_at_login", "redact_patient_data", "audit_days"]
+
+
+def test_secrets_are_typed_but_not_shown(tab: SettingsTab) -> None:
+    assert {d.name for d in Settings.declarations() if d.secret} == {"rest_token", "rest_password"}
+    hidden = QLineEdit.EchoMode.PasswordEchoOnEdit
+    assert tab.line_edit("rest_token").echoMode() == hidden
+    assert tab.line_edit("rest_password").echoMode() == hidden
+    assert tab.line_edit("rest_user").echoMode() == QLineEdit.EchoMode.Normal
+    assert tab.line_edit("ae_title").echoMode() == QLineEdit.EchoMode.Normal
 
 
 def test_form_shows_the_settings_in_use_and_nothing_to_save(tab: SettingsTab,

@@ -67,6 +67,19 @@ class _PeerDataNoise(logging.Filter):
 _PEER_DATA_NOISE = _PeerDataNoise()
 
 
+class _BadHttpNoise(logging.Filter):
+    """uvicorn logs a request it cannot parse (a port scanner, a client speaking TLS to plain
+    HTTP) as a WARNING with h11's traceback: the line is enough."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.getMessage().startswith("Invalid HTTP request received"):
+            record.exc_info, record.exc_text = None, None
+        return True
+
+
+_BAD_HTTP_NOISE = _BadHttpNoise()
+
+
 def configure_libraries() -> None:
     """Set pydicom, pynetdicom and watchdog up for wldesk; calling it again changes nothing."""
     # Queries legitimately carry values that VR validation rejects (wildcards, ranges, "*" in a UID
@@ -88,3 +101,6 @@ def configure_libraries() -> None:
         network = logging.getLogger(name)
         if _PEER_DATA_NOISE not in network.filters:
             network.addFilter(_PEER_DATA_NOISE)
+    http = logging.getLogger("uvicorn.error")
+    if _BAD_HTTP_NOISE not in http.filters:
+        http.addFilter(_BAD_HTTP_NOISE)

@@ -150,7 +150,7 @@ def _modality_from(value: Any, where: str) -> KnownModality:
 
 # --- declaring a setting -----------------------------------------------------------------------
 
-GROUPS = ("Worklist", "Network", "Modalities", "wldesk")
+GROUPS = ("Worklist", "Network", "Modalities", "Orders", "wldesk")
 """The boxes of the Settings tab, in their order; every setting names one as its group."""
 
 _TYPES = {"str": "str", "int": "int", "bool": "bool", "tuple[KnownModality, ...]": "modalities",
@@ -176,6 +176,7 @@ class SettingInfo:
     minimum: int | None = None  # an int setting's range (None: unbounded)
     maximum: int | None = None
     zero_label: str = ""  # what 0 means for an int setting, shown instead of 0 ("unlimited")
+    secret: bool = False  # a password or token: the Settings tab does not show it
 
     def default_value(self) -> Any:
         return self.default_factory() if self.default_factory is not None else self.default
@@ -197,13 +198,13 @@ class SettingInfo:
 def setting(default: Any, description: str, *, group: str, restart: bool,
             check: Callable[[Any], Any] | None = None, choices: Mapping[str, str] | None = None,
             minimum: int | None = None, maximum: int | None = None, zero_label: str = "",
-            default_factory: Callable[[], Any] | None = None) -> Any:
+            default_factory: Callable[[], Any] | None = None, secret: bool = False) -> Any:
     """Declare a field of :class:`Settings` as a setting (a ``dataclasses.field`` with its metadata).
 
     ``restart`` has no default on purpose: whether a change needs a server restart is decided for
     every setting when it is declared. ``choices`` maps each allowed value to its label in the
     Settings tab. A computed default (the worklist folder) comes from ``default_factory``, with
-    ``default`` None.
+    ``default`` None. A ``secret`` (a password, a token) is typed in the tab but not shown.
     """
     if not isinstance(restart, bool):
         raise TypeError(f"setting(): restart must be True or False, not {restart!r}")
@@ -217,7 +218,7 @@ def setting(default: Any, description: str, *, group: str, restart: bool,
         "description": description, "group": group, "restart": restart, "check": check,
         "choices": tuple(choices or ()), "choice_labels": tuple((choices or {}).values()),
         "minimum": minimum, "maximum": maximum, "zero_label": zero_label,
-        "default": default, "default_factory": default_factory,
+        "default": default, "default_factory": default_factory, "secret": secret,
     }
     metadata = {_DECLARED: declared}
     if default_factory is not None:
@@ -249,6 +250,8 @@ def describe_settings(cls: type) -> tuple[SettingInfo, ...]:
             raise TypeError(f"{where}: only a str setting has choices")
         if kind != "int" and (info.minimum, info.maximum, info.zero_label) != (None, None, ""):
             raise TypeError(f"{where}: only an int setting has a range or a label for 0")
+        if info.secret and kind != "str":
+            raise TypeError(f"{where}: only a str setting is a secret")
         if info.zero_label and info.range_problem(0) is not None:
             raise TypeError(f"{where}: a label for 0, but 0 is out of its range")
         if info.default_factory is None:
@@ -327,6 +330,43 @@ class Settings:
         DEFAULT_PROFILE, "Profile of the modalities without their own: how their answers are "
                          "shaped (character set, strict answers, one step per answer, query "
                          "rules).", group="Modalities", restart=True)
+    rest_port: int = setting(
+        0, "REST API port: a RIS or a script creates, reads, changes and archives entries over "
+           "HTTP with Orthanc's /worklists calls (0: off).", minimum=0, maximum=65535,
+        zero_label="off", group="Orders", restart=False)
+    rest_bind_address: str = setting(
+        "127.0.0.1", "REST API address to listen on (127.0.0.1: this computer only; any other "
+                     "address needs a token or a user name and password).", check=_check_bind,
+        group="Orders", restart=False)
+    rest_token: str = setting(
+        "", "REST API token: clients send it as 'Authorization: Bearer <token>'.",
+        group="Orders", restart=False, secret=True)
+    rest_user: str = setting("", "REST API user name (HTTP basic authentication, with the "
+                                 "password).", group="Orders", restart=False)
+    rest_password: str = setting("", "REST API password (HTTP basic authentication).",
+                                 group="Orders", restart=False, secret=True)
+    rest_tls_certificate: str = setting(
+        "", "REST API TLS certificate file (PEM): with its key, the API speaks HTTPS only (empty: "
+            "plain HTTP).", group="Orders", restart=False)
+    rest_tls_key: str = setting(
+        "", "REST API TLS private key file: the certificate's key (PEM, unencrypted).",
+        group="Orders", restart=False)
+    hl7_port: int = setting(
+        0, "TCP port of the HL7 v2 (MLLP) listener that takes orders from a RIS (0: off).",
+        minimum=0, maximum=65535, zero_label="off", group="Orders", restart=False)
+    hl7_bind_address: str = setting(
+        "0.0.0.0", "Local address the HL7 listener listens on (0.0.0.0: every IPv4 interface, as "
+        "the RIS is usually another computer; 127.0.0.1: this computer only).", check=_check_bind,
+        group="Orders", restart=False)
+    hl7_mapping_file: str = setting(
+        "", "JSON file that changes which HL7 fields make which worklist keys (empty: the default "
+        "mapping, see docs/integration.md).", group="Orders", restart=False)
+    hl7_fallback_station: str = setting(
+        "ANY", "Station AE title of HL7 orders that name no station and whose modality has none.",
+        check=check_ae_title, group="Orders", restart=False)
+    hl7_keep_days: int = setting(
+        7, "Days each HL7 message received and its answer are kept, for support (0: not kept).",
+        minimum=0, maximum=3650, zero_label="not kept", group="Orders", restart=False)
     start_at_launch: bool = setting(
         True, "Start the worklist server when the wldesk window opens.", group="wldesk",
         restart=False)
@@ -339,22 +379,6 @@ class Settings:
         30, "Days the query audit log keeps each query (0: no audit log; the days kept are "
             "deleted).", minimum=0, maximum=3650, zero_label="no audit log", group="wldesk",
         restart=False)
-    hl7_port: int = setting(
-        0, "TCP port of the HL7 v2 (MLLP) listener that takes orders from a RIS (0: off).",
-        minimum=0, maximum=65535, zero_label="off", group="Network", restart=False)
-    hl7_bind_address: str = setting(
-        "0.0.0.0", "Local address the HL7 listener listens on (0.0.0.0: every IPv4 interface, as "
-        "the RIS is usually another computer; 127.0.0.1: this computer only).", check=_check_bind,
-        group="Network", restart=False)
-    hl7_mapping_file: str = setting(
-        "", "JSON file that changes which HL7 fields make which worklist keys (empty: the default "
-        "mapping, see docs/integration.md).", group="Network", restart=False)
-    hl7_fallback_station: str = setting(
-        "ANY", "Station AE title of HL7 orders that name no station and whose modality has none.",
-        check=check_ae_title, group="Network", restart=False)
-    hl7_keep_days: int = setting(
-        7, "Days each HL7 message received and its answer are kept, for support (0: not kept).",
-        minimum=0, maximum=3650, zero_label="not kept", group="Network", restart=False)
 
     unknown_keys: tuple[tuple[str, str], ...] = field(default=(), metadata={_NOT_A_SETTING: (
         "the keys of the settings file that this wldesk does not know (a newer one's), each with "

@@ -93,8 +93,10 @@ class _Editor:
 
 
 class _TextEditor(_Editor):
-    def __init__(self, changed: Callable[[], None]) -> None:
+    def __init__(self, changed: Callable[[], None], secret: bool = False) -> None:
         self.edit = QLineEdit()
+        if secret:
+            self.edit.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
         self.edit.textChanged.connect(changed)
         self.widget = self.edit
 
@@ -450,7 +452,7 @@ class SettingsTab(QWidget):
         if kind == "int":
             return _IntEditor(declaration, changed)
         if kind == "str":
-            return _TextEditor(changed)
+            return _TextEditor(changed, declaration.secret)
         raise TypeError(f"the Settings tab has no editor for setting {name!r} of type {kind}")
 
     def _group(self, title: str, declarations: list[SettingInfo]) -> QGroupBox:

@@ -132,3 +132,31 @@ def test_a_patients_entries_are_found_and_updated_by_patient_id(tmp_path: Path) 
         ("updated", one, OrderKey("ACC1", "SPS1")), ("unchanged", two, OrderKey("ACC2", "SPS1"))]
     assert str(load_document(one).dataset.PatientName) == "MEIER^HANS"
     assert str(load_document(two).dataset.PatientName) == "MÜLLER^HANS"
+
+
+def test_a_whole_entry_is_replaced_and_an_entry_archived_by_its_file(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    path = ledger.put(order(PatientID="P1")).path
+    other = ledger.put(order("ACC2")).path
+    replacement = order()
+    del replacement.PatientID
+    assert ledger.replace(path, replacement).action == "updated"
+    assert "PatientID" not in load_document(path).dataset  # what the new one lacks is gone
+    with pytest.raises(LedgerError, match=r"ACC2_SPS1\.wl"):  # another entry's order
+        ledger.replace(path, order("ACC2"))
+    assert load_document(path).dataset.AccessionNumber == "ACC1"
+    moved = ledger.archive_file(other)
+    assert (moved.action, moved.key, moved.path) == ("archived", OrderKey("ACC2", "SPS1"),
+                                                      tmp_path / "archive" / "ACC2_SPS1.wl")
+    with pytest.raises(LedgerError, match="not in the worklist folder"):
+        ledger.archive_file(other)
+    with pytest.raises(LedgerError, match="not in the worklist folder"):
+        ledger.replace(other, order("ACC2"))
+
+
+def test_problem_files_are_listed(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    ledger.put(order())
+    (tmp_path / "broken.wl").write_bytes(b"not DICOM")
+    (tmp_path / ".hidden.wl").write_bytes(b"not DICOM either")
+    assert ledger.problem_files() == [tmp_path / "broken.wl"]

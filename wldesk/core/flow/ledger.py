@@ -138,6 +138,13 @@ class Ledger:
         """Every readable `.wl` file of the folder's top level with its order key."""
         return {path: entry.key for path, entry in self._entries().items()}
 
+    def problem_files(self) -> list[Path]:
+        """The `.wl` files of the folder's top level that cannot be read as entries, by name."""
+        with self.lock:
+            self._entries()
+            return sorted(self.folder / name for name, (_, entry) in self._known.items()
+                          if entry is None)
+
     def find(self, key: OrderKey) -> list[Path]:
         """The files of the order ``key`` (an empty step ID: any step of the accession), by name.
         An empty accession number finds nothing: such orders cannot be told apart."""
@@ -204,6 +211,19 @@ class Ledger:
         save_document(doc, path, force=True)
         return Written("updated", path, key)
 
+    def replace(self, path: Path, ds: Dataset) -> Written:
+        """Write ``ds`` as the whole of the entry at ``path`` (which must exist): what ``ds`` lacks
+        is gone. Raises :class:`LedgerError` when ``ds`` is another entry's order."""
+        key = dataset_key(ds)
+        with self.lock:
+            if not path.is_file():
+                raise LedgerError(f"{path.name} is not in the worklist folder")
+            others = [found for found in self.find(key) if found.name != path.name]
+            if others:
+                raise LedgerError(f"the order {key} is the entry {others[0].name}")
+            save_document(new_document(ds), path, force=True)
+            return Written("updated", path, key)
+
     def _rewrite(self, paths: list[Path], change: Callable[[Dataset], bool]) -> list[Written]:
         written = []
         for path in paths:
@@ -232,3 +252,12 @@ class Ledger:
         """Move each entry of ``key`` to ``archive/`` (never deleted)."""
         with self.lock:
             return [Written("archived", archive_entry(path), key) for path in self.find(key)]
+
+    def archive_file(self, path: Path) -> Written:
+        """Move the entry at ``path`` (any file of the folder, whatever its order) to
+        ``archive/``; :class:`LedgerError` when it is not there (any more)."""
+        with self.lock:
+            if not path.is_file():
+                raise LedgerError(f"{path.name} is not in the worklist folder")
+            key = self.keys().get(path, OrderKey(""))
+            return Written("archived", archive_entry(path), key)

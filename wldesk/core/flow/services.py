@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wldesk.core.events import EventBus, InputEvent
+from wldesk.core.flow import rest
 from wldesk.core.flow.hl7_listener import HL7_SETTINGS
 from wldesk.core.flow.hl7_listener import make_channel as make_hl7_channel
 from wldesk.core.flow.ledger import Ledger
@@ -43,6 +44,7 @@ class ChannelKind:
 
 CHANNELS: list[ChannelKind] = [
     ChannelKind("HL7", HL7_SETTINGS, make_hl7_channel),
+    ChannelKind("REST", rest.SETTINGS, rest.make_channel),
 ]
 """Every channel wldesk has, in the order they start."""
 
