@@ -134,7 +134,8 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         assert [n for n in tab.field_names() if box.isAncestorOf(tab.editor(n))] == members
     assert tab.field_names() == [  # the form's order, as before the groups were declared
         "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
-        "folder_events", "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
+        "folder_events", "import_folder", "import_mapping_file", "import_date_order",
+        "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
         "association_request_timeout", "check_called_ae_title",
         "allow_unknown_modalities", "modalities",
         "start_at_launch", "start_at_login", "redact_patient_data", "audit_days"]

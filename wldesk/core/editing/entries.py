@@ -232,14 +232,15 @@ def save_new_entry(doc: Document, folder: Path | str) -> Path:
 ARCHIVE_FOLDER = "archive"
 
 
-def archive_entry(path: Path | str) -> Path:
-    """Move the `.wl` file at ``path`` into ``<its folder>/archive/`` (created) instead of deleting
-    it, keeping its name (``-2``, ``-3``... added when taken); return its new path. The server
-    serves only the folder's top level, so an archived entry is no longer served."""
+def archive_entry(path: Path | str, into: str = ARCHIVE_FOLDER) -> Path:
+    """Move the `.wl` file at ``path`` into ``<its folder>/archive/`` (created; another subfolder
+    with ``into``) instead of deleting it, keeping its name (``-2``, ``-3``... added when taken);
+    return its new path. The server serves only the folder's top level, so an archived entry is no
+    longer served."""
     path = Path(path)
     if not path.is_file():
         raise EditError(f"{path} is not a file")
-    archive = path.parent / ARCHIVE_FOLDER
+    archive = path.parent / into
     try:
         archive.mkdir(exist_ok=True)
     except OSError as exc:

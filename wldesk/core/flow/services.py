@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wldesk.core.events import EventBus, InputEvent
+from wldesk.core.flow.dropfolder import make_csv_drop_folder
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.settings import Settings
 
@@ -39,7 +40,10 @@ class ChannelKind:
     make: Callable[[Settings, Ledger, EventBus], Channel | None]  # None: off in these settings
 
 
-CHANNELS: list[ChannelKind] = []
+CHANNELS: list[ChannelKind] = [
+    ChannelKind("CSV", ("import_folder", "import_mapping_file", "import_date_order",
+                        "settle_seconds"), make_csv_drop_folder),
+]
 """Every channel wldesk has, in the order they start."""
 
 
