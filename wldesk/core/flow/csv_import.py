@@ -365,9 +365,8 @@ def import_rows(found: CsvFile, ledger: Ledger, bus: EventBus | None = None) -> 
             outcome = _write(row, ledger)
         outcomes.append(outcome)
         if bus is not None:
-            detail = f"row {row.number}" + (
-                f": {outcome.reason.split(':')[0]} (the import report says more)"
-                if outcome.reason else "")
+            detail = f"row {row.number}" + (f": {outcome.reason.split(':')[0]}"
+                                             if outcome.reason else "")
             bus.emit(InputEvent(CHANNEL, outcome.action, found.name, str(row.key),
                                 outcome.file, detail))
     if bus is not None and found.error:
