@@ -10,6 +10,7 @@ import pytest
 from PySide6.QtWidgets import QDialogButtonBox
 from pytestqt.qtbot import QtBot
 
+from tests.gui.test_app import file_menu
 from wldesk.core.events import InputEvent
 from wldesk.gui.controller import ServerController
 from wldesk.gui.csv_import import CsvImportDialog, read_csv_file, show_csv_import
@@ -83,9 +84,7 @@ def test_the_file_menu_offers_import_csv(qtbot: QtBot, controller: ServerControl
                                          tmp_path: Path) -> None:
     window = MainWindow(controller)
     qtbot.addWidget(window)
-    file_menu = window.menuBar().actions()[0].menu()
-    texts = [a.text() for a in file_menu.actions()]  # type: ignore[union-attr]
-    assert "&Import CSV…" in texts
+    assert "&Import CSV…" in [a.text() for a in file_menu(window).actions()]
     path = tmp_path / "orders.csv"
     path.write_text(ORDERS, encoding="utf-8")
     show_csv_import(controller, path, window)
