@@ -135,12 +135,14 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         assert [n for n in tab.field_names() if box.isAncestorOf(tab.editor(n))] == members
     assert tab.field_names() == [  # the form's order, as before the groups were declared
         "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
-        "folder_events", "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
+        "folder_events",
+        "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
         "association_request_timeout", "check_called_ae_title",
         "allow_unknown_modalities", "modalities", "default_profile",
         "rest_port", "rest_bind_address", "rest_token", "rest_user", "rest_password",
         "rest_tls_certificate", "rest_tls_key", "hl7_port", "hl7_bind_address",
         "hl7_mapping_file", "hl7_fallback_station", "hl7_keep_days",
+        "import_folder", "import_mapping_file", "import_date_order",
         "start_at_launch", "start_at_login", "redact_patient_data", "audit_days"]
 
 

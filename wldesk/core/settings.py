@@ -367,6 +367,19 @@ class Settings:
     hl7_keep_days: int = setting(
         7, "Days each HL7 message received and its answer are kept, for support (0: not kept).",
         minimum=0, maximum=3650, zero_label="not kept", group="Orders", restart=False)
+    import_folder: str = setting(
+        "", "CSV import folder: a .csv file saved into it is imported (each row an entry), then "
+            "moved to its done folder with a report; e.g. the worklist folder's import folder. "
+            "Empty: no CSV import.", group="Orders", restart=False)
+    import_mapping_file: str = setting(
+        "", "CSV column mapping file: a JSON file naming the DICOM keyword of each column header, "
+            "on top of the headers wldesk knows (Patient name, Accession, Date...). Empty: only "
+            "those.", group="Orders", restart=False)
+    import_date_order: str = setting(
+        "auto", "How CSV dates such as 03/04/2026 are read: day first, month first, or as this "
+                "computer writes dates (a date that could be either is refused then).",
+        choices={"auto": "As this computer writes dates", "DMY": "Day first (31/03/2026)",
+                 "MDY": "Month first (03/31/2026)"}, group="Orders", restart=False)
     start_at_launch: bool = setting(
         True, "Start the worklist server when the wldesk window opens.", group="wldesk",
         restart=False)

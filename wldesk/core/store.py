@@ -149,7 +149,7 @@ else:
         return False
 
 
-def _version(st: os.stat_result) -> Version:
+def file_version(st: os.stat_result) -> Version:
     return hash((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
 
 
@@ -179,7 +179,7 @@ def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | 
         raise WorklistFileError("the file changed while it was being read (still being written?)")
     parsed = parse_bytes(data, cache)
     return Entry(folder=folder or path.parent, name=path.name, node=parsed.node, charset=parsed.charset,
-                 notes=parsed.notes, version=_version(st) if version is None else version)
+                 notes=parsed.notes, version=file_version(st) if version is None else version)
 
 
 # Changes only. Without a filter watchdog also asks for every open and close-without-writing:
@@ -191,11 +191,14 @@ WATCHED_EVENTS: list[type[FileSystemEvent]] = [
 ]
 
 
-class _Watcher(FileSystemEventHandler):
-    """Receives folder events on the observer's thread; marks names dirty, releases barriers."""
+class FolderWatcher(FileSystemEventHandler):
+    """Receives folder events on the observer's thread; marks names dirty, releases barriers.
+    ``wanted`` says which file names of the folder it follows (the store's: `.wl` files)."""
 
-    def __init__(self, folder: Path, identity: tuple[int, int]) -> None:
+    def __init__(self, folder: Path, identity: tuple[int, int],
+                 wanted: Callable[[str], bool] = is_worklist_file) -> None:
         self.folder = str(folder)
+        self.wanted = wanted
         self.identity = identity  # (device, inode) of the folder when the watch was set up
         self.cond = threading.Condition()
         self.dirty: set[str] = set()
@@ -209,7 +212,7 @@ class _Watcher(FileSystemEventHandler):
         """The name of a worklist file in the watched folder at ``path``, else None."""
         parent, name = os.path.split(os.fsdecode(path))
         same = os.path.normcase(parent) == os.path.normcase(self.folder)
-        return name if same and is_worklist_file(name) else None
+        return name if same and self.wanted(name) else None
 
     def _note(self, path: str | bytes, kind: str) -> None:
         text = os.fsdecode(path)
@@ -223,7 +226,7 @@ class _Watcher(FileSystemEventHandler):
         if name.startswith(BARRIER_PREFIX):
             self.seen_barriers.add(name)
             self.cond.notify_all()
-        elif is_worklist_file(name):
+        elif self.wanted(name):
             self.dirty.add(name)
             # only a write says a writer has the file open: "created" is also a hard link or a
             # file moved in from another folder, both complete (and without a close to follow)
@@ -255,12 +258,58 @@ class _Watcher(FileSystemEventHandler):
             return dirty, rescan, moves
 
 
+def watch_folder(folder: Path, wanted: Callable[[str], bool] = is_worklist_file,
+                 ) -> tuple[FolderWatcher, Any, bool]:
+    """Watch ``folder``'s files named as ``wanted`` says: the watcher, its started observer, and
+    whether the observer reports a writer's close (inotify; elsewhere only the settle time tells).
+    Raises OSError or RuntimeError when the folder cannot be watched."""
+    observer = Observer()
+    st = os.stat(folder)
+    watcher = FolderWatcher(folder, (st.st_dev, st.st_ino), wanted)
+    observer.schedule(watcher, str(folder), recursive=False, event_filter=WATCHED_EVENTS)
+    observer.start()
+    return watcher, observer, type(observer).__name__ == "InotifyObserver"
+
+
+def writer_done(watcher: FolderWatcher | None, path: Path, version: Version, st: os.stat_result,
+                now: float, *, closes_reported: bool, held: dict[str, tuple[Version, float]],
+                settle_seconds: float) -> bool:
+    """Whether the changed file at ``path`` may be read: its writer is done with it.
+
+    Done when no change without its close-after-write is known (Linux), when no one holds it
+    open for writing (Windows), or when this version is older than the settle time. A file
+    not yet done is kept in ``held`` (its version and since when, ``now`` being monotonic):
+    every look at it again goes by it.
+    """
+    name = path.name
+    if watcher is None:
+        held.pop(name, None)
+        return True
+    with watcher.cond:
+        writing = name in watcher.writing
+    if writing and not closes_reported and _nobody_writing(path):
+        writing = False
+    if writing:
+        known = held.get(name)
+        if known is None or known[0] != version:
+            held[name] = known = (version, now)
+        age = max(now - known[1], time.time() - st.st_mtime)
+        if age < settle_seconds:
+            return False
+        log.info("%s: changed %.0f s ago and not closed yet; reading it", name, age)
+    if writing or not closes_reported:
+        with watcher.cond:
+            watcher.writing.discard(name)
+    held.pop(name, None)
+    return True
+
+
 class _LostEvents(logging.Handler):
     """watchdog reports an inotify queue overflow (events lost) only in its log: listen for it."""
 
     def __init__(self) -> None:
         super().__init__(logging.WARNING)
-        self.watchers: set[_Watcher] = set()
+        self.watchers: set[FolderWatcher] = set()
 
     def emit(self, record: logging.LogRecord) -> None:
         if "overflow" in record.getMessage().lower():
@@ -294,7 +343,7 @@ class FolderStore:
         self._problems: dict[str, FileProblem] = {}
         self._index = ValueIndex()
         self._folder_error: str | None = None
-        self._watcher: _Watcher | None = None
+        self._watcher: FolderWatcher | None = None
         self._observer: Any = None
         self._barrier_ok = False
         self._closes_reported = False
@@ -344,12 +393,8 @@ class FolderStore:
     def _start_observer(self, *, again: bool = False) -> None:
         """Watch the folder. ``again``: the folder came back or was replaced; when it is gone
         again already, the listing reports that and the watch is set up when it is back."""
-        observer = Observer()
         try:
-            st = os.stat(self.folder)
-            watcher = _Watcher(self.folder, (st.st_dev, st.st_ino))
-            observer.schedule(watcher, str(self.folder), recursive=False, event_filter=WATCHED_EVENTS)
-            observer.start()
+            watcher, observer, closes_reported = watch_folder(self.folder)
         except (OSError, RuntimeError) as exc:
             missing = isinstance(exc, OSError) and exc.errno == errno.ENOENT
             self._watch_when_back = missing
@@ -362,8 +407,7 @@ class FolderStore:
         self._watch_when_back = False
         self._watcher, self._observer = watcher, observer
         self._barrier_ok = True
-        # inotify reports the close after writing; elsewhere only the settle time tells
-        self._closes_reported = type(observer).__name__ == "InotifyObserver"
+        self._closes_reported = closes_reported
         LOST_EVENTS.watchers.add(watcher)
 
     def _background(self) -> None:
@@ -399,7 +443,7 @@ class FolderStore:
 
     # --- freshness -----------------------------------------------------------------------------
 
-    def _barrier(self, watcher: _Watcher) -> int | None:
+    def _barrier(self, watcher: FolderWatcher) -> int | None:
         """Once every file event that happened before this call has been received: the barrier
         file's change time (ns, by the file system's clock); None when there is no barrier."""
         name = f"{BARRIER_PREFIX}{os.getpid()}-{next(self._counter)}"
@@ -443,7 +487,7 @@ class FolderStore:
             watcher.take()  # the listing below covers every name marked so far
         self.refresh()
 
-    def _watching_this_folder(self, watcher: _Watcher) -> bool:
+    def _watching_this_folder(self, watcher: FolderWatcher) -> bool:
         """False when the watched folder was removed or replaced by another at the same path."""
         if watcher.gone:
             return False
@@ -482,7 +526,7 @@ class FolderStore:
                         self._forget(name)
                         continue
                     known = self._entries.get(name) or self._problems.get(name)
-                    version = _version(st)
+                    version = file_version(st)
                     if known is None or known.version != version:
                         held = self._held.get(name)
                         if st.st_ctime_ns > barrier and (held is None or held[0] != version):
@@ -516,33 +560,10 @@ class FolderStore:
         return renamed
 
     def _writer_done(self, name: str, version: Version, st: os.stat_result, now: float) -> bool:
-        """Whether the changed file ``name`` may be read: its writer is done with it.
-
-        Done when no change without its close-after-write is known (Linux), when no one holds it
-        open for writing (Windows), or when this version is older than the settle time. A file
-        not yet done is held: every sync looks at it again.
-        """
-        watcher = self._watcher
-        if watcher is None:
-            self._held.pop(name, None)
-            return True
-        with watcher.cond:
-            writing = name in watcher.writing
-        if writing and not self._closes_reported and _nobody_writing(self.folder / name):
-            writing = False
-        if writing:
-            held = self._held.get(name)
-            if held is None or held[0] != version:
-                self._held[name] = held = (version, now)
-            age = max(now - held[1], time.time() - st.st_mtime)
-            if age < self._settle_seconds:
-                return False
-            log.info("%s: changed %.0f s ago and not closed yet; serving it", name, age)
-        if writing or not self._closes_reported:
-            with watcher.cond:
-                watcher.writing.discard(name)
-        self._held.pop(name, None)
-        return True
+        """Whether the changed file ``name`` may be read (:func:`writer_done`)."""
+        return writer_done(self._watcher, self.folder / name, version, st, now,
+                           closes_reported=self._closes_reported, held=self._held,
+                           settle_seconds=self._settle_seconds)
 
     def _still_being_written(self, name: str) -> bool:
         """A change of ``name`` reported while it was being read (its writer started again)."""
@@ -574,7 +595,7 @@ class FolderStore:
                 to_read = []
                 now = time.monotonic()
                 for name in sorted(listing):
-                    version = _version(listing[name])
+                    version = file_version(listing[name])
                     known = self._entries.get(name) or self._problems.get(name)
                     if known is None or known.version != version:
                         if self._writer_done(name, version, listing[name], now):

@@ -26,6 +26,7 @@ from wldesk.core import paths
 from wldesk.gui.activity_tab import ActivityTab
 from wldesk.gui.connection import PENDING_COLOR, ConnectionCard, after_restart_text
 from wldesk.gui.controller import ServerController
+from wldesk.gui.csv_import import show_csv_import
 from wldesk.gui.editor.new_entry import NewEntryDialog
 from wldesk.gui.editor.window import EditorWindow
 from wldesk.gui.modalities_tab import ModalitiesTab
@@ -169,6 +170,9 @@ class MainWindow(QMainWindow):
         file_menu.setToolTipsVisible(True)
         file_menu.addAction("&New entry…", QKeySequence.StandardKey.New, self.new_entry)
         file_menu.addAction("&Open…", QKeySequence.StandardKey.Open, self.open_file)
+        file_menu.addAction("&Import CSV…", self.import_csv).setToolTip(
+            "Make entries from the rows of a spreadsheet saved as CSV (shown before they are "
+            "written)")
         file_menu.addSeparator()
         file_menu.addAction("Open worklist folder",
                             lambda: open_folder(self.controller.settings.database))
@@ -218,6 +222,12 @@ class MainWindow(QMainWindow):
                                               "Worklist files (*.wl);;All files (*)")
         if name:
             self.open_entry(Path(name))
+
+    def import_csv(self) -> None:
+        name, _ = QFileDialog.getOpenFileName(self, "Import CSV", "",
+                                              "CSV files (*.csv);;All files (*)")
+        if name:
+            show_csv_import(self.controller, Path(name), self)
 
     def new_entry_dialog(self) -> NewEntryDialog:
         """The new-entry form for the worklist folder and the known modalities, offering the

@@ -277,7 +277,7 @@ def test_templates_save_and_prefill(qtbot: QtBot, editor: EditorWindow, worklist
     dialog = NewEntryDialog(worklist_folder, MODALITIES)
     qtbot.addWidget(dialog)
     assert [dialog.template_combo.itemText(i) for i in range(dialog.template_combo.count())] \
-        == ["(none)", "CT head"]
+        == ["(none)", "CT head", "OB/GYN ultrasound (built in)"]
     dialog.family_name.setText("Smith")
     dialog.patient_id.setText("P9")
     dialog.template_combo.setCurrentIndex(1)

@@ -17,6 +17,7 @@ from pydicom.uid import (
     generate_uid,
 )
 
+from wldesk.core.dicom.charsets import choose
 from wldesk.core.editing.document import DEFAULT_CHARSET, Document, save_document
 from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.values import (
@@ -60,6 +61,27 @@ def person_name(family: str = "", given: str = "", middle: str = "", prefix: str
     """The PN value of the name components (``Family^Given^Middle^Prefix^Suffix``, trailing empty
     components dropped)."""
     return "^".join([family, given, middle, prefix, suffix]).rstrip("^")
+
+
+JAPANESE_CHARSET = "ISO 2022 IR 6\\ISO 2022 IR 87"
+KOREAN_CHARSET = "ISO 2022 IR 6\\ISO 2022 IR 149"
+
+
+def name_in_scripts(alphabetic: str, ideographic: str = "", phonetic: str = "") -> str:
+    """A PN value with its component groups: ``alphabetic=ideographic=phonetic`` (each group
+    ``Family^Given...``; trailing empty groups dropped), e.g. Yamada^Tarou=山田^太郎=やまだ^たろう."""
+    return "=".join([alphabetic, ideographic, phonetic]).rstrip("=")
+
+
+def name_charset(name: str) -> str | None:
+    """The Specific Character Set a name in several scripts needs: None when its ideographic and
+    phonetic groups are ASCII or absent (the character set chosen for the rest stays), Japanese
+    ISO 2022 IR 87 (kanji, hiragana, katakana) or Korean ISO 2022 IR 149 (hangul, hanja) when one
+    of them carries the whole name, else UTF-8 (ISO_IR 192)."""
+    if "=".join(name.split("=")[1:]).isascii():
+        return None
+    return "\\".join(choose([name], [JAPANESE_CHARSET.split("\\"),
+                                     KOREAN_CHARSET.split("\\")]))
 
 
 # Type 2 keys of PS3.4 Table K.6-1 that new entries hold, empty when not given
@@ -232,14 +254,15 @@ def save_new_entry(doc: Document, folder: Path | str) -> Path:
 ARCHIVE_FOLDER = "archive"
 
 
-def archive_entry(path: Path | str) -> Path:
-    """Move the `.wl` file at ``path`` into ``<its folder>/archive/`` (created) instead of deleting
-    it, keeping its name (``-2``, ``-3``... added when taken); return its new path. The server
-    serves only the folder's top level, so an archived entry is no longer served."""
+def archive_entry(path: Path | str, into: str = ARCHIVE_FOLDER) -> Path:
+    """Move the `.wl` file at ``path`` into ``<its folder>/archive/`` (created; another subfolder
+    with ``into``) instead of deleting it, keeping its name (``-2``, ``-3``... added when taken);
+    return its new path. The server serves only the folder's top level, so an archived entry is no
+    longer served."""
     path = Path(path)
     if not path.is_file():
         raise EditError(f"{path} is not a file")
-    archive = path.parent / ARCHIVE_FOLDER
+    archive = path.parent / into
     try:
         archive.mkdir(exist_ok=True)
     except OSError as exc:

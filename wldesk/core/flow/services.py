@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from wldesk.core.events import EventBus, InputEvent
 from wldesk.core.flow import rest
+from wldesk.core.flow.dropfolder import make_csv_drop_folder
 from wldesk.core.flow.hl7_listener import HL7_SETTINGS
 from wldesk.core.flow.hl7_listener import make_channel as make_hl7_channel
 from wldesk.core.flow.ledger import Ledger
@@ -45,6 +46,8 @@ class ChannelKind:
 CHANNELS: list[ChannelKind] = [
     ChannelKind("HL7", HL7_SETTINGS, make_hl7_channel),
     ChannelKind("REST", rest.SETTINGS, rest.make_channel),
+    ChannelKind("CSV", ("import_folder", "import_mapping_file", "import_date_order",
+                        "settle_seconds"), make_csv_drop_folder),
 ]
 """Every channel wldesk has, in the order they start."""
 

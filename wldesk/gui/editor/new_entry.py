@@ -40,11 +40,26 @@ from PySide6.QtWidgets import (
 
 from wldesk.core import paths
 from wldesk.core.editing.document import DEFAULT_CHARSET, new_document
-from wldesk.core.editing.entries import new_entry, save_new_entry
+from wldesk.core.editing.entries import (
+    JAPANESE_CHARSET,
+    KOREAN_CHARSET,
+    name_charset,
+    name_in_scripts,
+    new_entry,
+    person_name,
+    save_new_entry,
+)
 from wldesk.core.editing.errors import EditError
+from wldesk.core.editing.obgyn import OBGYN_TEMPLATE_NAME, obgyn_template
 from wldesk.core.editing.templates import list_templates, load_template, save_template
-from wldesk.core.editing.values import text_of, unwritable_character, validate_element
+from wldesk.core.editing.values import (
+    set_element_text,
+    text_of,
+    unwritable_character,
+    validate_element,
+)
 from wldesk.core.settings import KnownModality
+from wldesk.gui.editor.obgyn import OBGYN_KEYWORDS, ObgynFields
 from wldesk.gui.editor.widgets import CHARSETS, DateEditor
 from wldesk.gui.qtutil import ERROR_COLOR, error_label
 
@@ -53,6 +68,9 @@ MODALITIES = ("CT", "MR", "US", "CR", "DX", "MG", "XA", "RF", "NM", "PT", "OT", 
 PRIORITIES = (("", "(not given)"), ("ROUTINE", "Routine"), ("HIGH", "High"), ("STAT", "STAT"),
               ("MEDIUM", "Medium"), ("LOW", "Low"))
 SEXES = (("", "(not given)"), ("F", "Female"), ("M", "Male"), ("O", "Other"))
+SCRIPT_CHARSETS = (("Japanese (ISO 2022 IR 87)", JAPANESE_CHARSET),
+                   ("Korean (ISO 2022 IR 149)", KOREAN_CHARSET))
+BUILT_IN_OBGYN = "built-in:obgyn"  # the template combo's data of the built-in OB/GYN template
 REQUIRED_MARK = f'<span style="color: {ERROR_COLOR};">*</span>'
 _ORDER_IDENTIFIERS = ("StudyID", "PlacerOrderNumberImagingServiceRequest",
                       "FillerOrderNumberImagingServiceRequest")
@@ -134,10 +152,12 @@ class NewEntryDialog(QDialog):
         top.addStretch(1)
         top.addWidget(QLabel("Character set:"))
         self.charset_combo = QComboBox()
-        for label, value in CHARSETS[:3]:
+        for label, value in (*CHARSETS[:3], *SCRIPT_CHARSETS):
             self.charset_combo.addItem(label, value)
         self.charset_combo.setCurrentIndex(self.charset_combo.findData(DEFAULT_CHARSET))
         self.charset_combo.currentIndexChanged.connect(self._refresh)
+        self._charset_picked = False  # a person chose the character set: names do not change it
+        self.charset_combo.activated.connect(lambda _row: setattr(self, "_charset_picked", True))
         top.addWidget(self.charset_combo)
 
         # patient
@@ -147,6 +167,12 @@ class NewEntryDialog(QDialog):
         self.middle_name = self._line("PatientName")
         self.name_prefix = self._line("PatientName", "e.g. Dr")
         self.name_suffix = self._line("PatientName", "e.g. Jr")
+        self.ideographic_name = self._line("PatientName", "e.g. 山田^太郎")
+        self.phonetic_name = self._line("PatientName", "e.g. やまだ^たろう")
+        for edit in (self.ideographic_name, self.phonetic_name):
+            edit.setToolTip("The name in another script, family^given: kanji, hanja or hangul, "
+                            "and how it is read (kana, hangul)")
+            edit.textEdited.connect(self._name_scripts_changed)
         self.patient_id = self._line("PatientID", missing="Enter the patient ID")
         self.birth_date = DateEditor()
         self.birth_date.set_text_value("")
@@ -157,7 +183,8 @@ class NewEntryDialog(QDialog):
         patient = self._group("Patient", (
             ("Family name", self.family_name), ("Given name", self.given_name),
             ("Middle name", self.middle_name), ("Prefix", self.name_prefix),
-            ("Suffix", self.name_suffix), ("Patient ID", self.patient_id),
+            ("Suffix", self.name_suffix), ("Ideographic name", self.ideographic_name),
+            ("Phonetic name", self.phonetic_name), ("Patient ID", self.patient_id),
             ("Birth date", self.birth_date), ("Sex", self.sex)))
 
         # order
@@ -224,6 +251,10 @@ class NewEntryDialog(QDialog):
             ("Date", self.scheduled_date), ("Time", self.scheduled_time),
             ("Step description", self.step_description), ("Step ID", self.step_id)))
 
+        self.obgyn = ObgynFields()
+        self.obgyn.box.hide()
+        self.obgyn.lmp.dateChanged.connect(self._refresh)
+
         self.error_label = error_label("save")
         self.buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Save
                                         | QDialogButtonBox.StandardButton.Cancel)
@@ -244,6 +275,7 @@ class NewEntryDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addLayout(groups)
+        layout.addWidget(self.obgyn.box)
         layout.addWidget(self.error_label)
         layout.addWidget(self.required_legend)
         bottom = QHBoxLayout()
@@ -333,7 +365,7 @@ class NewEntryDialog(QDialog):
         if reason is not None:
             return reason[:1].upper() + reason[1:]
         charset = str(self.charset_combo.currentData() or "")
-        bad = unwritable_character(text, [charset])
+        bad = unwritable_character(text, charset.split("\\"))
         if bad is not None:
             return (f"{bad!r} does not fit the character set {self.charset_combo.currentText()}: "
                     "choose UTF-8 at the top")
@@ -342,7 +374,11 @@ class NewEntryDialog(QDialog):
     def problems(self) -> tuple[list[str], list[str]]:
         """What stops Save: the labels of the required fields left empty (e.g. "patient ID"),
         and what is wrong with the others ("station AE title: An AE title has at most...")."""
-        return self._sorted([(field, self._problem(field)) for field in self._fields])
+        missing, wrong = self._sorted([(field, self._problem(field)) for field in self._fields])
+        return missing, wrong + self._obgyn_problems()
+
+    def _obgyn_problems(self) -> list[str]:
+        return [] if self.obgyn.box.isHidden() else self.obgyn.problems(date.today())
 
     @staticmethod
     def _sorted(found: Sequence[tuple[_Field, str]]) -> tuple[list[str], list[str]]:
@@ -362,6 +398,7 @@ class NewEntryDialog(QDialog):
             field.error.setText(shown)
             field.error.setVisible(bool(shown))
         missing, wrong = self._sorted(found)
+        wrong += self._obgyn_problems()
         self.save_button.setEnabled(not missing and not wrong)
         lines = (["Fill in first:", *(f"• {name}" for name in missing)] if missing else []) \
             + (["Correct first:", *(f"• {problem}" for problem in wrong)] if wrong else [])
@@ -383,13 +420,17 @@ class NewEntryDialog(QDialog):
         self.template_combo.addItem("(none)", None)
         for template in list_templates(self.templates):
             self.template_combo.addItem(template.name, str(template.path))
+        self.template_combo.addItem(f"{OBGYN_TEMPLATE_NAME} (built in)", BUILT_IN_OBGYN)
 
     def _template_chosen(self, row: int) -> None:
         data = self.template_combo.itemData(row)
-        if data:
+        if data == BUILT_IN_OBGYN:
+            self._use_template(obgyn_template())
+        elif data:
             self.apply_template(Path(str(data)))
         else:
             self._base = None
+            self.obgyn.box.hide()
             self._refresh()  # what the template's codes described needs describing now
 
     def apply_template(self, path: Path) -> bool:
@@ -399,12 +440,21 @@ class NewEntryDialog(QDialog):
         except EditError as exc:
             self._error(str(exc))
             return False
-        self._base = template
-        self.prefill(template, patient=False)
+        self._use_template(template)
         found = self.template_combo.findData(str(path))
         if found >= 0:
             self.template_combo.setCurrentIndex(found)
         return True
+
+    def use_obgyn_template(self) -> None:
+        """Prefill the form from the built-in OB/GYN ultrasound template."""
+        self.template_combo.setCurrentIndex(self.template_combo.findData(BUILT_IN_OBGYN))
+        self._use_template(obgyn_template())
+
+    def _use_template(self, template: Dataset) -> None:
+        self._base = template
+        self.obgyn.box.setVisible(any(k in template for k in OBGYN_KEYWORDS))
+        self.prefill(template, patient=False)
 
     def _save_template_clicked(self) -> None:
         self.save_as_template()
@@ -437,8 +487,10 @@ class NewEntryDialog(QDialog):
         """Fill the form from ``ds``: the order and step, and with ``patient`` the patient. IDs
         are left empty (new ones are generated) and the date and time stay."""
         if patient:
-            name = text_of(ds, "PatientName").split("=")[0]
-            parts = (name.split("^") + [""] * 5)[:5]
+            groups = ([*text_of(ds, "PatientName").split("="), "", ""])[:3]
+            parts = (groups[0].split("^") + [""] * 5)[:5]
+            self.ideographic_name.setText(groups[1])
+            self.phonetic_name.setText(groups[2])
             for edit, value in zip((self.family_name, self.given_name, self.middle_name,
                                     self.name_prefix, self.name_suffix), parts, strict=True):
                 edit.setText(value)
@@ -454,6 +506,9 @@ class NewEntryDialog(QDialog):
         self.modality.setCurrentText(text_of(step, "Modality"))
         self.station_aet.setCurrentText(text_of(step, "ScheduledStationAETitle"))
         self.step_description.setText(text_of(step, "ScheduledProcedureStepDescription"))
+        if any(k in ds for k in OBGYN_KEYWORDS):
+            self.obgyn.box.show()
+            self.obgyn.prefill(ds)
         charset = text_of(ds, "SpecificCharacterSet")
         if charset:
             self._choose(self.charset_combo, charset, add=True)
@@ -469,11 +524,19 @@ class NewEntryDialog(QDialog):
             combo.setCurrentIndex(found)
 
     def _patient_name(self) -> str:
-        from wldesk.core.editing.entries import person_name
-
-        return person_name(*(e.text().strip() for e in (
+        return name_in_scripts(person_name(*(e.text().strip() for e in (
             self.family_name, self.given_name, self.middle_name, self.name_prefix,
-            self.name_suffix)))
+            self.name_suffix))), self.ideographic_name.text().strip(),
+            self.phonetic_name.text().strip())
+
+    def _name_scripts_changed(self) -> None:
+        """Choose the character set the name's ideographic and phonetic groups need (Japanese
+        or Korean, as sites using them expect), unless a person chose one that carries them."""
+        name = self._patient_name()
+        needed = name_charset(name) or DEFAULT_CHARSET
+        current = str(self.charset_combo.currentData() or "")
+        if not self._charset_picked or unwritable_character(name, current.split("\\")):
+            self._choose(self.charset_combo, needed, add=True)
 
     def scheduled(self) -> tuple[date, time]:
         day, moment = self.scheduled_date.date(), self.scheduled_time.time()
@@ -482,8 +545,13 @@ class NewEntryDialog(QDialog):
 
     def _make(self, *, patient_name: str | None = None, patient_id: str | None = None) -> Dataset:
         scheduled_date, scheduled_time = self.scheduled()
+        base = self._base
+        if not self.obgyn.box.isHidden():
+            base = copy.deepcopy(base) if base is not None else Dataset()
+            for keyword, text in self.obgyn.values().items():
+                set_element_text(base, keyword, text)
         return new_entry(
-            template=self._base,
+            template=base,
             patient_name=patient_name if patient_name is not None else self._patient_name(),
             patient_id=patient_id if patient_id is not None else self.patient_id.text().strip(),
             birth_date=self.birth_date.text_value(),
