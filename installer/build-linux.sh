@@ -106,8 +106,10 @@ done
 /usr/bin/dump2dcm -q "$EXAMPLES/wlistqry/wlistqry10.dump" "$TMP/q10/query.dcm"
 /usr/bin/dump2dcm -q "$EXAMPLES/wlistqry/wlistqry5.dump" "$TMP/q5/query.dcm"
 PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+REST_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+HL7_PORT=$("$VENV/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$DIST/wldesk-cli" serve --database "$TMP/worklists" --port "$PORT" --bind 127.0.0.1 --aet WLDESK \
-    >"$TMP/serve.log" 2>&1 &
+    --rest-port "$REST_PORT" --hl7-port "$HL7_PORT" >"$TMP/serve.log" 2>&1 &
 SERVE_PID=$!
 for _ in $(seq 100); do
     /usr/bin/echoscu -aec WLDESK 127.0.0.1 "$PORT" >/dev/null 2>&1 && break
@@ -130,6 +132,34 @@ first=$(find "$TMP/q10" -name 'rsp*.dcm' | sort | head -1)
 name=$(/usr/bin/dcmdump +P PatientName "$first" | sed 's/ *#.*//')
 [ -n "$name" ] || fail "the answers have no PatientName"
 ok "answers are DICOM datasets with PatientName ($name)"
+# The order channels of the frozen server (their libraries are imported by name at run time):
+# the REST API answers /system, an HL7 order over MLLP is acknowledged AA and becomes an entry.
+"$VENV/bin/python" - "$REST_PORT" "$HL7_PORT" "$TMP/worklists" <<'EOF' \
+    || { cat "$TMP/serve.log"; fail "order channels of the frozen server"; }
+import json, socket, sys, time, urllib.request
+from pathlib import Path
+rest, hl7, folder = int(sys.argv[1]), int(sys.argv[2]), Path(sys.argv[3])
+system = json.load(urllib.request.urlopen(f"http://127.0.0.1:{rest}/system", timeout=10))
+message = ("MSH|^~\\&|RIS|CLINIC|WLDESK|RAD|20260301090000||ORM^O01|BUILD1|P|2.3.1||||||UNICODE UTF-8\r"
+           "PID|||PAT1^^^HOSP||Frozen^Test||19800102|F\r"
+           "ORC|NW|PLC1|FIL1||SC\r"
+           "OBR|1|PLC1|FIL1|CTHEAD^CT Head^L||||||||||||||BUILDACC|RP1|SPS1||||CT|||^^^20260301100000\r")
+with socket.create_connection(("127.0.0.1", hl7), timeout=10) as sock:
+    sock.sendall(b"\x0b" + message.encode() + b"\x1c\r")
+    ack = b""
+    while not ack.endswith(b"\x1c\r"):
+        chunk = sock.recv(4096)
+        assert chunk, ack
+        ack += chunk
+assert b"MSA|AA|BUILD1" in ack, ack
+deadline = time.monotonic() + 10
+while not list(folder.glob("BUILDACC*.wl")) and time.monotonic() < deadline:
+    time.sleep(0.1)
+entries = list(folder.glob("BUILDACC*.wl"))
+assert entries, sorted(p.name for p in folder.iterdir())
+print(f"REST /system: {system}; HL7 ACK AA; entry {entries[0].name}")
+EOF
+ok "frozen order channels: the REST API answers /system, an HL7 order is acknowledged and written"
 kill -TERM "$SERVE_PID"; wait "$SERVE_PID" && rc=0 || rc=$?
 SERVE_PID=""
 [ "$rc" = 0 ] || fail "wldesk-cli serve exited $rc on SIGTERM"
