@@ -121,6 +121,22 @@ def query_all(ae: AE, port: int, aet: str = "WLDESK") -> FindResult | None:
             assoc.release()
 
 
+def served(port: int, accession: str, aet: str = "WLDESK") -> bool:
+    """Whether the server on ``port`` answers a C-FIND for ``accession`` (an order channel's entry
+    has reached the modalities)."""
+    assoc = associate(client_ae(10.0), port, aet)
+    if assoc is None:
+        return False
+    try:
+        query = Dataset()
+        query.AccessionNumber = accession
+        query.PatientName = ""
+        return bool(find(assoc, query).answers)
+    finally:
+        if assoc.is_established:
+            assoc.release()
+
+
 def accessions(result: FindResult) -> list[str]:
     return sorted(str(a.get("AccessionNumber", "") or "") for a in result.answers)
 

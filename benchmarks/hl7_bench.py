@@ -16,28 +16,13 @@ import time
 from pathlib import Path
 
 from hl7.client import MLLPClient
-from pydicom.dataset import Dataset
-from pynetdicom import AE
 
+from benchmarks._reliability import served
 from tests.helpers.hl7fuzz import VALID
 from tests.helpers.ports import free_port
 from tests.helpers.processes import WldeskServe
-from wldesk.core.net.scu import find
 
 MWL = "1.2.840.10008.5.1.4.31"
-
-
-def served(port: int, accession: str) -> bool:
-    ae = AE(ae_title="BENCH")
-    ae.add_requested_context(MWL)
-    assoc = ae.associate("127.0.0.1", port, ae_title="WLDESK")
-    try:
-        query = Dataset()
-        query.AccessionNumber = accession
-        query.PatientName = ""
-        return bool(find(assoc, query, MWL).answers)
-    finally:
-        assoc.release()
 
 
 def percentile(values: list[float], share: float) -> float:

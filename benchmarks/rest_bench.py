@@ -22,17 +22,14 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import requests
-from pydicom.dataset import Dataset
-from pynetdicom import AE
-from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 
+from benchmarks._reliability import served
 from tests.helpers.ports import free_port
 from tests.helpers.restfuzz import cases, run
 from wldesk.core.events import EventBus
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.flow.rest import RestChannel
 from wldesk.core.libraries import configure_libraries
-from wldesk.core.net.scu import find
 from wldesk.core.net.server import WorklistServer
 from wldesk.core.settings import Settings
 
@@ -45,18 +42,6 @@ def body(number: int) -> dict[str, Any]:
                          "ScheduledProcedureStepStartTime": "090000",
                          "ScheduledStationAETitle": "CT1",
                          "ScheduledProcedureStepID": f"S{number}"}]}}
-
-
-def served(port: int, accession: str) -> bool:
-    ae = AE(ae_title="BENCH")
-    ae.add_requested_context(ModalityWorklistInformationFind)
-    assoc = ae.associate("127.0.0.1", port, ae_title="WLDESK")
-    try:
-        query = Dataset()
-        query.AccessionNumber = accession
-        return bool(find(assoc, query).answers)
-    finally:
-        assoc.release()
 
 
 def main() -> int:

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 
 def _write_temp(path: Path, data: bytes) -> str:
@@ -84,3 +85,19 @@ def atomic_create_bytes(path: Path, data: bytes) -> None:
     finally:
         with contextlib.suppress(OSError):  # gone already after a rename
             os.unlink(tmp_name)
+
+
+def read_json_object(path: Path | str, what: str) -> dict[str, Any]:
+    """The JSON object in the file at ``path`` (UTF-8, a BOM allowed), e.g. a site's mapping
+    file; raises ValueError naming ``what`` ("the HL7 mapping file") and the file, in plain words,
+    when it cannot be read, is not JSON or holds something else than an object."""
+    where = f"{what} {path}"
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8-sig"))
+    except OSError as exc:
+        raise ValueError(f"{where} cannot be read: {exc.strerror or exc}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ValueError(f"{where} is not JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError(f"{where} must hold a JSON object")
+    return data

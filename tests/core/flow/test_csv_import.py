@@ -91,7 +91,7 @@ def test_a_mapping_file_adds_and_drops_headers(tmp_path: Path) -> None:
                      "a.csv", mapping)
     assert [k for _h, k in found.columns] == ["PatientName", "AccessionNumber",
                                               "ScheduledStationAETitle", None]
-    for content, reason in (("[1]", "must hold an object"), ("{", "not JSON"),
+    for content, reason in (("[1]", "must hold a JSON object"), ("{", "not JSON"),
                             ('{"A": "NoSuchKeyword"}', "not a DICOM keyword"),
                             ('{"A": "ScheduledProcedureStepSequence"}', "cannot be filled"),
                             ('{"A": 3}', "expected a DICOM keyword")):

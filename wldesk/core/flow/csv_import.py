@@ -18,7 +18,6 @@ from __future__ import annotations
 import codecs
 import csv
 import io
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -35,6 +34,7 @@ from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.obgyn import pregnancy_status_value
 from wldesk.core.editing.values import set_element_text, text_of
 from wldesk.core.events import EventBus, InputEvent
+from wldesk.core.fileio import read_json_object
 from wldesk.core.flow.ledger import Ledger, LedgerError, OrderKey
 
 CHANNEL = "CSV"
@@ -125,15 +125,7 @@ def load_mapping(path: str | Path | None) -> dict[str, str]:
     mapping = {header_key(header): keyword for header, keyword in DEFAULT_HEADERS.items()}
     if not path:
         return mapping
-    try:
-        document = json.loads(Path(path).read_text(encoding="utf-8-sig"))
-    except OSError as exc:
-        raise ValueError(f"cannot read the CSV mapping file {path}: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"the CSV mapping file {path} is not JSON: {exc}") from None
-    if not isinstance(document, dict):
-        raise ValueError(f"the CSV mapping file {path} must hold an object: "
-                         '{"Header": "DICOM keyword", ...}')
+    document = read_json_object(path, "the CSV mapping file")  # {"Header": "DICOM keyword"}
     for header, keyword in document.items():
         mapping[header_key(header)] = _keyword(keyword, f"{path}: {header!r}")
     return mapping

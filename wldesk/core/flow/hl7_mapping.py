@@ -14,14 +14,14 @@ ZDS segment; PID, PV1 and MSH are the message's.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import hl7
+
+from wldesk.core.fileio import read_json_object
 
 # --- the mapping ---------------------------------------------------------------------------------
 
@@ -140,14 +140,7 @@ def load_mapping(path: str, fallback_station: str, check_station: Any) -> HL7Map
     if not path.strip():
         return mapping
     where = f"the HL7 mapping file {path}"
-    try:
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ValueError(f"{where} cannot be read: {exc.strerror or exc}") from None
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError(f"{where} is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise ValueError(f"{where} must hold a JSON object")
+    data = read_json_object(path, "the HL7 mapping file")
     unknown = set(data) - {"fields", "order_status", "station_by_modality", "modality_by_code"}
     if unknown:
         raise ValueError(f"{where}: unknown key(s) {', '.join(sorted(unknown))} (known: fields, "
