@@ -22,6 +22,7 @@ from typing import Any
 import hl7
 
 from wldesk.core.fileio import read_json_object
+from wldesk.core.flow.status import SPS_STATUSES
 
 # --- the mapping ---------------------------------------------------------------------------------
 
@@ -56,7 +57,6 @@ DEFAULT_ORDER_STATUS: dict[str, str] = {
 }
 """ORC-5 order status (HL7 table 0038) to Scheduled Procedure Step Status (0040,0020)."""
 
-SPS_STATUSES = ("SCHEDULED", "ARRIVED", "READY", "STARTED", "COMPLETED", "DISCONTINUED")
 
 _FIELD_RE = re.compile(r"^([A-Z][A-Z0-9]{2})-([1-9][0-9]{0,2})(?:\.([1-9][0-9]?))?(?:\.([1-9][0-9]?))?$")
 _MODALITY_RE = re.compile(r"^[A-Z0-9_]{1,16}$")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -43,13 +42,13 @@ from wldesk.core.flow.hl7_mapping import (
     raw_msh_fields,
 )
 from wldesk.core.flow.ledger import Ledger, OrderKey, Written
+from wldesk.core.flow.status import FINAL_STATUSES, set_step_status, step_status
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "HL7"
 ORDER_MESSAGES = frozenset({"ORM^O01", "OMI^O23"})
 PATIENT_UPDATES = frozenset({"ADT^A08", "ADT^A31"})
-CLOSED_STATUSES = frozenset({"COMPLETED", "DISCONTINUED"})
 ORDER_CONTROL = FieldPath("ORC", 1)
 _SEX = {"M": "M", "F": "F", "O": "O", "A": "O", "N": "O", "X": "O", "U": ""}
 
@@ -203,11 +202,6 @@ def _optional(ds: Dataset, keyword: str, text: str) -> None:
 # --- what an order does --------------------------------------------------------------------------
 
 
-def _status_of(ds: Dataset) -> str:
-    steps = ds.get("ScheduledProcedureStepSequence") or ()
-    return str(steps[0].get("ScheduledProcedureStepStatus", "") or "").strip() if steps else ""
-
-
 def _write_order(ledger: Ledger, order: Order) -> list[Written]:
     """NW or XO: the entry of ``order`` made, or rewritten keeping what the message does not say
     (its Study Instance UID, generated IDs and SPS Status stay as they are)."""
@@ -222,22 +216,14 @@ def _write_order(ledger: Ledger, order: Order) -> list[Written]:
         new_step = ds.ScheduledProcedureStepSequence[0]
         if not order.given_step_id and steps:
             new_step.ScheduledProcedureStepID = steps[0].get("ScheduledProcedureStepID", "")
-        if not order.status and _status_of(old):
-            new_step.ScheduledProcedureStepStatus = _status_of(old)
+        if not order.status and step_status(old):
+            new_step.ScheduledProcedureStepStatus = step_status(old)
         for keyword in ("StudyInstanceUID", "RequestedProcedureID"):
             if keyword in old:
                 ds[keyword] = old[keyword]
         return [ledger.put(ds)]
 
 
-def _set_status(status: str) -> Callable[[Dataset], bool]:
-    def change(ds: Dataset) -> bool:
-        steps = ds.get("ScheduledProcedureStepSequence") or ()
-        if not steps or _status_of(ds) == status:
-            return False
-        steps[0].ScheduledProcedureStepStatus = status
-        return True
-    return change
 
 
 def _order_events(ledger: Ledger, order: Order, source: str) -> list[InputEvent]:
@@ -249,7 +235,7 @@ def _order_events(ledger: Ledger, order: Order, source: str) -> list[InputEvent]
     elif order.control == "SC":
         if not order.status:
             raise MappingError("a status change (SC) without an order status (ORC-5)")
-        written = ledger.update(order.key, _set_status(order.status))
+        written = ledger.update(order.key, set_step_status(order.status))
         detail = f"status {order.status}"
     else:
         return [InputEvent(CHANNEL, "ignored", source, str(order.key),
@@ -280,7 +266,7 @@ def _patient_update(message: hl7.Message, ledger: Ledger, mapping: HL7Mapping,
         raise MappingError(f"the patient update cannot be written: {exc}", 102) from None
 
     def change(ds: Dataset) -> bool:
-        if _status_of(ds) in CLOSED_STATUSES:
+        if step_status(ds) in FINAL_STATUSES:
             return False
         changed = False
         for elem in checked:
