@@ -98,7 +98,7 @@ def test_a_mapping_file_adds_and_drops_headers(tmp_path: Path) -> None:
         path.write_text(content, encoding="utf-8")
         with pytest.raises(ValueError, match=reason):
             load_mapping(path)
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match="cannot be read"):
         load_mapping(tmp_path / "missing.json")
 
 
