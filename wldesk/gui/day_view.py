@@ -38,7 +38,7 @@ ACTIONS = (
     ("STARTED", "St&art", "Mark the chosen steps as in progress"),
     ("COMPLETED", "Mark &done", "Mark the chosen steps as done: modalities no longer need them"),
     ("DISCONTINUED", "D&iscontinue…", "Mark the chosen steps as discontinued (asks first)"),
-    ("SCHEDULED", "&Reset", "Set the chosen steps back to scheduled"),
+    ("SCHEDULED", "&Reset to scheduled", "Set the chosen steps back to scheduled"),
 )
 
 
@@ -238,7 +238,7 @@ class DayView(QWidget):
             self, "Discontinue",
             f"Discontinue {which}? Modalities will no longer be asked to perform "
             f"{'it' if count == 1 else 'them'}. You can set {'it' if count == 1 else 'them'} "
-            f"back to scheduled with Reset.",
+            f"back to scheduled with Reset to scheduled.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
             QMessageBox.StandardButton.Cancel)
         return answer == QMessageBox.StandardButton.Yes

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -548,12 +549,14 @@ class WorklistTab(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.day_button = QPushButton("Day &view")
         self.day_button.setCheckable(True)
+        self.day_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.day_button.setToolTip("Show one day's steps by modality and station, with their "
                                    "status, and set their status")
         self.day_button.toggled.connect(self._show_pages)
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.summary)
+        top.addStretch(0)  # takes the room the filter leaves in the day view
         top.addWidget(self.day_button)
 
         self.table = _table(self.proxy)
