@@ -128,8 +128,11 @@ def test_shows_the_chosen_days_steps_grouped_by_modality_and_station_in_time_ord
     ]
     assert view.summary.text() == f"4 steps on {day_title(TODAY)}"
     assert all(view.tree.isExpanded(view.model.index(n, 0)) for n in range(3))
-    tab.day_button.setChecked(False)
+    tab.all_button.click()
     assert tab.pages.currentWidget() is tab.tables
+    assert not tab.day_button.isChecked()
+    tab.day_button.click()
+    assert tab.pages.currentWidget() is view
 
 
 def test_each_step_of_an_entry_shows_in_its_group_with_its_own_status(

@@ -25,6 +25,7 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QButtonGroup,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -520,7 +521,8 @@ class EmptyFolderHint(QWidget):
 class WorklistTab(QWidget):
     """The entries of the worklist folder as the server serves them, and the files it cannot; an
     empty folder shows where entries come from instead (:class:`EmptyFolderHint`). "Day view"
-    shows one day's steps by modality and station instead of the table (:class:`DayView`)."""
+    shows one day's steps by modality and station instead of the tables (:class:`DayView`),
+    "All entries" the tables again."""
 
     open_entry = Signal(object)  # pathlib.Path of the double-clicked entry's file
     new_entry_requested = Signal()  # the empty folder's "New entry…" button
@@ -547,16 +549,25 @@ class WorklistTab(QWidget):
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.summary = QLabel()
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # which view: every entry (the table) or one day's steps (the day view)
+        self.all_button = QPushButton("All &entries")
+        self.all_button.setToolTip("Show every entry of the folder in a table")
         self.day_button = QPushButton("Day &view")
-        self.day_button.setCheckable(True)
-        self.day_button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
         self.day_button.setToolTip("Show one day's steps by modality and station, with their "
                                    "status, and set their status")
+        self.views = QButtonGroup(self)
+        for button in (self.all_button, self.day_button):
+            button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+            self.views.addButton(button)
+        self.all_button.setChecked(True)
         self.day_button.toggled.connect(self._show_pages)
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.summary)
         top.addStretch(0)  # takes the room the filter leaves in the day view
+        top.addSpacing(12)
+        top.addWidget(self.all_button)
         top.addWidget(self.day_button)
 
         self.table = _table(self.proxy)
@@ -629,6 +640,7 @@ class WorklistTab(QWidget):
         self.pages.setCurrentWidget(self.hint if empty else self.day_view if day else self.tables)
         self.filter_edit.setVisible(not empty and not day)
         self.summary.setVisible(not day)
+        self.all_button.setVisible(not empty)
         self.day_button.setVisible(not empty)
 
     def station_titles(self) -> list[str]:
