@@ -47,6 +47,7 @@ def tab(qtbot: QtBot, fast: ServerController) -> WorklistTab:
     made = WorklistTab(fast)
     qtbot.addWidget(made)
     made.day_button.setChecked(True)
+    made.show()
     return made
 
 
@@ -163,6 +164,7 @@ def test_status_shows_as_words_and_a_readable_colour(
             fast.channels.ledger.update_file(path, set_step_status(status))
     view = DayView(fast)
     qtbot.addWidget(view)
+    view.show()
     fast.store_changed.connect(lambda: view.set_entries(fast.snapshot().entries))
     qtbot.waitUntil(lambda: view.model.step_count() == len(words))
     colours = {}
@@ -319,12 +321,23 @@ def test_date_navigation(qtbot: QtBot, tab: WorklistTab, worklist_folder: Path) 
     assert [f for _, rows in shown(view) for _, f in rows] == ["t.wl"]
 
 
+def test_the_steps_are_read_once_the_day_view_shows(
+        qtbot: QtBot, fast: ServerController, worklist_folder: Path) -> None:
+    write_entry(worklist_folder, "a.wl", accession="A1", date=DAY)
+    tab = WorklistTab(fast)
+    qtbot.addWidget(tab)
+    tab.show()
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1)
+    assert tab.day_view.model.step_count() == 0  # the table only: no step read yet
+    tab.day_button.click()
+    assert tab.day_view.model.step_count() == 1
+
+
 def test_the_keyboard_reaches_the_steps(qtbot: QtBot, tab: WorklistTab,
                                         worklist_folder: Path) -> None:
     write_entry(worklist_folder, "k.wl", accession="K1", date=DAY)
     view = tab.day_view
     qtbot.waitUntil(lambda: view.model.step_count() == 1)
-    tab.show()
     view.tree.setFocus()
     view.tree.setCurrentIndex(view.model.index(0, 0))
     assert not view.buttons["COMPLETED"].isEnabled()  # a group's row chooses no step

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from PySide6.QtCore import QDate, QModelIndex, QPoint, Qt, Signal
+from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QDateEdit,
@@ -64,6 +65,8 @@ class DayView(QWidget):
         self.tracker = StepTracker(_local_now)
         self.model = DayModel(controller.queried, self.tracker, today, self)
         self._collapsed: set[tuple[str, str]] = set()
+        self._entries: Sequence[Entry] = ()
+        self._tracking = False  # whether snapshots are read (from the first time it shows)
 
         self.previous_button = QPushButton("◀ &Previous day")
         self.previous_button.setToolTip("Show the day before (Alt+P)")
@@ -153,9 +156,21 @@ class DayView(QWidget):
         self.date_edit.setDate(_qdate(date.fromordinal(day) if isinstance(day, int) else day))
 
     def set_entries(self, entries: Sequence[Entry]) -> None:
-        """The folder's entries now (a new snapshot): read what changed, show the day again."""
-        self.tracker.update(entries)
-        self._regroup()
+        """The folder's entries now (a new snapshot): read what changed, show the day again.
+
+        Until the view is first shown they are only kept (reading a large folder's steps takes
+        seconds a window that never shows the day view need not spend); from then on every
+        snapshot is read, so that a status change is seen when it happens."""
+        self._entries = entries
+        if self._tracking:
+            self.tracker.update(entries)
+            self._regroup()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if not self._tracking:
+            self._tracking = True
+            self.set_entries(self._entries)
+        super().showEvent(event)
 
     def _regroup(self) -> None:
         keys = {step.key for step in self.selected_steps()}
