@@ -2,8 +2,8 @@
 
 ``python tools/screenshots.py docs/images`` fills a temporary worklist folder with sample
 entries, starts the real server, sends a few queries as modalities would, and saves the main
-window's tabs, the tray menu, an entry open in the editor and the new-entry form as PNG files.
-Runs offscreen when there is no display.
+window's tabs, the Worklist tab's day view, the tray menu, an entry open in the editor and the
+new-entry form as PNG files. Runs offscreen when there is no display.
 """
 
 from __future__ import annotations
@@ -152,6 +152,7 @@ def main(argv: list[str]) -> int:
                 window.activity.table.selectRow(queries[0])
         settle(0.5)
         window.grab().save(str(out / f"{name}.png"))
+    shoot_day_view(window, out, settle)
     window.tabs.setCurrentWidget(window.test_query)
     tab = window.test_query
     tab.calling_aet.setCurrentText("CT1")
@@ -169,6 +170,37 @@ def main(argv: list[str]) -> int:
     controller.stop_and_wait()
     print(f"screenshots written to {out}")
     return 0
+
+
+def shoot_day_view(window: MainWindow, out: Path, settle: Callable[[float], None]) -> None:
+    """Today's steps by modality and station: one done, one in progress, one chosen."""
+    from PySide6.QtCore import QItemSelectionModel
+
+    from wldesk.core.flow.ledger import OrderKey
+    from wldesk.core.flow.status import set_step_status
+
+    ledger = window.controller.channels.ledger
+    ledger.update(OrderKey("ACC1001"), set_step_status("COMPLETED"))
+    ledger.update(OrderKey("ACC1002"), set_step_status("STARTED"))
+    tab = window.worklist
+    window.tabs.setCurrentWidget(tab)
+    tab.day_button.setChecked(True)
+    view = tab.day_view
+    for _ in range(100):  # the store sees both rewrites
+        if sum(step.status in ("COMPLETED", "STARTED")
+               for group in view.model.groups for step in group.steps) == 2:
+            break
+        settle(0.1)
+    chosen = next(((number, row) for number, group in enumerate(view.model.groups)
+                   for row, step in enumerate(group.steps) if step.accession == "ACC1003"), None)
+    if chosen is not None:
+        index = view.model.index(chosen[1], 0, view.model.index(chosen[0], 0))
+        view.tree.selectionModel().setCurrentIndex(
+            index, QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows)
+    settle(0.5)
+    window.grab().save(str(out / "day-view.png"))
+    tab.all_button.setChecked(True)
 
 
 def shoot_editor(window: MainWindow, path: Path, out: Path,

@@ -20,6 +20,7 @@ from pytestqt.qtbot import QtBot
 from tests.helpers.samples import write_entry
 from wldesk.core.store import Snapshot, read_entry
 from wldesk.gui.controller import ServerController
+from wldesk.gui.entry_text import readable_name, scheduled_text
 from wldesk.gui.worklist_tab import (
     PATH_ROLE,
     RAW_ROLE,
@@ -28,8 +29,6 @@ from wldesk.gui.worklist_tab import (
     WorklistFilter,
     WorklistModel,
     WorklistTab,
-    readable_name,
-    scheduled_text,
     summary_text,
 )
 

@@ -14,10 +14,13 @@ change that needs a restart, until the restart.
 from __future__ import annotations
 
 import contextlib
+import getpass
 import logging
 import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 
@@ -25,8 +28,11 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from wldesk.core import autostart, paths
 from wldesk.core.audit import AuditLog
-from wldesk.core.events import EventBus, ServerEvent
+from wldesk.core.editing.errors import EditError
+from wldesk.core.events import EventBus, InputEvent, QueryEvent, ServerEvent
+from wldesk.core.flow.ledger import Ledger, Written
 from wldesk.core.flow.services import Channels
+from wldesk.core.flow.status import set_step_status
 from wldesk.core.logs import EventLogger
 from wldesk.core.net.addresses import card_lines, listening_addresses
 from wldesk.core.net.doctor import FILE_NAME, ModalityDoctor
@@ -49,6 +55,59 @@ ADDRESS_REFRESH_MS = 30_000
 
 FINDING = "finding…"
 """The connection card's address until this computer's addresses are known."""
+
+QUERIED_KEPT = 50_000
+"""How many accession numbers :attr:`ServerController.queried` remembers (the latest ones)."""
+
+WINDOW_CHANNEL = "Window"
+"""The InputEvent channel of what a person changes in the window (a step's status)."""
+
+
+@dataclass(frozen=True)
+class Queried:
+    """The last query whose answers held an accession number: who asked, and when."""
+
+    calling_aet: str
+    time: datetime
+
+
+def window_user() -> str:
+    """Who changes entries in the window, as InputEvents name them: the user name, or "this PC"."""
+    try:
+        return getpass.getuser() or "this PC"
+    except (OSError, KeyError, ImportError):  # no user name in the environment nor the system
+        return "this PC"
+
+
+@dataclass(frozen=True)
+class StatusChange:
+    """What setting a status by hand did: the entries written, and why others were not."""
+
+    written: tuple[Written, ...]
+    problems: tuple[str, ...]
+
+
+def set_status_by_hand(ledger: Ledger, bus: EventBus, steps: Sequence[tuple[Path, str | None]],
+                       status: str, source: str) -> StatusChange:
+    """Set the status of each of ``steps`` (an entry's file and the SPS ID of the step to change,
+    None for every step of it) through ``ledger``; each is a "Window" InputEvent (the log, the
+    Activity tab, the audit log), a file that cannot be written one that says "failed"."""
+    written: list[Written] = []
+    problems: list[str] = []
+    for path, step_id in steps:
+        where = f"step {step_id}" if step_id else "every step"
+        try:
+            done = ledger.update_file(path, set_step_status(status, step_id))
+        except (OSError, EditError) as exc:
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+            problems.append(f"{path.name}: {reason}")
+            bus.emit(InputEvent(WINDOW_CHANNEL, "failed", source, file=path.name,
+                                detail=f"status {status} ({where}) not set: {reason}"))
+            continue
+        written.append(done)
+        bus.emit(InputEvent(WINDOW_CHANNEL, done.action, source, order=str(done.key),
+                            file=path.name, detail=f"status set to {status} ({where})"))
+    return StatusChange(tuple(written), tuple(problems))
 
 
 def _store_key(settings: Settings) -> tuple[str, int, str]:
@@ -86,6 +145,7 @@ class ServerController(QObject):
     settings_changed = Signal(object)  # Settings (the saved ones)
     addresses_changed = Signal()  # this computer's addresses for the connection card
     restart_failed = Signal(str)  # why; the server went on with the settings it had, or stopped
+    queried_changed = Signal()  # a query's answers: ``queried`` holds who asked for them
 
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
                  parent: QObject | None = None, *,
@@ -106,6 +166,9 @@ class ServerController(QObject):
         self.doctor.start(self.bus)
         self.bridge = EventBridge(self.bus, self)
         self.bridge.server.connect(self._on_server_event)
+        # accession number -> the last query that returned it (the day view's "Queried by")
+        self.queried: OrderedDict[str, Queried] = OrderedDict()
+        self.bridge.query.connect(self._note_query)
         self._logger = EventLogger(settings.redact_patient_data)
         self.bus.subscribe(self._logger)
         # the query audit log (the same files as ``wldesk serve``'s), read by Activity > Export...
@@ -239,6 +302,29 @@ class ServerController(QObject):
         port is none) unless ``context`` is gone by then."""
         run_in_background(context, partial(check_settings, new, self.live_settings), done,
                           name="wldesk-gui-check")
+
+    def _note_query(self, event: QueryEvent) -> None:
+        if not event.accession_numbers:
+            return
+        asked = Queried(event.calling_aet, event.time)
+        for accession in event.accession_numbers:
+            if accession:
+                self.queried[accession] = asked
+                self.queried.move_to_end(accession)
+        while len(self.queried) > QUERIED_KEPT:
+            self.queried.popitem(last=False)
+        self.queried_changed.emit()
+
+    # --- entries -------------------------------------------------------------------------------
+
+    def set_step_status(self, steps: Sequence[tuple[Path, str | None]], status: str,
+                        context: QObject, done: Callable[[StatusChange], None]) -> None:
+        """Set, off the GUI thread, the status of ``steps`` (an entry's file and its step's SPS
+        ID, None for every step) through the channels' ledger (:func:`set_status_by_hand`);
+        ``done`` gets what happened, on the GUI thread, unless ``context`` is gone."""
+        run_in_background(context, partial(set_status_by_hand, self.channels.ledger, self.bus,
+                                           tuple(steps), status, window_user()),
+                          done, name="wldesk-gui-status")
 
     # --- server --------------------------------------------------------------------------------
 

@@ -25,11 +25,13 @@ from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QApplication,
+    QButtonGroup,
     QHBoxLayout,
     QHeaderView,
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QSplitter,
     QStackedWidget,
     QStyle,
@@ -40,70 +42,30 @@ from PySide6.QtWidgets import (
 
 from wldesk.core.check import missing_keys
 from wldesk.core.dicom.folding import contains_words, fold, search_words
-from wldesk.core.dicom.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, SPS_SEQUENCE, STATION_AET
-from wldesk.core.dicom.node import Node, values_of
+from wldesk.core.dicom.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, STATION_AET
 from wldesk.core.store import Entry, FileProblem, Snapshot
 from wldesk.gui.controller import ServerController
+from wldesk.gui.day_view import DayView
+from wldesk.gui.entry_text import (
+    PATIENT_NAME,
+    REQUESTED_PROCEDURE_DESCRIPTION,
+    SPS_DESCRIPTION,
+    SPS_START_DATE,
+    SPS_START_TIME,
+    readable_name,
+    scheduled_text,
+    step_items,
+    texts,
+    unique,
+)
 from wldesk.gui.qtutil import ColumnsModel, error_label, refilter
 from wldesk.gui.tray import open_folder
 
 Index = QModelIndex | QPersistentModelIndex
 
-PATIENT_NAME = 0x00100010
-SPS_START_TIME = 0x00400003
-SPS_START_DATE = 0x00400002
-SPS_DESCRIPTION = 0x00400007
-REQUESTED_PROCEDURE_DESCRIPTION = 0x00321060
-
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the value columns sort by (dates chronologically)
 RAW_ROLE = Qt.ItemDataRole.UserRole + 2  # the value as the file holds it (e.g. "DOE^JOHN")
 PATH_ROLE = Qt.ItemDataRole.UserRole + 3  # the file's pathlib.Path (any column)
-
-
-# --- values as text ------------------------------------------------------------------------------
-
-def _texts(node: Node, tag: int) -> list[str]:
-    """The non-empty text values of ``tag`` (none for a sequence or binary value)."""
-    found = node.get(tag)
-    if found is None or found[0] == "SQ":
-        return []
-    return [str(v).strip() for v in values_of(found[1]) if not isinstance(v, bytes)]
-
-
-def _steps(node: Node) -> tuple[Node, ...]:
-    found = node.get(SPS_SEQUENCE)
-    return found[1] if found is not None and found[0] == "SQ" else ()
-
-
-def _unique(values: Sequence[str]) -> list[str]:
-    return list(dict.fromkeys(v for v in values if v))
-
-
-def readable_name(raw: str) -> str:
-    """``DOE^JOHN^^DR^JR`` -> ``DOE, DR JOHN, JR``; each non-empty component group, " = " between."""
-    shown = []
-    for group in raw.split("="):
-        parts = [p.strip() for p in group.split("^")] + [""] * 5
-        family, given, middle, prefix, suffix = parts[:5]
-        first = " ".join(p for p in (prefix, given, middle) if p)
-        text = f"{family}, {first}" if family and first else family or first
-        if suffix:
-            text = f"{text}, {suffix}" if text else suffix
-        if text:
-            shown.append(text)
-    return " = ".join(shown)
-
-
-def scheduled_text(date: str, time: str) -> str:
-    """``20261127`` + ``103000`` -> ``2026-11-27 10:30`` (what cannot be read is kept as it is)."""
-    date, time = date.strip(), time.strip()
-    day = f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 and date.isdigit() else date
-    digits = time.replace(":", "").split(".")[0]
-    if digits.isdigit() and len(digits) >= 2:
-        clock = f"{digits[:2]}:{(digits[2:4] or '00').ljust(2, '0')}"
-    else:
-        clock = time
-    return f"{day} {clock}".strip()
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,29 +89,29 @@ class EntryRow:
     @classmethod
     def of(cls, entry: Entry) -> EntryRow:
         node = entry.node
-        raw_names = _texts(node, PATIENT_NAME)
-        steps = _steps(node)
+        raw_names = texts(node, PATIENT_NAME)
+        steps = step_items(node)
         modalities: list[str] = []
         stations: list[str] = []
         times: list[str] = []
         descriptions: list[str] = []
         for step in steps:
-            modalities += _texts(step, MODALITY)
-            stations += _texts(step, STATION_AET)
-            dates = _texts(step, SPS_START_DATE)
+            modalities += texts(step, MODALITY)
+            stations += texts(step, STATION_AET)
+            dates = texts(step, SPS_START_DATE)
             if dates:
-                times.append(scheduled_text(dates[0], next(iter(_texts(step, SPS_START_TIME)), "")))
-            descriptions += _texts(step, SPS_DESCRIPTION)
-        if not _unique(descriptions):
-            descriptions = _texts(node, REQUESTED_PROCEDURE_DESCRIPTION)
+                times.append(scheduled_text(dates[0], next(iter(texts(step, SPS_START_TIME)), "")))
+            descriptions += texts(step, SPS_DESCRIPTION)
+        if not unique(descriptions):
+            descriptions = texts(node, REQUESTED_PROCEDURE_DESCRIPTION)
         cells = (
             "; ".join(readable_name(n) for n in raw_names),
-            ", ".join(_unique(_texts(node, PATIENT_ID))),
-            ", ".join(_unique(_texts(node, ACCESSION_NUMBER))),
-            ", ".join(_unique(modalities)),
-            ", ".join(_unique(stations)),
-            ", ".join(_unique(times)),
-            ", ".join(_unique(descriptions)),
+            ", ".join(unique(texts(node, PATIENT_ID))),
+            ", ".join(unique(texts(node, ACCESSION_NUMBER))),
+            ", ".join(unique(modalities)),
+            ", ".join(unique(stations)),
+            ", ".join(unique(times)),
+            ", ".join(unique(descriptions)),
             entry.name,
         )
         raw_patient = "\\".join(raw_names)
@@ -558,7 +520,9 @@ class EmptyFolderHint(QWidget):
 
 class WorklistTab(QWidget):
     """The entries of the worklist folder as the server serves them, and the files it cannot; an
-    empty folder shows where entries come from instead (:class:`EmptyFolderHint`)."""
+    empty folder shows where entries come from instead (:class:`EmptyFolderHint`). "Day view"
+    shows one day's steps by modality and station instead of the tables (:class:`DayView`),
+    "All entries" the tables again."""
 
     open_entry = Signal(object)  # pathlib.Path of the double-clicked entry's file
     new_entry_requested = Signal()  # the empty folder's "New entry…" button
@@ -585,9 +549,26 @@ class WorklistTab(QWidget):
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.summary = QLabel()
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        # which view: every entry (the table) or one day's steps (the day view)
+        self.all_button = QPushButton("All &entries")
+        self.all_button.setToolTip("Show every entry of the folder in a table")
+        self.day_button = QPushButton("Day &view")
+        self.day_button.setToolTip("Show one day's steps by modality and station, with their "
+                                   "status, and set their status")
+        self.views = QButtonGroup(self)
+        for button in (self.all_button, self.day_button):
+            button.setCheckable(True)
+            button.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Fixed)
+            self.views.addButton(button)
+        self.all_button.setChecked(True)
+        self.day_button.toggled.connect(self._show_pages)
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.summary)
+        top.addStretch(0)  # takes the room the filter leaves in the day view
+        top.addSpacing(12)
+        top.addWidget(self.all_button)
+        top.addWidget(self.day_button)
 
         self.table = _table(self.proxy)
         self.table.sortByColumn(WorklistModel.SCHEDULED, Qt.SortOrder.AscendingOrder)
@@ -616,9 +597,12 @@ class WorklistTab(QWidget):
         self.hint = EmptyFolderHint()
         self.hint.open_button.clicked.connect(lambda: open_folder(controller.settings.database))
         self.hint.new_button.clicked.connect(self.new_entry_requested)
+        self.day_view = DayView(controller)
+        self.day_view.open_entry.connect(self.open_entry)
         self.pages = QStackedWidget()
         self.pages.addWidget(self.tables)
         self.pages.addWidget(self.hint)
+        self.pages.addWidget(self.day_view)
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.pages, 1)
@@ -641,14 +625,23 @@ class WorklistTab(QWidget):
         self.model.set_entries(snapshot.entries)
         self.problems_model.set_problems(snapshot.problems)
         self.problems_box.setVisible(bool(snapshot.problems))
-        empty = not snapshot.entries and not snapshot.problems
+        self.day_view.set_entries(snapshot.entries)
         self.hint.set_folder(self.controller.settings.database, snapshot.folder_error)
-        self.pages.setCurrentWidget(self.hint if empty else self.tables)
-        self.filter_edit.setVisible(not empty)
+        self._show_pages()
         if not self._sized and snapshot.entries:
             self._sized = True
             self.table.resizeColumnsToContents()
         self._update_summary()
+
+    def _show_pages(self) -> None:
+        """The day view when asked for, else the tables; an empty folder shows the hint."""
+        empty = not self._snapshot.entries and not self._snapshot.problems
+        day = self.day_button.isChecked()
+        self.pages.setCurrentWidget(self.hint if empty else self.day_view if day else self.tables)
+        self.filter_edit.setVisible(not empty and not day)
+        self.summary.setVisible(not day)
+        self.all_button.setVisible(not empty)
+        self.day_button.setVisible(not empty)
 
     def station_titles(self) -> list[str]:
         """The station AE titles the folder's entries use (as last shown), sorted."""

@@ -160,3 +160,23 @@ def test_problem_files_are_listed(tmp_path: Path) -> None:
     (tmp_path / "broken.wl").write_bytes(b"not DICOM")
     (tmp_path / ".hidden.wl").write_bytes(b"not DICOM either")
     assert ledger.problem_files() == [tmp_path / "broken.wl"]
+
+
+def test_an_entry_is_updated_by_its_file_whatever_its_order(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path)
+    path = write_entry(tmp_path, "no-accession.wl", accession="")
+    before = path.read_bytes()
+
+    def describe(ds: Dataset) -> bool:
+        ds.RequestedProcedureDescription = "Changed"
+        return True
+
+    assert ledger.find(OrderKey("")) == []  # no order key to find it by
+    written = ledger.update_file(path, describe)
+    assert (written.action, written.path) == ("updated", path)
+    assert load_document(path).dataset.RequestedProcedureDescription == "Changed"
+    assert path.read_bytes() != before
+    assert ledger.update_file(path, lambda _ds: False).action == "unchanged"
+    path.unlink()
+    with pytest.raises(LedgerError, match="not in the worklist folder"):
+        ledger.update_file(path, describe)

@@ -242,6 +242,14 @@ class Ledger:
         with self.lock:
             return self._rewrite(self.find(key), change)
 
+    def update_file(self, path: Path, change: Callable[[Dataset], bool]) -> Written:
+        """Apply ``change`` to the entry at ``path`` (any file of the folder, whatever its order),
+        as :meth:`update` does; :class:`LedgerError` when it is not there (any more)."""
+        with self.lock:
+            if not path.is_file():
+                raise LedgerError(f"{path.name} is not in the worklist folder")
+            return self._rewrite([path], change)[0]
+
     def update_patient(self, patient_id: str,
                        change: Callable[[Dataset], bool]) -> list[Written]:
         """Apply ``change`` to each entry of the patient ``patient_id``, as :meth:`update` does."""
