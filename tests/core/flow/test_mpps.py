@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,7 +25,9 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
+from tests.helpers.mpps import finished, performed, send_mpps
 from tests.helpers.ports import free_port
+from tests.helpers.processes import WldeskServe
 from tests.helpers.samples import write_entry
 from wldesk.core.events import Event, EventBus, InputEvent
 from wldesk.core.flow.ledger import Ledger
@@ -65,61 +69,11 @@ class Mpps:
         assert assoc.is_established
         return assoc
 
-    def create(self, uid: str, ds: Dataset) -> Dataset:
-        assoc = self.associate()
-        try:
-            status, _ = assoc.send_n_create(ds, MPPS, uid)
-        finally:
-            assoc.release()
-        return status
+    def create(self, uid: str | None, ds: Dataset) -> Dataset:
+        return send_mpps(self.server.port, uid, ds)
 
     def set(self, uid: str, ds: Dataset) -> Dataset:
-        assoc = self.associate()
-        try:
-            status, _ = assoc.send_n_set(ds, MPPS, uid)
-        finally:
-            assoc.release()
-        return status
-
-
-def performed(*steps: tuple[str, str, str], status: str = "IN PROGRESS") -> Dataset:
-    """An N-CREATE attribute list as a modality sends it; ``steps``: (accession, SPS ID, study
-    UID) of each scheduled step performed."""
-    ds = Dataset()
-    ds.SpecificCharacterSet = "ISO_IR 100"
-    items = []
-    for accession, step_id, study_uid in steps:
-        item = Dataset()
-        item.AccessionNumber = accession
-        item.ScheduledProcedureStepID = step_id
-        item.RequestedProcedureID = f"RP-{accession}" if accession else ""
-        item.StudyInstanceUID = study_uid
-        item.ReferencedStudySequence = Sequence()
-        items.append(item)
-    ds.ScheduledStepAttributesSequence = Sequence(items)
-    ds.PatientName = "DOE^JOHN"
-    ds.PatientID = "ID-A1"
-    ds.PerformedProcedureStepID = "PPS1"
-    ds.PerformedStationAETitle = "CT1"
-    ds.PerformedStationName = "CT room 1"
-    ds.PerformedLocation = ""
-    ds.PerformedProcedureStepStartDate = "20261202"
-    ds.PerformedProcedureStepStartTime = "090500"
-    ds.PerformedProcedureStepEndDate = ""
-    ds.PerformedProcedureStepEndTime = ""
-    ds.PerformedProcedureStepStatus = status
-    ds.Modality = "CT"
-    ds.StudyID = "1"
-    ds.PerformedSeriesSequence = Sequence()
-    return ds
-
-
-def finished(status: str = "COMPLETED") -> Dataset:
-    ds = Dataset()
-    ds.PerformedProcedureStepStatus = status
-    ds.PerformedProcedureStepEndDate = "20261202"
-    ds.PerformedProcedureStepEndTime = "093000"
-    return ds
+        return send_mpps(self.server.port, uid, ds, create=False)
 
 
 def without_status(path: Path) -> Dataset:
@@ -242,12 +196,7 @@ def test_n_create_rules(mpps: Mpps, folder: Path) -> None:
 
 def test_an_n_create_without_a_uid_gets_one(mpps: Mpps, folder: Path) -> None:
     entry = write_entry(folder, "a1.wl", accession="A1")
-    assoc = mpps.associate()
-    try:
-        status, _ = assoc.send_n_create(performed(key_of(entry)), MPPS, None)
-    finally:
-        assoc.release()
-    assert status.Status == 0x0000
+    assert mpps.create(None, performed(key_of(entry))).Status == 0x0000
     [record] = records_for("A1", "", "")
     assert record.status == "IN PROGRESS"
 
@@ -367,3 +316,23 @@ def test_a_status_change_racing_with_a_ris_never_leaves_a_mixed_file(
     final = dcmread(entry)
     assert final.RequestedProcedureDescription == descriptions[-1]
     assert step_status(final) == "COMPLETED"
+
+
+def test_wldesk_serve_takes_mpps(folder: Path, tmp_path: Path) -> None:
+    entry = write_entry(folder, "a1.wl", accession="A1")
+    with WldeskServe(folder, home=tmp_path / "home") as served:
+        assert send_mpps(served.port, generate_uid(), performed(key_of(entry))).Status == 0
+        assert step_status(dcmread(entry)) == "STARTED"
+
+
+def test_old_records_are_pruned_at_start(folder: Path) -> None:
+    mpps_dir().mkdir(parents=True)
+    old, new = mpps_dir() / "1.2.3.json", mpps_dir() / "1.2.4.json"
+    for path in (old, new):
+        path.write_text("{}", encoding="utf-8")
+    a_while_ago = time.time() - 8 * 86400
+    os.utime(old, (a_while_ago, a_while_ago))
+    make_mpps(Settings(database=str(folder), mpps_keep_days=7), EventBus())
+    assert not old.exists()
+    assert new.exists()
+    assert make_mpps(Settings(database=str(folder), mpps=False), EventBus()) is None
