@@ -27,6 +27,7 @@ from wldesk.core.editing.dump import ParsedDump, dump_bytes, from_json, parse_du
 from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.values import worklist_problems
 from wldesk.core.events import EventBus
+from wldesk.core.flow.mpps import make_mpps
 from wldesk.core.flow.services import Channels
 from wldesk.core.libraries import configure_libraries
 from wldesk.core.logs import EventLogger, setup_logging
@@ -213,7 +214,7 @@ def _serve(args: argparse.Namespace) -> int:
     bus.subscribe(audit)
     doctor = ModalityDoctor(settings)
     doctor.start(bus)
-    server = WorklistServer(settings, bus)
+    server = WorklistServer(settings, bus, mpps=make_mpps(settings, bus))
     try:
         server.start()
     except ServerStartError as exc:

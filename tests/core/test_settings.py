@@ -62,7 +62,7 @@ def test_every_setting_says_whether_it_needs_a_restart() -> None:
                        "limit_answers", "limit_final_status", "settle_seconds", "folder_events",
                        "allow_unknown_modalities", "modalities", "default_profile",
                        "tls_certificate", "tls_key", "tls_ca", "association_request_timeout",
-                       "check_called_ae_title"}
+                       "check_called_ae_title", "mpps", "mpps_keep_days"}
     assert Settings().restart_needed_for(Settings(port=104))
     assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True,
                                                       audit_days=7))

@@ -137,7 +137,7 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
         "folder_events",
         "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
-        "association_request_timeout", "check_called_ae_title",
+        "association_request_timeout", "check_called_ae_title", "mpps", "mpps_keep_days",
         "allow_unknown_modalities", "modalities", "default_profile",
         "rest_port", "rest_bind_address", "rest_token", "rest_user", "rest_password",
         "rest_tls_certificate", "rest_tls_key", "hl7_port", "hl7_bind_address",

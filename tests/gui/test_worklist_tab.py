@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,16 +12,19 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import generate_uid
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QUrl, Slot
 from PySide6.QtGui import QDesktopServices, QIcon
 from PySide6.QtTest import QTest
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from tests.helpers.mpps import finished, performed, send_mpps
 from tests.helpers.samples import write_entry
 from wldesk.core.store import Snapshot, read_entry
 from wldesk.gui.controller import ServerController
 from wldesk.gui.entry_text import readable_name, scheduled_text
+from wldesk.gui.mpps_dialog import PerformedStepsDialog
 from wldesk.gui.worklist_tab import (
     PATH_ROLE,
     RAW_ROLE,
@@ -484,3 +488,46 @@ def test_a_missing_folder_says_so_in_the_hint(qtbot: QtBot, tab: WorklistTab,
     assert tab.pages.currentWidget() is tab.hint
     assert tab.hint.folder_error.text().startswith(f"Cannot read the worklist folder {worklist_folder}")
     assert "Settings tab" in tab.hint.folder_error.text()
+
+
+def test_the_context_menu_shows_the_performed_steps(qtbot: QtBot, tab: WorklistTab,
+                                                    fast: ServerController,
+                                                    worklist_folder: Path) -> None:
+    path = write_entry(worklist_folder, "a.wl", accession="A1")
+    write_entry(worklist_folder, "b.wl", accession="B1")
+    study_uid = str(dcmread(path).StudyInstanceUID)
+    fast.start()
+    qtbot.waitUntil(lambda: fast.state == "running", timeout=10000)
+    uid = generate_uid()
+    assert send_mpps(fast.settings.port, uid, performed(("A1", "S-A1", study_uid))).Status == 0
+    assert send_mpps(fast.settings.port, uid, finished(), create=False).Status == 0
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 2, timeout=5000)
+    tab.resize(900, 500)
+    tab.show()
+    qtbot.waitExposed(tab)
+
+    def open_from_menu(name: str) -> PerformedStepsDialog:
+        before = tab.performed_steps
+        index = tab.proxy.mapFromSource(tab.model.index(row_of(tab.model, name), M.ACCESSION))
+        menu = tab.context_menu(index)
+        assert menu is not None
+        assert [a.text() for a in menu.actions()] == ["Open…", "Performed steps (MPPS)…"]
+        menu.actions()[1].trigger()
+        qtbot.waitUntil(lambda: tab.performed_steps not in (None, before), timeout=5000)
+        dialog = tab.performed_steps
+        assert dialog is not None
+        return dialog
+
+    dialog = open_from_menu("a.wl")
+    assert dialog.table.rowCount() == 1
+    assert [dialog.table.item(0, c).text() for c in range(5)  # type: ignore[union-attr]
+            ] == [
+        "COMPLETED", "2026-12-02 09:05", "2026-12-02 09:30", "CT room 1", "CT1"]
+    assert json.loads(dialog.json.toPlainText())["00080018"]["Value"] == [uid]
+    dialog.grab().save(str(worklist_folder.parent / "mpps_dialog.png"))
+    dialog.close()
+
+    empty = open_from_menu("b.wl")
+    assert empty.table.rowCount() == 0
+    assert "No modality has reported performing accession B1" in empty.label.text()
+    empty.close()

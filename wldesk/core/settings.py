@@ -320,6 +320,13 @@ class Settings:
         False, "Refuse associations addressed to another called AE title than this server's "
                "(A-ASSOCIATE-RJ, called AE title not recognised, as wlmscpfs does); off, any "
                "called AE title is accepted, as Orthanc does.", group="Network", restart=True)
+    mpps: bool = setting(
+        True, "Modalities report the exams they perform (MPPS) on the worklist port: an exam "
+              "begun marks its entry STARTED, one finished COMPLETED or DISCONTINUED.",
+        group="Network", restart=True)
+    mpps_keep_days: int = setting(
+        30, "Days each performed-step report (MPPS) is kept, to be seen from its entry.",
+        minimum=1, maximum=3650, group="Network", restart=True)
     allow_unknown_modalities: bool = setting(
         True, "Accept queries from AE titles that are not in the known modalities.",
         group="Modalities", restart=True)

@@ -31,6 +31,7 @@ from wldesk.core.audit import AuditLog
 from wldesk.core.editing.errors import EditError
 from wldesk.core.events import EventBus, InputEvent, QueryEvent, ServerEvent
 from wldesk.core.flow.ledger import Ledger, Written
+from wldesk.core.flow.mpps import make_mpps
 from wldesk.core.flow.services import Channels
 from wldesk.core.flow.status import set_step_status
 from wldesk.core.logs import EventLogger
@@ -342,7 +343,8 @@ class ServerController(QObject):
         self._follow_saved_store()
         if folder.is_dir():
             self.store.start()
-        server = WorklistServer(self.settings, self.bus, self.store)
+        server = WorklistServer(self.settings, self.bus, self.store,
+                                mpps=make_mpps(self.settings, self.bus))
         self.server = server
         self._set_state("starting", "starting")
 
@@ -410,7 +412,8 @@ class ServerController(QObject):
             return
         old, new = old_server.settings, self.settings
         store = self.store if _store_key(old) == _store_key(new) else self._new_store(new)
-        restart = _Restart(old_server, WorklistServer(new, self.bus, store), self.store, store)
+        server = WorklistServer(new, self.bus, store, mpps=make_mpps(new, self.bus))
+        restart = _Restart(old_server, server, self.store, store)
         self._restart = restart
         self.restart_problem = ""
         self._set_state("restarting", "restarting")

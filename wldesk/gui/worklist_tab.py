@@ -16,6 +16,7 @@ from typing import Any, Generic, TypeVar
 from PySide6.QtCore import (
     QModelIndex,
     QPersistentModelIndex,
+    QPoint,
     QSortFilterProxyModel,
     Qt,
     QTimer,
@@ -30,6 +31,7 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSizePolicy,
     QSplitter,
@@ -43,6 +45,8 @@ from PySide6.QtWidgets import (
 from wldesk.core.check import missing_keys
 from wldesk.core.dicom.folding import contains_words, fold, search_words
 from wldesk.core.dicom.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, STATION_AET
+from wldesk.core.flow.ledger import node_facts
+from wldesk.core.flow.mpps_records import MppsRecord, records_for
 from wldesk.core.store import Entry, FileProblem, Snapshot
 from wldesk.gui.controller import ServerController
 from wldesk.gui.day_view import DayView
@@ -58,7 +62,9 @@ from wldesk.gui.entry_text import (
     texts,
     unique,
 )
+from wldesk.gui.mpps_dialog import PerformedStepsDialog
 from wldesk.gui.qtutil import ColumnsModel, error_label, refilter
+from wldesk.gui.tasks import run_in_background
 from wldesk.gui.tray import open_folder
 
 Index = QModelIndex | QPersistentModelIndex
@@ -574,6 +580,9 @@ class WorklistTab(QWidget):
         self.table.sortByColumn(WorklistModel.SCHEDULED, Qt.SortOrder.AscendingOrder)
         self.table.doubleClicked.connect(self._double_clicked)
         self.table.setToolTip("Double-click an entry to see every element of its file.")
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._context_menu)
+        self.performed_steps: PerformedStepsDialog | None = None  # the last one opened
 
         self.problems_box = QWidget()
         box = QVBoxLayout(self.problems_box)
@@ -663,3 +672,34 @@ class WorklistTab(QWidget):
         source = self.proxy.mapToSource(index)
         if source.isValid():
             self.open_entry.emit(self.model.entry(source.row()).path)
+
+    def context_menu(self, index: QModelIndex) -> QMenu | None:
+        """The menu of the entry at ``index`` of the table (None off the entries)."""
+        source = self.proxy.mapToSource(index)
+        if not source.isValid():
+            return None
+        entry = self.model.entry(source.row())
+        menu = QMenu(self)
+        menu.addAction("Open…", lambda: self.open_entry.emit(entry.path))
+        menu.addAction("Performed steps (MPPS)…", lambda: self.show_performed_steps(entry))
+        return menu
+
+    def _context_menu(self, position: QPoint) -> None:
+        menu = self.context_menu(self.table.indexAt(position))
+        if menu is not None:
+            menu.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+            menu.popup(self.table.viewport().mapToGlobal(position))
+
+    def show_performed_steps(self, entry: Entry) -> None:
+        """Open the dialog of the MPPS reports of ``entry`` (read off the GUI thread)."""
+        facts = node_facts(entry.node)
+        accession, study_uid = facts.key.accession, facts.study_uid
+        step_id = facts.step_ids[0] if facts.step_ids else ""
+        label = f"accession {accession}" if accession else entry.name
+
+        def show(records: list[MppsRecord]) -> None:
+            self.performed_steps = PerformedStepsDialog(label, records, self)
+            self.performed_steps.show()
+
+        run_in_background(self, lambda: records_for(accession, step_id, study_uid), show,
+                          name="wldesk-mpps-records")

@@ -7,11 +7,13 @@ import threading
 from pathlib import Path
 
 import pytest
+from pydicom import dcmread
 from pydicom.dataset import Dataset
 
 from tests.helpers.samples import worklist_dataset, write_entry
 from wldesk.core.editing.document import load_document, save_document
 from wldesk.core.flow.ledger import Ledger, LedgerError, OrderKey, dataset_key
+from wldesk.core.flow.status import set_step_status, step_status
 
 
 def order(accession: str = "ACC1", step: str = "SPS1", **values: object) -> Dataset:
@@ -180,3 +182,24 @@ def test_an_entry_is_updated_by_its_file_whatever_its_order(tmp_path: Path) -> N
     path.unlink()
     with pytest.raises(LedgerError, match="not in the worklist folder"):
         ledger.update_file(path, describe)
+
+
+def test_find_where_and_update_where_go_by_the_entries_facts(tmp_path: Path) -> None:
+    first = write_entry(tmp_path, "a1.wl", accession="A1")
+    second = write_entry(tmp_path, "a2.wl", accession="A2")
+    study_uid = str(dcmread(second).StudyInstanceUID)
+    ledger = Ledger(tmp_path)
+    assert ledger.find_where(lambda facts: facts.study_uid == study_uid) == [second]
+    assert ledger.find_where(lambda facts: "S-A1" in facts.step_ids) == [first]
+    assert ledger.find_where(lambda facts: facts.requested_procedure_id == "RP-A2") == [second]
+    before = first.read_bytes()
+    [written] = ledger.update_where(lambda facts: facts.study_uid == study_uid,
+                                    set_step_status("STARTED"))
+    assert (written.action, written.path) == ("updated", second)
+    assert step_status(dcmread(second)) == "STARTED"
+    assert first.read_bytes() == before
+
+
+def test_every_ledger_of_a_folder_shares_its_lock(tmp_path: Path) -> None:
+    assert Ledger(tmp_path).lock is Ledger(tmp_path / ".." / tmp_path.name).lock
+    assert Ledger(tmp_path).lock is not Ledger(tmp_path / "other").lock

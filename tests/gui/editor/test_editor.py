@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 import shiboken6
 from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 from PySide6.QtCore import QLocale, QModelIndex, Qt
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMenu, QMessageBox, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
-from tests.helpers.samples import raw_text, worklist_dataset, write_wl
+from tests.helpers.mpps import performed, send_mpps
+from tests.helpers.samples import raw_text, worklist_dataset, write_entry, write_wl
 from wldesk.core.editing.document import load_document
 from wldesk.core.editing.errors import EditError
 from wldesk.gui.controller import ServerController
@@ -665,3 +667,22 @@ def test_a_large_value_is_read_only_and_handled_as_a_file(qtbot: QtBot, worklist
     assert editor.save()
     assert load_document(path).dataset[0x00991000].value == bytes(range(256)) * 400
     editor.close_discarding()
+
+
+def test_a_status_set_by_mpps_reloads_an_unedited_editor(
+        qtbot: QtBot, controller: ServerController, worklist_folder: Path, tmp_path: Path) -> None:
+    path = write_entry(worklist_folder, "a1.wl", accession="A1")
+    study_uid = str(load_document(path).dataset.StudyInstanceUID)
+    editor = make_editor(qtbot, path, tmp_path)
+    try:
+        controller.start()
+        qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
+        with qtbot.waitSignal(editor.loaded, timeout=10000):
+            assert send_mpps(controller.settings.port, generate_uid(),
+                             performed(("A1", "S-A1", study_uid))).Status == 0x0000
+        assert value(editor.model, "ScheduledProcedureStepSequence", 0,
+                     "ScheduledProcedureStepStatus") == "STARTED"
+        assert not editor.conflict_bar.isVisibleTo(editor)
+        assert not editor.isWindowModified()
+    finally:
+        editor.close_discarding()

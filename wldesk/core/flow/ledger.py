@@ -9,9 +9,11 @@ as the editor writes them; a file that cannot be read is left alone, where the u
 
 A patient's entries are found and rewritten by Patient ID too (a patient update).
 
-All writes of one ledger go through one lock, so two channels writing the same order at once
-still make one entry. The folder is listed at each call (a stat per file; a file is read again
-only when its size or times changed), so files that other programs wrote a moment ago count.
+All writes to one folder go through one lock (every ledger of that folder shares it: the order
+channels' and the MPPS SCP's), so two channels writing the same order at once still make one
+entry, and a status change never loses another channel's rewrite. The folder is listed at each
+call (a stat per file; a file is read again only when its size or times changed), so files that
+other programs wrote a moment ago count.
 """
 
 from __future__ import annotations
@@ -34,6 +36,18 @@ from wldesk.core.store import read_entry
 
 SUFFIX = ".wl"
 SPS_ID = 0x00400009  # ScheduledProcedureStepID
+STUDY_INSTANCE_UID = 0x0020000D
+REQUESTED_PROCEDURE_ID = 0x00401001
+
+_FOLDER_LOCKS: dict[str, threading.RLock] = {}
+_FOLDER_LOCKS_GUARD = threading.Lock()
+
+
+def _folder_lock(folder: Path) -> threading.RLock:
+    """The one lock of ``folder``, shared by every ledger of it."""
+    name = os.path.normcase(os.path.abspath(folder))
+    with _FOLDER_LOCKS_GUARD:
+        return _FOLDER_LOCKS.setdefault(name, threading.RLock())
 
 
 @dataclass(frozen=True, order=True)
@@ -71,9 +85,24 @@ def dataset_key(ds: Dataset) -> OrderKey:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class EntryFacts:
+    """What the ledger knows of an entry without reading it again: its order key, Patient ID,
+    Study Instance UID, Requested Procedure ID and the SPS IDs of its steps."""
+
     key: OrderKey
     patient_id: str
+    study_uid: str = ""
+    requested_procedure_id: str = ""
+    step_ids: tuple[str, ...] = ()
+
+
+def node_facts(node: Node) -> EntryFacts:
+    steps = node.get(SPS_SEQUENCE)
+    items = steps[1] if steps is not None and steps[0] == "SQ" else ()
+    return EntryFacts(node_key(node), _text(node.value(PATIENT_ID, "")),
+                      _text(node.value(STUDY_INSTANCE_UID, "")),
+                      _text(node.value(REQUESTED_PROCEDURE_ID, "")),
+                      tuple(_text(item.value(SPS_ID, "")) for item in items))
 
 
 @dataclass(frozen=True)
@@ -95,8 +124,8 @@ class Ledger:
 
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
-        self.lock = threading.RLock()
-        self._known: dict[str, tuple[tuple[int, int, int], _Entry | None]] = {}
+        self.lock = _folder_lock(self.folder)
+        self._known: dict[str, tuple[tuple[int, int, int], EntryFacts | None]] = {}
 
     # --- finding ---------------------------------------------------------------------------
 
@@ -118,15 +147,14 @@ class Ledger:
             raise LedgerError(f"cannot list the worklist folder {self.folder}: "
                               f"{exc.strerror or exc}") from None
 
-    def _entries(self) -> dict[Path, _Entry]:
-        """Every readable `.wl` file of the folder's top level with its order key and patient."""
-        seen: dict[str, tuple[tuple[int, int, int], _Entry | None]] = {}
+    def _entries(self) -> dict[Path, EntryFacts]:
+        """Every readable `.wl` file of the folder's top level with its facts."""
+        seen: dict[str, tuple[tuple[int, int, int], EntryFacts | None]] = {}
         for name, identity in self._listing():
             known = self._known.get(name)
             if known is None or known[0] != identity:
                 try:
-                    node = read_entry(self.folder / name).node
-                    entry: _Entry | None = _Entry(node_key(node), _text(node.value(PATIENT_ID, "")))
+                    entry: EntryFacts | None = node_facts(read_entry(self.folder / name).node)
                 except WorklistFileError:
                     entry = None  # not an entry (yet): the store lists it as a problem file
                 known = (identity, entry)
@@ -161,6 +189,11 @@ class Ledger:
         with self.lock:
             return sorted(path for path, entry in self._entries().items()
                           if entry.patient_id == patient_id.strip())
+
+    def find_where(self, predicate: Callable[[EntryFacts], bool]) -> list[Path]:
+        """The files whose facts satisfy ``predicate`` (e.g. a Study Instance UID), by name."""
+        with self.lock:
+            return sorted(path for path, entry in self._entries().items() if predicate(entry))
 
     # --- writing ---------------------------------------------------------------------------
 
@@ -255,6 +288,13 @@ class Ledger:
         """Apply ``change`` to each entry of the patient ``patient_id``, as :meth:`update` does."""
         with self.lock:
             return self._rewrite(self.find_patient(patient_id), change)
+
+    def update_where(self, predicate: Callable[[EntryFacts], bool],
+                     change: Callable[[Dataset], bool]) -> list[Written]:
+        """Apply ``change`` to each entry whose facts satisfy ``predicate``, as :meth:`update`
+        does."""
+        with self.lock:
+            return self._rewrite(self.find_where(predicate), change)
 
     def archive(self, key: OrderKey) -> list[Written]:
         """Move each entry of ``key`` to ``archive/`` (never deleted)."""

@@ -1,4 +1,5 @@
-"""The DICOM side: a pynetdicom AE serving Verification (C-ECHO) and Modality Worklist C-FIND."""
+"""The DICOM side: a pynetdicom AE serving Verification (C-ECHO), Modality Worklist C-FIND and,
+when given what to do with them, Modality Performed Procedure Step N-CREATE and N-SET."""
 
 from __future__ import annotations
 
@@ -32,6 +33,8 @@ from wldesk.core.dicom.wlfile import walk_dataset
 from wldesk.core.events import AssociationEvent, EventBus, QueryEvent, ServerEvent
 from wldesk.core.logs import file_label
 from wldesk.core.net.fastfind import FastPath, HandlerResult, PreEncoded, fast_pending
+from wldesk.core.net.mpps import MPPS, PerformedSteps
+from wldesk.core.net.mpps import handlers as mpps_handlers
 from wldesk.core.net.tls import TLSConfigError, server_context
 from wldesk.core.net.transport import (
     PENDING_TOTAL,
@@ -116,7 +119,7 @@ def access_refusal(settings: Settings, calling_aet: str, address: str) -> str | 
 
 
 SERVED = (ModalityWorklistInformationFind, Verification)
-"""The SOP classes (abstract syntaxes) this SCP accepts."""
+"""The SOP classes (abstract syntaxes) this SCP always accepts (MPPS too when it is on)."""
 
 
 def syntax_name(uid: str) -> str:
@@ -146,13 +149,14 @@ def called_refusal(settings: Settings, called_aet: str) -> Refusal | None:
     return None
 
 
-def syntax_refusal(proposed: list[str]) -> Refusal | None:
-    """The refusal of an association that proposes none of the SOP classes served."""
-    if any(uid in SERVED for uid in proposed):
+def syntax_refusal(proposed: list[str], served: tuple[str, ...] = SERVED) -> Refusal | None:
+    """The refusal of an association that proposes none of the SOP classes ``served``."""
+    if any(uid in served for uid in proposed):
         return None
     names = tuple(dict.fromkeys(syntax_name(uid) for uid in proposed))
-    return Refusal(0x01, 0x01, 0x01, "proposed no SOP class this server offers (Modality Worklist "
-                                     "FIND, Verification), only: " + "; ".join(names or ("nothing",)),
+    offered = "Modality Worklist FIND, Verification" + (", MPPS" if MPPS in served else "")
+    return Refusal(0x01, 0x01, 0x01, f"proposed no SOP class this server offers ({offered}), "
+                                     "only: " + "; ".join(names or ("nothing",)),
                    names, "no_worklist_service")
 
 
@@ -217,11 +221,15 @@ class _Association:
 
 
 class WorklistServer:
-    """The worklist SCP. ``start()`` returns once listening; associations run on their threads."""
+    """The worklist SCP. ``start()`` returns once listening; associations run on their threads.
+    With ``mpps`` and the ``mpps`` setting on, it also takes MPPS N-CREATE and N-SET and gives
+    them to ``mpps``."""
 
     def __init__(self, settings: Settings, bus: EventBus | None = None,
-                 store: FolderStore | None = None) -> None:
+                 store: FolderStore | None = None, mpps: PerformedSteps | None = None) -> None:
         self.settings = settings
+        self.mpps = mpps if settings.mpps else None
+        self.served: tuple[str, ...] = SERVED + ((MPPS,) if self.mpps is not None else ())
         self.bus = bus or EventBus()
         self._owns_store = store is None
         self.store = store if store is not None else FolderStore(
@@ -277,6 +285,9 @@ class WorklistServer:
             (evt.EVT_C_ECHO, self._on_echo),
             (evt.EVT_C_FIND, fast_pending(self._on_find, self.fast_path)),
         ]
+        if self.mpps is not None:
+            ae.add_supported_context(MPPS)
+            handlers += mpps_handlers(self.mpps, self._source)
         address = (self.settings.bind_address, self.settings.port)
         try:
             self._server = start_server(
@@ -363,7 +374,7 @@ class WorklistServer:
         if refusal is None and primitive is not None:
             proposed = [str(cx.abstract_syntax) for cx
                         in primitive.presentation_context_definition_list]
-            refusal = syntax_refusal(proposed)
+            refusal = syntax_refusal(proposed, self.served)
         return refusal
 
     def _on_accepted(self, event: evt.Event) -> None:
@@ -384,6 +395,11 @@ class WorklistServer:
 
     def _on_echo(self, event: evt.Event) -> int:
         return 0x0000
+
+    def _source(self, event: evt.Event) -> str:
+        """Who sent a message: ``CT1 (192.168.1.20)``."""
+        info = self._info(event.assoc)
+        return f"{info.calling_aet} ({info.address})"
 
     # --- queries ---------------------------------------------------------------------------------
 
