@@ -62,7 +62,7 @@ def test_every_setting_says_whether_it_needs_a_restart() -> None:
                        "limit_answers", "limit_final_status", "settle_seconds", "folder_events",
                        "allow_unknown_modalities", "modalities", "default_profile",
                        "tls_certificate", "tls_key", "tls_ca", "association_request_timeout",
-                       "check_called_ae_title"}
+                       "check_called_ae_title", "hidden_statuses"}
     assert Settings().restart_needed_for(Settings(port=104))
     assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True,
                                                       audit_days=7))
@@ -104,7 +104,7 @@ def test_a_declared_default_must_be_valid() -> None:
     class ChoicesOnABool:
         flag: bool = setting(False, "A flag.", group="wldesk", restart=False, choices={"x": "X"})
 
-    with pytest.raises(TypeError, match="only a str setting has choices"):
+    with pytest.raises(TypeError, match="only a str or choices setting has choices"):
         describe_settings(ChoicesOnABool)
 
 
@@ -600,3 +600,15 @@ def test_machine_wide_install_keeps_templates_with_the_worklists(
     monkeypatch.setenv("WLDESK_MACHINE_DIR", str(tmp_path))
     assert paths.templates_dir() == tmp_path / "templates"
     assert paths.default_worklist_dir() == tmp_path / "worklists"
+
+
+def test_hidden_statuses_are_some_of_the_step_statuses_in_their_order() -> None:
+    assert Settings().hidden_statuses == ("COMPLETED", "DISCONTINUED")
+    read = Settings.from_mapping({"hidden_statuses": ["DISCONTINUED", "STARTED", "STARTED"]})
+    assert read.hidden_statuses == ("STARTED", "DISCONTINUED")
+    assert read.to_mapping()["hidden_statuses"] == ["STARTED", "DISCONTINUED"]
+    assert Settings.from_mapping({"hidden_statuses": []}).hidden_statuses == ()
+    for wrong in ("COMPLETED", ["DONE"], [1]):
+        with pytest.raises(SettingsError, match="setting 'hidden_statuses': expected a list of "
+                                                "'SCHEDULED', 'ARRIVED'"):
+            Settings.from_mapping({"hidden_statuses": wrong})

@@ -148,13 +148,18 @@ def _modality_from(value: Any, where: str) -> KnownModality:
                          host=texts["host"], profile=profile)
 
 
+STEP_STATUSES = {"SCHEDULED": "Scheduled", "ARRIVED": "Arrived", "READY": "Ready",
+                 "STARTED": "Started", "COMPLETED": "Completed", "DISCONTINUED": "Discontinued"}
+"""The Scheduled Procedure Step Status terms (PS3.3 C.4.10), each with how the window shows it."""
+
+
 # --- declaring a setting -----------------------------------------------------------------------
 
 GROUPS = ("Worklist", "Network", "Modalities", "Orders", "wldesk")
 """The boxes of the Settings tab, in their order; every setting names one as its group."""
 
 _TYPES = {"str": "str", "int": "int", "bool": "bool", "tuple[KnownModality, ...]": "modalities",
-          "Profile": "profile"}
+          "Profile": "profile", "tuple[str, ...]": "choices"}
 _DECLARED = "wldesk.setting"  # field metadata key: what setting() was told
 _NOT_A_SETTING = "wldesk.not_a_setting"  # field metadata key: why a field is no setting
 
@@ -164,14 +169,15 @@ class SettingInfo:
     """Everything wldesk knows about one setting, as declared with :func:`setting`."""
 
     name: str
-    type: str  # "str", "int", "bool", "modalities" (a tuple of KnownModality) or "profile"
+    type: str  # "str", "int", "bool", "modalities" (a tuple of KnownModality), "profile" or
+    # "choices" (a tuple of some of the choices, in their order)
     default: Any  # None when default_factory computes it
     default_factory: Callable[[], Any] | None
     description: str  # one sentence: the Settings tab's tooltip, its label up to ":" or "("
     group: str  # one of GROUPS
     restart: bool  # True: the running server reads it at start, a change needs a restart
     check: Callable[[Any], Any] | None = None  # raises ValueError; returns the value normalised
-    choices: tuple[str, ...] = ()  # the values allowed (a str setting), in the tab's order
+    choices: tuple[str, ...] = ()  # the values allowed (a str or choices setting), in order
     choice_labels: tuple[str, ...] = ()  # how the Settings tab shows each of the choices
     minimum: int | None = None  # an int setting's range (None: unbounded)
     maximum: int | None = None
@@ -246,8 +252,10 @@ def describe_settings(cls: type) -> tuple[SettingInfo, ...]:
         if kind is None:
             raise TypeError(f"{where}: settings of type {f.type} are not supported")
         info = SettingInfo(name=f.name, type=kind, **declared)
-        if info.choices and kind != "str":
-            raise TypeError(f"{where}: only a str setting has choices")
+        if info.choices and kind not in ("str", "choices"):
+            raise TypeError(f"{where}: only a str or choices setting has choices")
+        if kind == "choices" and not info.choices:
+            raise TypeError(f"{where}: a choices setting needs its choices")
         if kind != "int" and (info.minimum, info.maximum, info.zero_label) != (None, None, ""):
             raise TypeError(f"{where}: only an int setting has a range or a label for 0")
         if info.secret and kind != "str":
@@ -289,6 +297,17 @@ class Settings:
             "one of them (empty: no client certificate asked for).", group="Network", restart=True)
     database: str = setting(None, "Folder whose .wl files are served.", check=_check_folder,
                             default_factory=_default_database, group="Worklist", restart=True)
+    hidden_statuses: tuple[str, ...] = setting(
+        ("COMPLETED", "DISCONTINUED"), "Steps with these statuses are hidden from queries (a query "
+        "asking for a status still finds them).", choices=STEP_STATUSES, group="Worklist",
+        restart=True)
+    archive_after_hours: int = setting(
+        0, "Archive an entry this many hours after its scheduled start (0: never).", minimum=0,
+        maximum=87600, zero_label="never", group="Worklist", restart=False)
+    archive_done_after_minutes: int = setting(
+        0, "Archive a completed or discontinued entry this many minutes after it was done "
+           "(0: never).", minimum=0, maximum=525600, zero_label="never", group="Worklist",
+        restart=False)
     filter_issuer_aet: bool = setting(
         False, "Serve a modality only the steps scheduled for its own AE title when its query "
                "leaves the station AE title open.", group="Worklist", restart=True)
@@ -470,6 +489,8 @@ class Settings:
                 value = [m.to_mapping() for m in value]
             elif info.type == "profile":
                 value = value.to_mapping()
+            elif info.type == "choices":
+                value = list(value)
             out[info.name] = value
         for key, text in self.unknown_keys:
             out[key] = json.loads(text)
@@ -498,6 +519,8 @@ class Settings:
 
 
 def _type_name(info: SettingInfo) -> str:
+    if info.type == "choices":
+        return "a list of " + ", ".join(repr(c) for c in info.choices)
     if info.choices:
         return "one of " + ", ".join(repr(c) for c in info.choices)
     return {"str": "a string", "int": "an integer", "bool": "true or false",
@@ -519,6 +542,10 @@ def _coerce(info: SettingInfo, value: Any, where: str) -> Any:
                 raise SettingsError(f"{where}[{i}].ae_title: {modality.ae_title!r} is already the "
                                     f"AE title of modality {j}")
         return modalities
+    if info.type == "choices":
+        if not isinstance(value, (list, tuple)) or any(v not in info.choices for v in value):
+            raise SettingsError(f"{where}: expected {_type_name(info)}, got {value!r}")
+        return tuple(c for c in info.choices if c in value)
     if info.type == "profile":
         try:
             return profile_from(value, where)
