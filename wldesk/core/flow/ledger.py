@@ -20,20 +20,29 @@ import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from wldesk.core.dicom.model import ACCESSION_NUMBER, PATIENT_ID, SPS_SEQUENCE
+from wldesk.core.dicom.model import (
+    ACCESSION_NUMBER,
+    PATIENT_ID,
+    SPS_SEQUENCE,
+    SPS_START_DATE,
+    SPS_STATUS,
+)
 from wldesk.core.dicom.node import Node, values_of
 from wldesk.core.dicom.wlfile import WorklistFileError
 from wldesk.core.editing.document import load_document, new_document, save_document
 from wldesk.core.editing.entries import archive_entry, safe_stem, save_new_entry
 from wldesk.core.editing.errors import EditError
+from wldesk.core.query.values import entity_date, entity_time
 from wldesk.core.store import read_entry
 
 SUFFIX = ".wl"
 SPS_ID = 0x00400009  # ScheduledProcedureStepID
+SPS_START_TIME = 0x00400003  # ScheduledProcedureStepStartTime
 
 
 @dataclass(frozen=True, order=True)
@@ -71,9 +80,34 @@ def dataset_key(ds: Dataset) -> OrderKey:
 
 
 @dataclass(frozen=True)
-class _Entry:
+class Step:
+    """One Scheduled Procedure Step as the ledger knows it: its start (None without a readable
+    SPS Start Date; midnight without a time) and its status ("" when it has none)."""
+
+    start: datetime | None
+    status: str
+
+
+@dataclass(frozen=True)
+class EntryInfo:
+    """What the ledger knows of one readable entry, read once per version of its file."""
+
     key: OrderKey
     patient_id: str
+    steps: tuple[Step, ...]
+    modified: datetime  # the file's modification time (local time)
+
+
+def _steps(node: Node) -> tuple[Step, ...]:
+    found = node.get(SPS_SEQUENCE)
+    steps = []
+    for item in found[1] if found is not None and found[0] == "SQ" else ():
+        day = entity_date(_text(item.value(SPS_START_DATE, "")))
+        hour = entity_time(_text(item.value(SPS_START_TIME, ""))) if day else None
+        start = datetime.combine(day, hour) if day and hour else (
+            datetime(day.year, day.month, day.day) if day else None)
+        steps.append(Step(start, _text(item.value(SPS_STATUS, "")).upper()))
+    return tuple(steps)
 
 
 @dataclass(frozen=True)
@@ -96,7 +130,7 @@ class Ledger:
     def __init__(self, folder: Path | str) -> None:
         self.folder = Path(folder)
         self.lock = threading.RLock()
-        self._known: dict[str, tuple[tuple[int, int, int], _Entry | None]] = {}
+        self._known: dict[str, tuple[tuple[int, int, int], EntryInfo | None]] = {}
 
     # --- finding ---------------------------------------------------------------------------
 
@@ -118,21 +152,29 @@ class Ledger:
             raise LedgerError(f"cannot list the worklist folder {self.folder}: "
                               f"{exc.strerror or exc}") from None
 
-    def _entries(self) -> dict[Path, _Entry]:
-        """Every readable `.wl` file of the folder's top level with its order key and patient."""
-        seen: dict[str, tuple[tuple[int, int, int], _Entry | None]] = {}
+    def _entries(self) -> dict[Path, EntryInfo]:
+        """Every readable `.wl` file of the folder's top level with what the ledger knows of it."""
+        seen: dict[str, tuple[tuple[int, int, int], EntryInfo | None]] = {}
         for name, identity in self._listing():
             known = self._known.get(name)
             if known is None or known[0] != identity:
                 try:
                     node = read_entry(self.folder / name).node
-                    entry: _Entry | None = _Entry(node_key(node), _text(node.value(PATIENT_ID, "")))
+                    entry: EntryInfo | None = EntryInfo(
+                        node_key(node), _text(node.value(PATIENT_ID, "")), _steps(node),
+                        datetime.fromtimestamp(identity[1] / 1e9))
                 except WorklistFileError:
                     entry = None  # not an entry (yet): the store lists it as a problem file
                 known = (identity, entry)
             seen[name] = known
         self._known = seen
         return {self.folder / name: entry for name, (_, entry) in seen.items() if entry is not None}
+
+    def entries(self) -> dict[Path, EntryInfo]:
+        """Every readable `.wl` file of the folder's top level with what the ledger knows of it
+        (files that cannot be read are left out: :meth:`problem_files`)."""
+        with self.lock:
+            return self._entries()
 
     def keys(self) -> dict[Path, OrderKey]:
         """Every readable `.wl` file of the folder's top level with its order key."""
@@ -253,11 +295,12 @@ class Ledger:
         with self.lock:
             return [Written("archived", archive_entry(path), key) for path in self.find(key)]
 
-    def archive_file(self, path: Path) -> Written:
+    def archive_file(self, path: Path, when: datetime | None = None) -> Written:
         """Move the entry at ``path`` (any file of the folder, whatever its order) to
-        ``archive/``; :class:`LedgerError` when it is not there (any more)."""
+        ``archive/`` (the month of ``when``, now by default); :class:`LedgerError` when it is not
+        there (any more)."""
         with self.lock:
             if not path.is_file():
                 raise LedgerError(f"{path.name} is not in the worklist folder")
             key = self.keys().get(path, OrderKey(""))
-            return Written("archived", archive_entry(path), key)
+            return Written("archived", archive_entry(path, when), key)
