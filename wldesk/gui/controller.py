@@ -25,7 +25,8 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from wldesk.core import autostart, paths
 from wldesk.core.audit import AuditLog
-from wldesk.core.events import EventBus, ServerEvent
+from wldesk.core.events import EventBus, InputEvent, ServerEvent
+from wldesk.core.flow.ledger import Ledger, Written
 from wldesk.core.flow.services import Channels
 from wldesk.core.logs import EventLogger
 from wldesk.core.net.addresses import card_lines, listening_addresses
@@ -423,3 +424,21 @@ class ServerController(QObject):
         self._follow_saved_store()
         self.settings_changed.emit(new)
         return kept
+
+    # --- the archive ---------------------------------------------------------------------------
+
+    @property
+    def ledger(self) -> Ledger:
+        """The worklist folder as the channels write it (the saved settings' folder)."""
+        return self.channels.ledger
+
+    def restore_archived(self, archived: Path) -> Written:
+        """Move an archived entry back into the worklist folder, shown in the Activity tab; raises
+        EditError saying why it could not."""
+        written = self.ledger.restore(archived)
+        where = archived.parent
+        with contextlib.suppress(ValueError):
+            where = where.relative_to(self.ledger.folder)
+        self.bus.emit(InputEvent("Window", "restored", "wldesk", str(written.key),
+                                 written.path.name, f"restored from {where.as_posix()}"))
+        return written

@@ -562,6 +562,7 @@ class WorklistTab(QWidget):
 
     open_entry = Signal(object)  # pathlib.Path of the double-clicked entry's file
     new_entry_requested = Signal()  # the empty folder's "New entry…" button
+    archive_requested = Signal()  # the "Archived…" button
 
     def __init__(self, controller: ServerController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -585,9 +586,14 @@ class WorklistTab(QWidget):
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.summary = QLabel()
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.archive_button = QPushButton("Archived…")
+        self.archive_button.setToolTip("Entries moved out of the worklist (deleted, cancelled or "
+                                       "expired), to look at or restore")
+        self.archive_button.clicked.connect(self.archive_requested)
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.summary)
+        top.addWidget(self.archive_button)
 
         self.table = _table(self.proxy)
         self.table.sortByColumn(WorklistModel.SCHEDULED, Qt.SortOrder.AscendingOrder)

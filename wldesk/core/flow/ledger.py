@@ -19,7 +19,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
@@ -35,10 +35,17 @@ from wldesk.core.dicom.model import (
 from wldesk.core.dicom.node import Node, values_of
 from wldesk.core.dicom.wlfile import WorklistFileError
 from wldesk.core.editing.document import load_document, new_document, save_document
-from wldesk.core.editing.entries import archive_entry, safe_stem, save_new_entry
+from wldesk.core.editing.entries import (
+    ARCHIVE_FOLDER,
+    archive_entry,
+    archived_entries,
+    restore_entry,
+    safe_stem,
+    save_new_entry,
+)
 from wldesk.core.editing.errors import EditError
 from wldesk.core.query.values import entity_date, entity_time
-from wldesk.core.store import read_entry
+from wldesk.core.store import Entry, read_entry
 
 SUFFIX = ".wl"
 SPS_ID = 0x00400009  # ScheduledProcedureStepID
@@ -112,8 +119,8 @@ def _steps(node: Node) -> tuple[Step, ...]:
 
 @dataclass(frozen=True)
 class Written:
-    """What the ledger did with one entry: ``created``, ``updated``, ``unchanged`` or
-    ``archived``; ``path`` is where the entry is now."""
+    """What the ledger did with one entry: ``created``, ``updated``, ``unchanged``, ``archived``
+    or ``restored``; ``path`` is where the entry is now."""
 
     action: str
     path: Path
@@ -304,3 +311,28 @@ class Ledger:
                 raise LedgerError(f"{path.name} is not in the worklist folder")
             key = self.keys().get(path, OrderKey(""))
             return Written("archived", archive_entry(path, when), key)
+
+    # --- the archive -----------------------------------------------------------------------
+
+    def archived(self) -> list[Entry]:
+        """The readable entries of ``archive/``, newest month first; each one's ``name`` is its
+        path there ("2026-11/ACC1.wl"). Files that cannot be read are left out."""
+        archive = self.folder / ARCHIVE_FOLDER
+        found = []
+        for path in archived_entries(self.folder):
+            try:
+                entry = read_entry(path, folder=archive)
+            except WorklistFileError:
+                continue
+            found.append(replace(entry, name=path.relative_to(archive).as_posix()))
+        return found
+
+    def restore(self, archived: Path) -> Written:
+        """Move the archived entry at ``archived`` back to the folder's top level (its name kept,
+        or made unique), where queries see it again."""
+        with self.lock:
+            try:
+                key = node_key(read_entry(archived).node)
+            except WorklistFileError:
+                key = OrderKey("")
+            return Written("restored", restore_entry(archived, self.folder), key)
