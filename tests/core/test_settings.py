@@ -547,6 +547,15 @@ def test_orthanc_absolute_database_and_minimal_file(tmp_path: Path) -> None:
     assert settings.allow_unknown_modalities is False
 
 
+def test_orthanc_delete_worklists_delay_is_archive_after_hours(tmp_path: Path) -> None:
+    config = tmp_path / "orthanc.json"
+    config.write_text(json.dumps({"Worklists": {"Database": "wl", "DeleteWorklistsDelay": 24}}),
+                      encoding="utf-8")
+    assert load_settings(config).archive_after_hours == 24
+    config.write_text(json.dumps({"Worklists": {"Database": "wl"}}), encoding="utf-8")
+    assert load_settings(config).archive_after_hours == 0
+
+
 def test_orthanc_dotdot_database_is_resolved(tmp_path: Path) -> None:
     config = tmp_path / "etc" / "orthanc.json"
     config.parent.mkdir()

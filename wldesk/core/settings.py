@@ -668,7 +668,8 @@ def settings_from_orthanc(data: Mapping[str, Any], config_path: Path) -> Setting
 
     DicomAet, DicomPort, DicomModalities (hosts kept only when DicomCheckModalityHost is true,
     as Orthanc checks them only then), DicomAlwaysAllowFindWorklist (Orthanc's default, false,
-    when absent) and Worklists.{Database, FilterIssuerAet, LimitAnswers}. A relative Database is
+    when absent) and Worklists.{Database, FilterIssuerAet, LimitAnswers, DeleteWorklistsDelay (hours,
+    as archive_after_hours: counted from the scheduled start, and archived)}. A relative Database is
     resolved against the configuration file's folder. LimitAnswers cut queries with 0xFE00 in
     Orthanc, so the final status is set to 'cancel' to behave the same.
     """
@@ -688,7 +689,8 @@ def settings_from_orthanc(data: Mapping[str, Any], config_path: Path) -> Setting
     if worklists.get("Enable") is False:
         log.warning("%s: Worklists.Enable is false; wldesk serves the worklist folder anyway", source)
     for orthanc_key, key in (("Database", "database"), ("FilterIssuerAet", "filter_issuer_aet"),
-                             ("LimitAnswers", "limit_answers")):
+                             ("LimitAnswers", "limit_answers"),
+                             ("DeleteWorklistsDelay", "archive_after_hours")):
         if orthanc_key in worklists:
             raw[key] = (f"Worklists.{orthanc_key}", worklists[orthanc_key])
 

@@ -1,10 +1,12 @@
-"""hidden_statuses over real sockets: DCMTK findscu as the modality, and several clients at once
-while the statuses change on disk."""
+"""What modalities see over real sockets: hidden_statuses (DCMTK findscu as the modality, and
+several clients at once while the statuses change on disk), and entries that expire and are
+restored."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -14,6 +16,9 @@ from pydicom.dataset import Dataset
 from tests.core.net.test_server import Running, accessions
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.samples import name_query, write_entry
+from wldesk.core.editing.entries import archive_folder, restore_entry
+from wldesk.core.events import EventBus
+from wldesk.core.flow.housekeeping import sweep
 from wldesk.core.flow.ledger import Ledger, OrderKey
 from wldesk.core.flow.status import set_step_status, step_status
 
@@ -64,6 +69,23 @@ def test_findscu_does_not_see_a_completed_entry_unless_it_asks_for_completed(
     assert findscu_accessions(port, status_query("COMPLETED"), tmp_path) == ["B1"]  # #3842
     Ledger(folder).update(OrderKey("B1"), set_step_status("SCHEDULED"))
     assert findscu_accessions(port, status_query(None), tmp_path) == ["A1", "B1"]
+
+
+def test_findscu_loses_an_expired_entry_and_sees_it_again_once_restored(
+        running: Running, folder: Path, tmp_path: Path) -> None:
+    if dcmtk_tool("findscu") is None:
+        pytest.skip("DCMTK findscu is not installed")
+    write_entry(folder, "past.wl", accession="P1", date="20261130", time="080000")
+    write_entry(folder, "soon.wl", accession="S1", date="20261202", time="080000")
+    port = running.server.port
+    assert findscu_accessions(port, status_query(None), tmp_path) == ["P1", "S1"]
+    moved = sweep(Ledger(folder), running.settings.replace(archive_after_hours=24), EventBus(),
+                  datetime(2026, 12, 1, 8, 0))
+    assert moved == 1
+    assert findscu_accessions(port, status_query(None), tmp_path) == ["S1"]
+    [archived] = archive_folder(folder, datetime(2026, 12, 1)).iterdir()
+    restore_entry(archived, folder)
+    assert findscu_accessions(port, status_query(None), tmp_path) == ["P1", "S1"]
 
 
 def test_a_server_hiding_nothing_answers_every_status(folder: Path) -> None:
