@@ -23,6 +23,7 @@ LAYERS: dict[str, str] = {
     "wldesk.core.logs": "plumbing",
     "wldesk.core.audit": "plumbing",
     "wldesk.core.settings": "plumbing",
+    "wldesk.core.settings_file": "plumbing",
     "wldesk.core.profile": "plumbing",
     "wldesk.core.autostart": "plumbing",
     "wldesk.core.dicom": "dicom",

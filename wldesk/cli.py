@@ -49,7 +49,8 @@ from wldesk.core.net.probe import (
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.query.matching import compile_query
 from wldesk.core.query.values import QueryError
-from wldesk.core.settings import Settings, SettingsError, load_settings
+from wldesk.core.settings import Settings, SettingsError
+from wldesk.core.settings_file import load_settings
 from wldesk.core.store import FolderStore
 
 log = logging.getLogger("wldesk")
@@ -415,7 +416,8 @@ def query_command(args: argparse.Namespace) -> int:
     a key that cannot be read."""
     settings = load_effective_settings(args.query_config or args.config, {})
     target = Target(args.host or connect_host(settings.bind_address), args.port or settings.port,
-                    args.aec or settings.ae_title, settings.filter_issuer_aet)
+                    args.aec or settings.ae_title, settings.filter_issuer_aet,
+                    settings.hidden_statuses)
     form = QueryForm(calling_aet=args.aet)
     try:
         identifier = identifier_from_keys(args.keys, build_identifier(form))
@@ -449,7 +451,8 @@ def _explain(args: argparse.Namespace, settings: Settings, identifier: Dataset,
     folder = args.folder or Path(settings.database)
     try:
         query = compile_query(identifier,
-                              issuer_aet=args.aet if settings.filter_issuer_aet else None)
+                              issuer_aet=args.aet if settings.filter_issuer_aet else None,
+                              hidden_statuses=settings.hidden_statuses)
     except QueryError as exc:
         print(f"# cannot explain: invalid query: {exc}", file=out)
         return

@@ -33,13 +33,8 @@ import platformdirs
 
 from wldesk import APP_NAME
 from wldesk.core.net.firewall import RULE_NAME, delete_args, rule_args
-from wldesk.core.settings import (
-    SETTINGS_VERSION,
-    Settings,
-    SettingsError,
-    load_settings,
-    save_settings,
-)
+from wldesk.core.settings import SETTINGS_VERSION, Settings, SettingsError
+from wldesk.core.settings_file import load_settings, save_settings
 
 USERS_SID = "*S-1-5-32-545"  # BUILTIN\Users, whatever the Windows language
 

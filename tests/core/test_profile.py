@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from wldesk.core.profile import DEFAULT_PROFILE, Profile
-from wldesk.core.settings import KnownModality, Settings, SettingsError, load_settings, save_settings
+from wldesk.core.settings import KnownModality, Settings, SettingsError
+from wldesk.core.settings_file import load_settings, save_settings
 
 US1 = {"name": "Ultrasound", "ae_title": "US1", "host": ""}
 

@@ -19,13 +19,15 @@ from wldesk.core.settings import (
     KnownModality,
     Settings,
     SettingsError,
+    describe_settings,
+    setting,
+)
+from wldesk.core.settings_file import (
     SettingsFile,
     backup_settings_file,
-    describe_settings,
     load_settings,
     read_settings_file,
     save_settings,
-    setting,
 )
 
 
@@ -62,7 +64,7 @@ def test_every_setting_says_whether_it_needs_a_restart() -> None:
                        "limit_answers", "limit_final_status", "settle_seconds", "folder_events",
                        "allow_unknown_modalities", "modalities", "default_profile",
                        "tls_certificate", "tls_key", "tls_ca", "association_request_timeout",
-                       "check_called_ae_title", "mpps", "mpps_keep_days"}
+                       "check_called_ae_title", "mpps", "mpps_keep_days", "hidden_statuses"}
     assert Settings().restart_needed_for(Settings(port=104))
     assert not Settings().restart_needed_for(Settings(redact_patient_data=True, start_at_login=True,
                                                       audit_days=7))
@@ -104,7 +106,7 @@ def test_a_declared_default_must_be_valid() -> None:
     class ChoicesOnABool:
         flag: bool = setting(False, "A flag.", group="wldesk", restart=False, choices={"x": "X"})
 
-    with pytest.raises(TypeError, match="only a str setting has choices"):
+    with pytest.raises(TypeError, match="only a str or choices setting has choices"):
         describe_settings(ChoicesOnABool)
 
 
@@ -547,6 +549,15 @@ def test_orthanc_absolute_database_and_minimal_file(tmp_path: Path) -> None:
     assert settings.allow_unknown_modalities is False
 
 
+def test_orthanc_delete_worklists_delay_is_archive_after_hours(tmp_path: Path) -> None:
+    config = tmp_path / "orthanc.json"
+    config.write_text(json.dumps({"Worklists": {"Database": "wl", "DeleteWorklistsDelay": 24}}),
+                      encoding="utf-8")
+    assert load_settings(config).archive_after_hours == 24
+    config.write_text(json.dumps({"Worklists": {"Database": "wl"}}), encoding="utf-8")
+    assert load_settings(config).archive_after_hours == 0
+
+
 def test_orthanc_dotdot_database_is_resolved(tmp_path: Path) -> None:
     config = tmp_path / "etc" / "orthanc.json"
     config.parent.mkdir()
@@ -600,3 +611,15 @@ def test_machine_wide_install_keeps_templates_with_the_worklists(
     monkeypatch.setenv("WLDESK_MACHINE_DIR", str(tmp_path))
     assert paths.templates_dir() == tmp_path / "templates"
     assert paths.default_worklist_dir() == tmp_path / "worklists"
+
+
+def test_hidden_statuses_are_some_of_the_step_statuses_in_their_order() -> None:
+    assert Settings().hidden_statuses == ("COMPLETED", "DISCONTINUED")
+    read = Settings.from_mapping({"hidden_statuses": ["DISCONTINUED", "STARTED", "STARTED"]})
+    assert read.hidden_statuses == ("STARTED", "DISCONTINUED")
+    assert read.to_mapping()["hidden_statuses"] == ["STARTED", "DISCONTINUED"]
+    assert Settings.from_mapping({"hidden_statuses": []}).hidden_statuses == ()
+    for wrong in ("COMPLETED", ["DONE"], [1]):
+        with pytest.raises(SettingsError, match="setting 'hidden_statuses': expected a list of "
+                                                "'SCHEDULED', 'ARRIVED'"):
+            Settings.from_mapping({"hidden_statuses": wrong})

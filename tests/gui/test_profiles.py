@@ -12,7 +12,8 @@ from pytestqt.qtbot import QtBot
 
 from tests.helpers.samples import worklist_dataset, write_wl
 from wldesk.core.profile import Profile
-from wldesk.core.settings import KnownModality, load_settings
+from wldesk.core.settings import KnownModality
+from wldesk.core.settings_file import load_settings
 from wldesk.gui.controller import ServerController
 from wldesk.gui.modalities_table import DEFAULT_TEXT, ModalitiesModel
 from wldesk.gui.profiles import ProfileDialog

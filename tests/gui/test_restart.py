@@ -18,7 +18,7 @@ from tests.conftest import LogWarnings
 from tests.helpers.ports import LOCALHOST, free_port
 from tests.helpers.samples import name_query, write_entry
 from wldesk.core.net.scu import find as scu_find
-from wldesk.core.settings import load_settings
+from wldesk.core.settings_file import load_settings
 from wldesk.gui.activity_tab import ActivityModel
 from wldesk.gui.controller import ServerController
 from wldesk.gui.mainwindow import MainWindow

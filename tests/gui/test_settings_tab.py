@@ -14,12 +14,13 @@ import pytest
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, Qt, QUrl
 from PySide6.QtGui import QDesktopServices
 from PySide6.QtTest import QTest
-from PySide6.QtWidgets import QFileDialog, QGroupBox, QLabel, QLineEdit, QWidget
+from PySide6.QtWidgets import QCheckBox, QFileDialog, QGroupBox, QLabel, QLineEdit, QWidget
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
 from tests.helpers.ports import echo, free_port
-from wldesk.core.settings import GROUPS, KnownModality, Settings, load_settings
+from wldesk.core.settings import GROUPS, KnownModality, Settings
+from wldesk.core.settings_file import load_settings
 from wldesk.gui.controller import ServerController
 from wldesk.gui.modalities_table import ModalitiesModel
 from wldesk.gui.settings_tab import SettingsTab, field_label
@@ -134,7 +135,8 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         members = [d.name for d in Settings.declarations() if d.group == box.title()]
         assert [n for n in tab.field_names() if box.isAncestorOf(tab.editor(n))] == members
     assert tab.field_names() == [  # the form's order, as before the groups were declared
-        "database", "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
+        "database", "hidden_statuses", "archive_after_hours", "archive_done_after_minutes",
+        "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
         "folder_events",
         "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
         "association_request_timeout", "check_called_ae_title", "mpps", "mpps_keep_days",
@@ -475,3 +477,21 @@ def test_the_form_fits_the_window_without_scrolling_sideways(qtbot: QtBot, tab: 
     was = check.isChecked()
     QTest.mouseClick(label, Qt.MouseButton.LeftButton)
     assert check.isChecked() != was
+
+
+def test_hidden_statuses_are_check_boxes_saved_as_a_list(tab: SettingsTab,
+                                                          controller: ServerController) -> None:
+    def box(status: str) -> QCheckBox:
+        found = tab.findChild(QCheckBox, f"hidden_statuses:{status}")
+        assert found is not None
+        return found
+
+    assert [s for s in ("SCHEDULED", "STARTED", "COMPLETED", "DISCONTINUED")
+            if box(s).isChecked()] == ["COMPLETED", "DISCONTINUED"]
+    assert box("COMPLETED").text() == "Completed"
+    box("DISCONTINUED").click()
+    box("STARTED").click()
+    click_save(tab)
+    assert controller.settings.hidden_statuses == ("STARTED", "COMPLETED")
+    saved = json.loads(controller.settings_path.read_text(encoding="utf-8"))
+    assert saved["hidden_statuses"] == ["STARTED", "COMPLETED"]

@@ -14,7 +14,8 @@ from pytestqt.qtbot import QtBot
 
 from tests.helpers.ports import echo, free_port
 from wldesk.core import paths
-from wldesk.core.settings import Settings, load_settings
+from wldesk.core.settings import Settings
+from wldesk.core.settings_file import load_settings
 from wldesk.gui.app import WldeskApp, open_app
 from wldesk.gui.startup import (
     CHANGE,

@@ -35,13 +35,10 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 from wldesk import __version__
 from wldesk.core import paths
-from wldesk.core.fileio import atomic_create_bytes, atomic_write_bytes
 from wldesk.core.profile import DEFAULT_PROFILE, Profile, ProfileError, profile_from
 
 log = logging.getLogger(__name__)
@@ -148,13 +145,18 @@ def _modality_from(value: Any, where: str) -> KnownModality:
                          host=texts["host"], profile=profile)
 
 
+STEP_STATUSES = {"SCHEDULED": "Scheduled", "ARRIVED": "Arrived", "READY": "Ready",
+                 "STARTED": "Started", "COMPLETED": "Completed", "DISCONTINUED": "Discontinued"}
+"""The Scheduled Procedure Step Status terms (PS3.3 C.4.10), each with how the window shows it."""
+
+
 # --- declaring a setting -----------------------------------------------------------------------
 
 GROUPS = ("Worklist", "Network", "Modalities", "Orders", "wldesk")
 """The boxes of the Settings tab, in their order; every setting names one as its group."""
 
 _TYPES = {"str": "str", "int": "int", "bool": "bool", "tuple[KnownModality, ...]": "modalities",
-          "Profile": "profile"}
+          "Profile": "profile", "tuple[str, ...]": "choices"}
 _DECLARED = "wldesk.setting"  # field metadata key: what setting() was told
 _NOT_A_SETTING = "wldesk.not_a_setting"  # field metadata key: why a field is no setting
 
@@ -164,14 +166,15 @@ class SettingInfo:
     """Everything wldesk knows about one setting, as declared with :func:`setting`."""
 
     name: str
-    type: str  # "str", "int", "bool", "modalities" (a tuple of KnownModality) or "profile"
+    type: str  # "str", "int", "bool", "modalities" (a tuple of KnownModality), "profile" or
+    # "choices" (a tuple of some of the choices, in their order)
     default: Any  # None when default_factory computes it
     default_factory: Callable[[], Any] | None
     description: str  # one sentence: the Settings tab's tooltip, its label up to ":" or "("
     group: str  # one of GROUPS
     restart: bool  # True: the running server reads it at start, a change needs a restart
     check: Callable[[Any], Any] | None = None  # raises ValueError; returns the value normalised
-    choices: tuple[str, ...] = ()  # the values allowed (a str setting), in the tab's order
+    choices: tuple[str, ...] = ()  # the values allowed (a str or choices setting), in order
     choice_labels: tuple[str, ...] = ()  # how the Settings tab shows each of the choices
     minimum: int | None = None  # an int setting's range (None: unbounded)
     maximum: int | None = None
@@ -246,8 +249,10 @@ def describe_settings(cls: type) -> tuple[SettingInfo, ...]:
         if kind is None:
             raise TypeError(f"{where}: settings of type {f.type} are not supported")
         info = SettingInfo(name=f.name, type=kind, **declared)
-        if info.choices and kind != "str":
-            raise TypeError(f"{where}: only a str setting has choices")
+        if info.choices and kind not in ("str", "choices"):
+            raise TypeError(f"{where}: only a str or choices setting has choices")
+        if kind == "choices" and not info.choices:
+            raise TypeError(f"{where}: a choices setting needs its choices")
         if kind != "int" and (info.minimum, info.maximum, info.zero_label) != (None, None, ""):
             raise TypeError(f"{where}: only an int setting has a range or a label for 0")
         if info.secret and kind != "str":
@@ -289,6 +294,17 @@ class Settings:
             "one of them (empty: no client certificate asked for).", group="Network", restart=True)
     database: str = setting(None, "Folder whose .wl files are served.", check=_check_folder,
                             default_factory=_default_database, group="Worklist", restart=True)
+    hidden_statuses: tuple[str, ...] = setting(
+        ("COMPLETED", "DISCONTINUED"), "Steps with these statuses are hidden from queries (a query "
+        "asking for a status still finds them).", choices=STEP_STATUSES, group="Worklist",
+        restart=True)
+    archive_after_hours: int = setting(
+        0, "Archive an entry this many hours after its scheduled start (0: never).", minimum=0,
+        maximum=87600, zero_label="never", group="Worklist", restart=False)
+    archive_done_after_minutes: int = setting(
+        0, "Archive a completed or discontinued entry this many minutes after it was done "
+           "(0: never).", minimum=0, maximum=525600, zero_label="never", group="Worklist",
+        restart=False)
     filter_issuer_aet: bool = setting(
         False, "Serve a modality only the steps scheduled for its own AE title when its query "
                "leaves the station AE title open.", group="Worklist", restart=True)
@@ -477,6 +493,8 @@ class Settings:
                 value = [m.to_mapping() for m in value]
             elif info.type == "profile":
                 value = value.to_mapping()
+            elif info.type == "choices":
+                value = list(value)
             out[info.name] = value
         for key, text in self.unknown_keys:
             out[key] = json.loads(text)
@@ -505,6 +523,8 @@ class Settings:
 
 
 def _type_name(info: SettingInfo) -> str:
+    if info.type == "choices":
+        return "a list of " + ", ".join(repr(c) for c in info.choices)
     if info.choices:
         return "one of " + ", ".join(repr(c) for c in info.choices)
     return {"str": "a string", "int": "an integer", "bool": "true or false",
@@ -526,6 +546,10 @@ def _coerce(info: SettingInfo, value: Any, where: str) -> Any:
                 raise SettingsError(f"{where}[{i}].ae_title: {modality.ae_title!r} is already the "
                                     f"AE title of modality {j}")
         return modalities
+    if info.type == "choices":
+        if not isinstance(value, (list, tuple)) or any(v not in info.choices for v in value):
+            raise SettingsError(f"{where}: expected {_type_name(info)}, got {value!r}")
+        return tuple(c for c in info.choices if c in value)
     if info.type == "profile":
         try:
             return profile_from(value, where)
@@ -551,6 +575,12 @@ def _coerce(info: SettingInfo, value: Any, where: str) -> Any:
 _SETTINGS = describe_settings(Settings)
 _SETTINGS_BY_NAME = {info.name: info for info in _SETTINGS}
 _SETTING_NAMES = frozenset(_SETTINGS_BY_NAME)
+
+
+def coerce_value(name: str, value: Any, where: str) -> Any:
+    """``value`` as setting ``name`` holds it, checked (SettingsError naming ``where`` when it
+    is wrong): for values that come from elsewhere, e.g. an Orthanc configuration's keys."""
+    return _coerce(_SETTINGS_BY_NAME[name], value, where)
 
 
 # --- the settings file's format: version and upgrades --------------------------------------------
@@ -588,185 +618,3 @@ def _warn_unknown(source: str, unknown: list[str], version: int) -> None:
     keys = ", ".join(repr(key) for key in unknown)
     log.warning("%s: unknown setting%s %s kept as is in the file but not used (%s)", source,
                 "s" if len(unknown) > 1 else "", keys, why)
-
-
-# --- files -------------------------------------------------------------------------------------
-
-def _strip_json_comments(text: str) -> str:
-    """Remove // and /* */ comments outside strings (Orthanc's configuration files have them)."""
-    out: list[str] = []
-    i, n = 0, len(text)
-    while i < n:
-        ch = text[i]
-        if ch == '"':
-            j = i + 1
-            while j < n and text[j] != '"':
-                j += 2 if text[j] == "\\" else 1
-            out.append(text[i:j + 1])
-            i = j + 1
-        elif text.startswith("//", i):
-            j = text.find("\n", i)
-            i = n if j < 0 else j
-        elif text.startswith("/*", i):
-            j = text.find("*/", i + 2)
-            i = n if j < 0 else j + 2
-        else:
-            out.append(ch)
-            i += 1
-    return "".join(out)
-
-
-_ORTHANC_KEYS = frozenset({"DicomAet", "DicomPort", "DicomModalities", "Worklists",
-                           "DicomAlwaysAllowFindWorklist", "Name", "StorageDirectory", "Plugins"})
-
-
-def is_orthanc_config(data: Mapping[str, Any]) -> bool:
-    return any(key in _ORTHANC_KEYS for key in data)
-
-
-def _orthanc_modalities(raw: Any, check_host: bool, source: str) -> list[dict[str, str]]:
-    if not isinstance(raw, Mapping):
-        raise SettingsError(f"{source}: 'DicomModalities' must be an object")
-    result = []
-    for name, entry in raw.items():
-        if isinstance(entry, list) and len(entry) >= 2:
-            aet, host = entry[0], entry[1]
-        elif isinstance(entry, Mapping) and "AET" in entry:
-            aet, host = entry["AET"], entry.get("Host", "")
-        else:
-            raise SettingsError(
-                f"{source}: 'DicomModalities.{name}' must be [AET, host, port] or "
-                '{"AET": ..., "Host": ..., "Port": ...}')
-        if not isinstance(aet, str) or not isinstance(host, str):
-            raise SettingsError(f"{source}: 'DicomModalities.{name}': AET and Host must be strings")
-        result.append({"name": str(name), "ae_title": aet, "host": host if check_host else ""})
-    return result
-
-
-def settings_from_orthanc(data: Mapping[str, Any], config_path: Path) -> Settings:
-    """Take the keys wldesk understands from an Orthanc configuration.
-
-    DicomAet, DicomPort, DicomModalities (hosts kept only when DicomCheckModalityHost is true,
-    as Orthanc checks them only then), DicomAlwaysAllowFindWorklist (Orthanc's default, false,
-    when absent) and Worklists.{Database, FilterIssuerAet, LimitAnswers}. A relative Database is
-    resolved against the configuration file's folder. LimitAnswers cut queries with 0xFE00 in
-    Orthanc, so the final status is set to 'cancel' to behave the same.
-    """
-    source = str(config_path)
-    raw: dict[str, tuple[str, Any]] = {}  # wldesk setting -> (Orthanc key, value)
-    for orthanc_key, key in (("DicomAet", "ae_title"), ("DicomPort", "port"),
-                             ("DicomAlwaysAllowFindWorklist", "allow_unknown_modalities")):
-        if orthanc_key in data:
-            raw[key] = (orthanc_key, data[orthanc_key])
-    if "DicomModalities" in data:
-        check_host = data.get("DicomCheckModalityHost", False) is True
-        raw["modalities"] = ("DicomModalities",
-                             _orthanc_modalities(data["DicomModalities"], check_host, source))
-    worklists = data.get("Worklists", {})
-    if not isinstance(worklists, Mapping):
-        raise SettingsError(f"{source}: key 'Worklists' must be an object")
-    if worklists.get("Enable") is False:
-        log.warning("%s: Worklists.Enable is false; wldesk serves the worklist folder anyway", source)
-    for orthanc_key, key in (("Database", "database"), ("FilterIssuerAet", "filter_issuer_aet"),
-                             ("LimitAnswers", "limit_answers")):
-        if orthanc_key in worklists:
-            raw[key] = (f"Worklists.{orthanc_key}", worklists[orthanc_key])
-
-    values: dict[str, Any] = {"allow_unknown_modalities": False, "limit_final_status": "cancel"}
-    for key, (orthanc_key, value) in raw.items():
-        values[key] = _coerce(_SETTINGS_BY_NAME[key], value, f"{source}: key '{orthanc_key}'")
-    if "database" in values:
-        values["database"] = str((config_path.parent / values["database"]).resolve())
-    return Settings(**values)
-
-
-def _json_object(path: Path) -> dict[str, Any]:
-    """The file's JSON object; SettingsError saying why there is none (without the file's name)."""
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise SettingsError(f"cannot read the settings file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise SettingsError("the settings file is not UTF-8 text") from None
-    try:
-        data = json.loads(_strip_json_comments(text))
-    except json.JSONDecodeError as exc:
-        raise SettingsError(f"not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                            f"{exc.msg})") from None
-    if not isinstance(data, dict):
-        raise SettingsError("expected a JSON object at the top level")
-    return data
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return _json_object(path)
-    except SettingsError as exc:
-        raise SettingsError(f"{path}: {exc}") from None
-
-
-def load_settings(path: Path) -> Settings:
-    """Read a wldesk settings file or an Orthanc configuration file; raise SettingsError."""
-    data = _read_json(path)
-    if is_orthanc_config(data):
-        return settings_from_orthanc(data, path)
-    return Settings.from_mapping(data, source=str(path))
-
-
-def save_settings(settings: Settings, path: Path) -> None:
-    """Persist settings as JSON, atomically (the old file survives any failure)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(settings.to_mapping(), indent=2, ensure_ascii=False) + "\n"
-    atomic_write_bytes(path, text.encode("utf-8"))
-
-
-@dataclass(frozen=True)
-class SettingsFile:
-    """The window's settings as read at start-up: what could be used and what could not."""
-
-    settings: Settings  # the file's good values; defaults for the others
-    problems: tuple[SettingsProblem, ...]  # empty when the whole file could be used
-    source: Path  # the file read (or that would have been: there may be none yet)
-    path: Path  # where changes are saved: ``source``, or wldesk's own file for an Orthanc one
-
-
-def read_settings_file(config: Path | None) -> SettingsFile:
-    """The window's settings: from ``config``, else from the user's settings file (defaults when
-    there is none yet), never raising for what the file holds.
-
-    A wrong value leaves its setting at the default, as a problem naming the key; a file that
-    cannot be read at all (not JSON, an Orthanc configuration with a wrong value) gives every
-    default and one problem. Changes go to ``config`` unless it is an Orthanc configuration: then
-    to wldesk's own settings file.
-    """
-    own = paths.default_settings_path()
-    source = config if config is not None else own
-    if config is None and not own.exists():
-        return SettingsFile(Settings(), (), source, own)
-    try:
-        data = _json_object(source)
-    except SettingsError as exc:
-        return SettingsFile(Settings(), (SettingsProblem(None, str(exc)),), source, source)
-    if is_orthanc_config(data):
-        try:
-            return SettingsFile(settings_from_orthanc(data, source), (), source, own)
-        except SettingsError as exc:
-            return SettingsFile(Settings(), (SettingsProblem(None, str(exc)),), source, own)
-    settings, problems = Settings.from_mapping_leniently(data, source=str(source))
-    return SettingsFile(settings, problems, source, source)
-
-
-def backup_settings_file(path: Path, when: datetime | None = None) -> Path:
-    """Copy ``path`` next to itself as ``<name>.bak-YYYYMMDD-HHMMSS`` (``-2``, ``-3``... when that
-    name is taken: a backup is never replaced), atomically; the copy's path. Raises OSError."""
-    data = path.read_bytes()
-    stamp = (when or datetime.now()).strftime("%Y%m%d-%H%M%S")
-    number = 1
-    while True:
-        backup = path.with_name(f"{path.name}.bak-{stamp}" + (f"-{number}" if number > 1 else ""))
-        try:
-            atomic_create_bytes(backup, data)
-        except FileExistsError:
-            number += 1
-            continue
-        return backup

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import QApplication, QMessageBox, QSystemTrayIcon
 from wldesk.core import paths
 from wldesk.core.fileio import atomic_write_bytes
 from wldesk.core.logs import setup_logging
-from wldesk.core.settings import Settings, SettingsProblem, read_settings_file
+from wldesk.core.settings import Settings, SettingsProblem
+from wldesk.core.settings_file import read_settings_file
 from wldesk.gui.controller import ServerController
 from wldesk.gui.mainwindow import MainWindow
 from wldesk.gui.resources import icon

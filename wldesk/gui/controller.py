@@ -41,7 +41,8 @@ from wldesk.core.net.doctor_text import ModalityView, modality_views
 from wldesk.core.net.preflight import Problem, check_settings
 from wldesk.core.net.restart import SwapOutcome, swap_servers
 from wldesk.core.net.server import ServerStartError, WorklistServer
-from wldesk.core.settings import Settings, SettingsProblem, backup_settings_file, save_settings
+from wldesk.core.settings import Settings, SettingsProblem
+from wldesk.core.settings_file import backup_settings_file, save_settings
 from wldesk.core.store import FolderStore, Snapshot
 from wldesk.gui.bridge import EventBridge
 from wldesk.gui.tasks import run_in_background
@@ -512,3 +513,21 @@ class ServerController(QObject):
         self._follow_saved_store()
         self.settings_changed.emit(new)
         return kept
+
+    # --- the archive ---------------------------------------------------------------------------
+
+    @property
+    def ledger(self) -> Ledger:
+        """The worklist folder as the channels write it (the saved settings' folder)."""
+        return self.channels.ledger
+
+    def restore_archived(self, archived: Path) -> Written:
+        """Move an archived entry back into the worklist folder, shown in the Activity tab; raises
+        EditError saying why it could not."""
+        written = self.ledger.restore(archived)
+        where = archived.parent
+        with contextlib.suppress(ValueError):
+            where = where.relative_to(self.ledger.folder)
+        self.bus.emit(InputEvent("Window", "restored", "wldesk", str(written.key),
+                                 written.path.name, f"restored from {where.as_posix()}"))
+        return written

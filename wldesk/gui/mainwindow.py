@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 from wldesk import __version__
 from wldesk.core import paths
 from wldesk.gui.activity_tab import ActivityTab
+from wldesk.gui.archive_dialog import ArchiveDialog
 from wldesk.gui.connection import PENDING_COLOR, ConnectionCard, after_restart_text
 from wldesk.gui.controller import ServerController
 from wldesk.gui.csv_import import show_csv_import
@@ -158,6 +159,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
         self.worklist.open_entry.connect(self.open_entry)
         self.worklist.new_entry_requested.connect(self.new_entry)
+        self.worklist.archive_requested.connect(self.show_archive)
         self.editors: list[EditorWindow] = []
         new_button = QPushButton("New entry…")
         new_button.setToolTip("Schedule a procedure: a new worklist entry in the folder")
@@ -173,6 +175,8 @@ class MainWindow(QMainWindow):
         file_menu.addAction("&Import CSV…", self.import_csv).setToolTip(
             "Make entries from the rows of a spreadsheet saved as CSV (shown before they are "
             "written)")
+        file_menu.addAction("&Archived entries…", self.show_archive).setToolTip(
+            "Entries moved out of the worklist (deleted, cancelled or expired), to restore")
         file_menu.addSeparator()
         file_menu.addAction("Open worklist folder",
                             lambda: open_folder(self.controller.settings.database))
@@ -222,6 +226,14 @@ class MainWindow(QMainWindow):
                                               "Worklist files (*.wl);;All files (*)")
         if name:
             self.open_entry(Path(name))
+
+    def show_archive(self) -> ArchiveDialog:
+        """The archived entries, with Restore (non-modal)."""
+        dialog = ArchiveDialog(self.controller, self)
+        dialog.setObjectName("archive")
+        dialog.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
+        dialog.show()
+        return dialog
 
     def import_csv(self) -> None:
         name, _ = QFileDialog.getOpenFileName(self, "Import CSV", "",

@@ -225,6 +225,30 @@ class _ChoiceEditor(_Editor):
         self.combo.setCurrentIndex(self.combo.findData(value))
 
 
+class _ChoicesEditor(_Editor):
+    """Some of the choices: a check box for each."""
+
+    def __init__(self, declaration: SettingInfo, changed: Callable[[], None]) -> None:
+        self.checks: dict[str, QCheckBox] = {}
+        self.widget = QWidget()
+        row = QHBoxLayout(self.widget)
+        row.setContentsMargins(0, 0, 0, 0)
+        for choice, label in zip(declaration.choices, declaration.choice_labels, strict=True):
+            check = QCheckBox(label)
+            check.setObjectName(f"{declaration.name}:{choice}")
+            check.toggled.connect(changed)
+            self.checks[choice] = check
+            row.addWidget(check)
+        row.addStretch(1)
+
+    def value(self) -> Any:
+        return tuple(choice for choice, check in self.checks.items() if check.isChecked())
+
+    def set_value(self, value: Any) -> None:
+        for choice, check in self.checks.items():
+            check.setChecked(choice in value)
+
+
 class _ProfileOpener:
     """Opens the profile dialog (non-modal to the code: ``done`` gets the profile chosen)."""
 
@@ -445,6 +469,8 @@ class SettingsTab(QWidget):
             return _ProfileEditor(changed, self.profiles)
         if name == "database":
             return _FolderEditor(changed)
+        if kind == "choices":
+            return _ChoicesEditor(declaration, changed)
         if declaration.choices:
             return _ChoiceEditor(declaration, changed)
         if kind == "bool":

@@ -74,7 +74,7 @@ def server_target(controller: ServerController) -> Target:
         with contextlib.suppress(RuntimeError):  # stopped meanwhile
             port = server.port
     return Target(connect_host(settings.bind_address), port, settings.ae_title,
-                  settings.filter_issuer_aet)
+                  settings.filter_issuer_aet, settings.hidden_statuses)
 
 
 # --- Qt --------------------------------------------------------------------------------------------
@@ -358,10 +358,11 @@ class TestQueryTab(QWidget):
         form = self._checked_form()
         if form is None:
             return
-        filter_issuer = server_target(self.controller).filter_issuer_aet
+        target = server_target(self.controller)
         store = self.controller.store
         self._start("comparing the query with the worklist folder…",
-                    lambda: explain_without_network(form, filter_issuer, store))
+                    lambda: explain_without_network(form, target.filter_issuer_aet, store,
+                                                    target.hidden_statuses))
 
     @Slot()
     def copy_findscu_command(self) -> None:

@@ -532,6 +532,7 @@ class WorklistTab(QWidget):
 
     open_entry = Signal(object)  # pathlib.Path of the double-clicked entry's file
     new_entry_requested = Signal()  # the empty folder's "New entry…" button
+    archive_requested = Signal()  # the "Archived…" button
 
     def __init__(self, controller: ServerController, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -555,6 +556,10 @@ class WorklistTab(QWidget):
         self.filter_edit.textChanged.connect(self._filter_changed)
         self.summary = QLabel()
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.archive_button = QPushButton("Archived…")
+        self.archive_button.setToolTip("Entries moved out of the worklist (deleted, cancelled or "
+                                       "expired), to look at or restore")
+        self.archive_button.clicked.connect(self.archive_requested)
         # which view: every entry (the table) or one day's steps (the day view)
         self.all_button = QPushButton("All &entries")
         self.all_button.setToolTip("Show every entry of the folder in a table")
@@ -571,6 +576,7 @@ class WorklistTab(QWidget):
         top = QHBoxLayout()
         top.addWidget(self.filter_edit, 1)
         top.addWidget(self.summary)
+        top.addWidget(self.archive_button)
         top.addStretch(0)  # takes the room the filter leaves in the day view
         top.addSpacing(12)
         top.addWidget(self.all_button)

@@ -50,9 +50,11 @@ from wldesk.core.editing.document import (
 )
 from wldesk.core.editing.entries import (
     archive_entry,
+    archived_entries,
     generate_id,
     new_entry,
     person_name,
+    restore_entry,
     save_new_entry,
     suggest_filename,
 )
@@ -747,15 +749,37 @@ def test_archive_entry_moves_the_file_out_of_the_served_folder(tmp_path: Path) -
     path = write_wl(tmp_path / "a.wl", worklist_dataset())
     data = path.read_bytes()
     assert len(FolderStore(tmp_path).refresh().entries) == 1
-    archived = archive_entry(path)
-    assert archived == tmp_path / "archive" / "a.wl"
+    archived = archive_entry(path, datetime(2026, 11, 30, 8, 0))
+    assert archived == tmp_path / "archive" / "2026-11" / "a.wl"
     assert not path.exists() and archived.read_bytes() == data
     assert len(FolderStore(tmp_path).refresh().entries) == 0  # no longer served
     again = write_wl(tmp_path / "a.wl", worklist_dataset("OTHER^NAME"))
-    assert archive_entry(again) == tmp_path / "archive" / "a-2.wl"
-    assert pydicom.dcmread(tmp_path / "archive" / "a.wl").PatientName == "DOE^JOHN"
+    assert archive_entry(again, datetime(2026, 11, 1)) == tmp_path / "archive" / "2026-11" / "a-2.wl"
+    assert pydicom.dcmread(archived).PatientName == "DOE^JOHN"
     with pytest.raises(EditError, match="not a file"):
         archive_entry(tmp_path / "a.wl")
+    now = write_wl(tmp_path / "b.wl", worklist_dataset())
+    assert archive_entry(now).parent == tmp_path / "archive" / f"{datetime.now():%Y-%m}"
+
+
+def test_archived_entries_are_listed_newest_month_first_and_restored(tmp_path: Path) -> None:
+    (tmp_path / "archive").mkdir()
+    old_layout = write_wl(tmp_path / "archive" / "old.wl", worklist_dataset())
+    for name, month in (("b.wl", 10), ("a.wl", 11), ("c.wl", 11)):
+        archive_entry(write_wl(tmp_path / name, worklist_dataset()), datetime(2026, month, 3))
+    (tmp_path / "archive" / "2026-11" / "notes.txt").write_text("not an entry")
+    archive = tmp_path / "archive"
+    assert archived_entries(tmp_path) == [archive / "2026-11" / "a.wl", archive / "2026-11" / "c.wl",
+                                          archive / "2026-10" / "b.wl", old_layout]
+    write_wl(tmp_path / "a.wl", worklist_dataset("NEWER^ENTRY"))  # the name is taken again
+    back = restore_entry(archive / "2026-11" / "a.wl", tmp_path)
+    assert back == tmp_path / "a-2.wl" and pydicom.dcmread(back).PatientName == "DOE^JOHN"
+    assert restore_entry(old_layout, tmp_path) == tmp_path / "old.wl"
+    assert len(FolderStore(tmp_path).refresh().entries) == 3  # served again
+    assert archived_entries(tmp_path) == [archive / "2026-11" / "c.wl", archive / "2026-10" / "b.wl"]
+    assert archived_entries(tmp_path / "nowhere") == []
+    with pytest.raises(EditError, match="not a file"):
+        restore_entry(old_layout, tmp_path)
 
 
 # ----------------------------------------------------------------------------------------------

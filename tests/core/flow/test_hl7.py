@@ -19,6 +19,7 @@ from tests.helpers.ports import free_port
 from tests.helpers.processes import WldeskServe
 from wldesk.core import paths
 from wldesk.core.editing.document import load_document
+from wldesk.core.editing.entries import archive_folder
 from wldesk.core.events import EventBus, InputEvent
 from wldesk.core.flow.hl7_listener import HL7Listener, MessageKeeper, hl7_dir, make_channel
 from wldesk.core.flow.hl7_mapping import load_mapping
@@ -124,11 +125,11 @@ def test_a_ris_transcript_over_mllp_send(serve: tuple[WldeskServe, int, Path],
     assert mllp_send(port, ADT_A08, tmp_path) == "MSA|AA|MSG9"
     wait_served(server, tmp_path, [("ACC100", "Meier^Anna", "19800203", "MR", "STARTED"),
                                    ("ACC200", "Meier^Anna", "19800203", "CT", "SCHEDULED")])
-    # CA: the order goes to archive/
+    # CA: the order goes to archive/YYYY-MM/
     assert mllp_send(port, order("CA", accession="ACC200", step="SPS200", control_id="MSG6"),
                      tmp_path) == "MSA|AA|MSG6"
     wait_served(server, tmp_path, [("ACC100", "Meier^Anna", "19800203", "MR", "STARTED")])
-    assert [p.name for p in (folder / "archive").iterdir()] == ["ACC200_SPS200.wl"]
+    assert [p.name for p in archive_folder(folder).iterdir()] == ["ACC200_SPS200.wl"]
     # malformed: no MSH segment, rejected; an order without a procedure, an application error
     msa = mllp_send(port, "PID|||X\rOBR|1", tmp_path)
     assert msa.startswith("MSA|AR||not an HL7 v2 message")

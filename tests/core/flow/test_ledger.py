@@ -12,6 +12,7 @@ from pydicom.dataset import Dataset
 
 from tests.helpers.samples import worklist_dataset, write_entry
 from wldesk.core.editing.document import load_document, save_document
+from wldesk.core.editing.entries import archive_folder
 from wldesk.core.flow.ledger import Ledger, LedgerError, OrderKey, dataset_key
 from wldesk.core.flow.status import set_step_status, step_status
 
@@ -73,7 +74,7 @@ def test_archiving_moves_every_step_and_deletes_nothing(tmp_path: Path) -> None:
     ledger.put(order(accession="OTHER"))
     archived = ledger.archive(OrderKey("ACC1"))
     assert sorted(w.path.name for w in archived) == ["ACC1_SPS1.wl", "ACC1_SPS2.wl"]
-    assert all(w.path.parent == tmp_path / "archive" and w.path.exists() for w in archived)
+    assert all(w.path.parent == archive_folder(tmp_path) and w.path.exists() for w in archived)
     assert wl_files(tmp_path) == ["OTHER_SPS1.wl"]
     assert ledger.archive(OrderKey("ACC1")) == []
 
@@ -149,7 +150,7 @@ def test_a_whole_entry_is_replaced_and_an_entry_archived_by_its_file(tmp_path: P
     assert load_document(path).dataset.AccessionNumber == "ACC1"
     moved = ledger.archive_file(other)
     assert (moved.action, moved.key, moved.path) == ("archived", OrderKey("ACC2", "SPS1"),
-                                                      tmp_path / "archive" / "ACC2_SPS1.wl")
+                                                      archive_folder(tmp_path) / "ACC2_SPS1.wl")
     with pytest.raises(LedgerError, match="not in the worklist folder"):
         ledger.archive_file(other)
     with pytest.raises(LedgerError, match="not in the worklist folder"):

@@ -19,6 +19,7 @@ from tests.helpers.dcmtk import dcmtk_tool, findscu_worklist
 from tests.helpers.ports import free_port
 from tests.helpers.samples import name_query, write_entry, write_wl
 from tests.helpers.tls import make_certificates
+from wldesk.core.editing.entries import archive_folder
 from wldesk.core.events import EventBus, InputEvent
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.flow.rest import RestChannel
@@ -122,11 +123,11 @@ def test_orthanc_transcript_and_what_findscu_sees(api: Api) -> None:
     answer = requests.put(f"{api.url}/worklists/A100_S1", json=changed, timeout=10)
     assert answer.status_code == 200, answer.text
     api.wait_seen(["A101", "A200", "X1"])
-    # delete moves the file to archive/
+    # delete moves the file to archive/YYYY-MM/
     answer = requests.delete(f"{api.url}/worklists/from-another-program", timeout=10)
     assert answer.status_code == 200
     api.wait_seen(["A101", "A200"])
-    assert (api.folder / "archive" / "from-another-program.wl").is_file()
+    assert (archive_folder(api.folder) / "from-another-program.wl").is_file()
     assert requests.get(f"{api.url}/worklists/from-another-program",
                         timeout=10).status_code == 404
     actions = [(e.action, e.order) for e in api.events]

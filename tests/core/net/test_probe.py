@@ -17,6 +17,8 @@ from pydicom.dataset import Dataset
 from tests.helpers.dcmtk import dcmtk_tool
 from tests.helpers.ports import free_port
 from tests.helpers.samples import write_test_query_entries
+from wldesk.core.flow.ledger import Ledger, OrderKey
+from wldesk.core.flow.status import set_step_status
 from wldesk.core.net.probe import (
     QueryForm,
     Target,
@@ -170,6 +172,21 @@ def test_explain_without_network(entries: Path) -> None:
     why = dict(outcome.others)
     assert "modality MR ≠ CT" in why["mr-today.wl"]
     assert why["broken.wl"].startswith("file not served: ")
+
+
+def test_the_explanation_names_hidden_statuses(entries: Path) -> None:
+    Ledger(entries).update(OrderKey("A1"), set_step_status("COMPLETED"))
+    store = FolderStore(entries)
+    store.start()
+    try:
+        form = QueryForm("CT1", TODAY, TODAY, modality="CT")
+        hidden = explain_without_network(form, False, store, ("COMPLETED", "DISCONTINUED"))
+        shown = explain_without_network(form, False, store)
+    finally:
+        store.stop()
+    assert hidden.answers == [] and accessions(shown.answers) == ["A1"]
+    assert dict(hidden.others)["ct-today.wl"] == (
+        "status COMPLETED is hidden from queries (hidden_statuses)")
 
 
 def test_the_findscu_command_asks_what_the_probe_asks(serve: Callable[..., Serving], tmp_path: Path) -> None:

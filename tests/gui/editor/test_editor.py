@@ -23,6 +23,7 @@ from pytestqt.qtbot import QtBot
 from tests.helpers.mpps import performed, send_mpps
 from tests.helpers.samples import raw_text, worklist_dataset, write_entry, write_wl
 from wldesk.core.editing.document import load_document
+from wldesk.core.editing.entries import archive_folder
 from wldesk.core.editing.errors import EditError
 from wldesk.gui.controller import ServerController
 from wldesk.gui.editor.model import MISSING_BRUSH, VR_ROLE, DatasetModel
@@ -453,7 +454,7 @@ def test_delete_moves_to_the_archive(qtbot: QtBot, editor: EditorWindow, entry: 
     boxes.answer = Button.Yes
     with qtbot.waitSignal(editor.archived) as archived:
         target = editor.delete_entry()
-    assert target == entry.parent / "archive" / "e1.wl"
+    assert target == archive_folder(entry.parent) / "e1.wl"
     assert archived.args == [target]
     assert not entry.exists() and target.is_file()
     assert not editor.isVisible()

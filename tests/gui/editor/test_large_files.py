@@ -21,7 +21,8 @@ import pytest
 from tests.helpers.ports import free_port
 from tests.helpers.processes import REPO_ROOT
 from tests.helpers.samples import encode, worklist_dataset
-from wldesk.core.settings import Settings, save_settings
+from wldesk.core.settings import Settings
+from wldesk.core.settings_file import save_settings
 
 BIG = 200_000_000
 BIG_TAG = 0x00991000  # private, after every key of the entry; its creator is (0099,0010)

@@ -135,6 +135,7 @@ WORKLIST_ATTRIBUTES: Final = _tags(
 
 SPS_SEQUENCE: Final = 0x00400100
 STATION_AET: Final = 0x00400001
+SPS_STATUS: Final = 0x00400020  # Scheduled Procedure Step Status
 
 # Date and time attributes matched together as one date-time range when both carry a constraint.
 DATE_TIME_PAIRS: Final = {

@@ -252,26 +252,26 @@ def save_new_entry(doc: Document, folder: Path | str) -> Path:
 
 
 ARCHIVE_FOLDER = "archive"
+"""The worklist folder's subfolder of archived entries: ``archive/YYYY-MM/`` (the month of
+archiving). The server serves only the folder's top level, so an archived entry is not served."""
 
 
-def archive_entry(path: Path | str, into: str = ARCHIVE_FOLDER) -> Path:
-    """Move the `.wl` file at ``path`` into ``<its folder>/archive/`` (created; another subfolder
-    with ``into``) instead of deleting it, keeping its name (``-2``, ``-3``... added when taken);
-    return its new path. The server serves only the folder's top level, so an archived entry is no
-    longer served."""
-    path = Path(path)
+def move_into(path: Path | str, folder: Path | str) -> Path:
+    """Move the file at ``path`` into ``folder`` (created with its parents), keeping its name
+    (``-2``, ``-3``... added when taken, never over a file that appears meanwhile); its new path.
+    Raises EditError saying why it could not."""
+    path, folder = Path(path), Path(folder)
     if not path.is_file():
         raise EditError(f"{path} is not a file")
-    archive = path.parent / into
     try:
-        archive.mkdir(exist_ok=True)
+        folder.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise EditError(f"cannot create {archive}: {exc.strerror or exc}") from None
+        raise EditError(f"cannot create {folder}: {exc.strerror or exc}") from None
     stem, suffix = path.stem, path.suffix
     for _ in range(1000):
-        target = _unique(archive, stem, suffix)
+        target = _unique(folder, stem, suffix)
         try:
-            os.link(path, target)  # fails instead of overwriting a file archived meanwhile
+            os.link(path, target)  # fails instead of overwriting a file moved there meanwhile
         except FileExistsError:
             continue
         except OSError:
@@ -280,13 +280,44 @@ def archive_entry(path: Path | str, into: str = ARCHIVE_FOLDER) -> Path:
             try:
                 os.replace(path, target)
             except OSError as exc:
-                raise EditError(f"cannot move {path} to {archive}: {exc.strerror or exc}") from None
+                raise EditError(f"cannot move {path} to {folder}: {exc.strerror or exc}") from None
             return target
         try:
             os.unlink(path)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.unlink(target)
-            raise EditError(f"cannot move {path} to {archive}: {exc.strerror or exc}") from None
+            raise EditError(f"cannot move {path} to {folder}: {exc.strerror or exc}") from None
         return target
-    raise EditError(f"cannot find a free name in {archive}")  # pragma: no cover
+    raise EditError(f"cannot find a free name in {folder}")  # pragma: no cover
+
+
+def archive_folder(folder: Path | str, when: datetime | None = None) -> Path:
+    """Where entries of ``folder`` archived at ``when`` (now) go: ``archive/YYYY-MM``."""
+    return Path(folder) / ARCHIVE_FOLDER / f"{when or datetime.now():%Y-%m}"
+
+
+def archive_entry(path: Path | str, when: datetime | None = None) -> Path:
+    """Move the `.wl` file at ``path`` into ``archive/YYYY-MM/`` beside it (the month of ``when``,
+    now by default) instead of deleting it, keeping its name; return its new path."""
+    path = Path(path)
+    return move_into(path, archive_folder(path.parent, when))
+
+
+def archived_entries(folder: Path | str) -> list[Path]:
+    """The `.wl` files archived from ``folder``: its month folders' (newest month first), then
+    those of ``archive/`` itself (archived before months were used), each by name."""
+    archive = Path(folder) / ARCHIVE_FOLDER
+    try:
+        found = [p for p in archive.rglob("*") if p.suffix.lower() == ".wl" and p.is_file()]
+    except OSError:
+        return []
+    found.sort(key=lambda p: p.name.casefold())
+    found.sort(key=lambda p: (p.parent != archive, p.parent.name), reverse=True)
+    return found
+
+
+def restore_entry(archived_path: Path | str, folder: Path | str) -> Path:
+    """Move an archived entry back to the top level of the worklist ``folder`` (its name kept, or
+    made unique), where the server serves it again; its new path."""
+    return move_into(archived_path, folder)

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from wldesk.core.editing.entries import archive_entry
+from wldesk.core.editing.entries import move_into
 from wldesk.core.editing.errors import EditError
 from wldesk.core.events import EventBus, InputEvent
 from wldesk.core.fileio import atomic_write_bytes
@@ -137,7 +137,7 @@ class CsvDropFolder:
         found = read_csv(data, path.name, self.mapping, self.date_order)
         outcomes = import_rows(found, self.ledger, self.bus)
         try:
-            moved = archive_entry(path, DONE_FOLDER)
+            moved = move_into(path, path.parent / DONE_FOLDER)
         except EditError as exc:
             self.bus.emit(InputEvent(CHANNEL, "failed", path.name,
                                      detail=f"imported, but not moved to {DONE_FOLDER}: {exc}"))

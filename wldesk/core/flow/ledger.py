@@ -21,23 +21,39 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import datetime
 from pathlib import Path
 
 from pydicom.dataset import Dataset
 
-from wldesk.core.dicom.model import ACCESSION_NUMBER, PATIENT_ID, SPS_SEQUENCE
+from wldesk.core.dicom.model import (
+    ACCESSION_NUMBER,
+    PATIENT_ID,
+    SPS_SEQUENCE,
+    SPS_START_DATE,
+    SPS_STATUS,
+)
 from wldesk.core.dicom.node import Node, values_of
 from wldesk.core.dicom.wlfile import WorklistFileError
 from wldesk.core.editing.document import load_document, new_document, save_document
-from wldesk.core.editing.entries import archive_entry, safe_stem, save_new_entry
+from wldesk.core.editing.entries import (
+    ARCHIVE_FOLDER,
+    archive_entry,
+    archived_entries,
+    restore_entry,
+    safe_stem,
+    save_new_entry,
+)
 from wldesk.core.editing.errors import EditError
-from wldesk.core.store import read_entry
+from wldesk.core.query.values import entity_date, entity_time
+from wldesk.core.store import Entry, read_entry
 
 SUFFIX = ".wl"
 SPS_ID = 0x00400009  # ScheduledProcedureStepID
 STUDY_INSTANCE_UID = 0x0020000D
 REQUESTED_PROCEDURE_ID = 0x00401001
+SPS_START_TIME = 0x00400003  # ScheduledProcedureStepStartTime
 
 _FOLDER_LOCKS: dict[str, threading.RLock] = {}
 _FOLDER_LOCKS_GUARD = threading.Lock()
@@ -85,30 +101,55 @@ def dataset_key(ds: Dataset) -> OrderKey:
 
 
 @dataclass(frozen=True)
+class Step:
+    """One Scheduled Procedure Step as the ledger knows it: its start (None without a readable
+    SPS Start Date; midnight without a time) and its status ("" when it has none)."""
+
+    start: datetime | None
+    status: str
+
+
+@dataclass(frozen=True)
 class EntryFacts:
     """What the ledger knows of an entry without reading it again: its order key, Patient ID,
-    Study Instance UID, Requested Procedure ID and the SPS IDs of its steps."""
+    Study Instance UID, Requested Procedure ID, its steps (SPS IDs; start and status) and, for a
+    file of the folder, its modification time (local time)."""
 
     key: OrderKey
     patient_id: str
     study_uid: str = ""
     requested_procedure_id: str = ""
     step_ids: tuple[str, ...] = ()
+    steps: tuple[Step, ...] = ()
+    modified: datetime | None = None
 
 
-def node_facts(node: Node) -> EntryFacts:
+def _steps(node: Node) -> tuple[Step, ...]:
+    found = node.get(SPS_SEQUENCE)
+    steps = []
+    for item in found[1] if found is not None and found[0] == "SQ" else ():
+        day = entity_date(_text(item.value(SPS_START_DATE, "")))
+        hour = entity_time(_text(item.value(SPS_START_TIME, ""))) if day else None
+        start = datetime.combine(day, hour) if day and hour else (
+            datetime(day.year, day.month, day.day) if day else None)
+        steps.append(Step(start, _text(item.value(SPS_STATUS, "")).upper()))
+    return tuple(steps)
+
+
+def node_facts(node: Node, modified: datetime | None = None) -> EntryFacts:
     steps = node.get(SPS_SEQUENCE)
     items = steps[1] if steps is not None and steps[0] == "SQ" else ()
     return EntryFacts(node_key(node), _text(node.value(PATIENT_ID, "")),
                       _text(node.value(STUDY_INSTANCE_UID, "")),
                       _text(node.value(REQUESTED_PROCEDURE_ID, "")),
-                      tuple(_text(item.value(SPS_ID, "")) for item in items))
+                      tuple(_text(item.value(SPS_ID, "")) for item in items), _steps(node),
+                      modified)
 
 
 @dataclass(frozen=True)
 class Written:
-    """What the ledger did with one entry: ``created``, ``updated``, ``unchanged`` or
-    ``archived``; ``path`` is where the entry is now."""
+    """What the ledger did with one entry: ``created``, ``updated``, ``unchanged``, ``archived``
+    or ``restored``; ``path`` is where the entry is now."""
 
     action: str
     path: Path
@@ -154,13 +195,21 @@ class Ledger:
             known = self._known.get(name)
             if known is None or known[0] != identity:
                 try:
-                    entry: EntryFacts | None = node_facts(read_entry(self.folder / name).node)
+                    node = read_entry(self.folder / name).node
+                    entry: EntryFacts | None = node_facts(
+                        node, datetime.fromtimestamp(identity[1] / 1e9))
                 except WorklistFileError:
                     entry = None  # not an entry (yet): the store lists it as a problem file
                 known = (identity, entry)
             seen[name] = known
         self._known = seen
         return {self.folder / name: entry for name, (_, entry) in seen.items() if entry is not None}
+
+    def entries(self) -> dict[Path, EntryFacts]:
+        """Every readable `.wl` file of the folder's top level with what the ledger knows of it
+        (files that cannot be read are left out: :meth:`problem_files`)."""
+        with self.lock:
+            return self._entries()
 
     def keys(self) -> dict[Path, OrderKey]:
         """Every readable `.wl` file of the folder's top level with its order key."""
@@ -301,11 +350,37 @@ class Ledger:
         with self.lock:
             return [Written("archived", archive_entry(path), key) for path in self.find(key)]
 
-    def archive_file(self, path: Path) -> Written:
+    def archive_file(self, path: Path, when: datetime | None = None) -> Written:
         """Move the entry at ``path`` (any file of the folder, whatever its order) to
-        ``archive/``; :class:`LedgerError` when it is not there (any more)."""
+        ``archive/`` (the month of ``when``, now by default); :class:`LedgerError` when it is not
+        there (any more)."""
         with self.lock:
             if not path.is_file():
                 raise LedgerError(f"{path.name} is not in the worklist folder")
             key = self.keys().get(path, OrderKey(""))
-            return Written("archived", archive_entry(path), key)
+            return Written("archived", archive_entry(path, when), key)
+
+    # --- the archive -----------------------------------------------------------------------
+
+    def archived(self) -> list[Entry]:
+        """The readable entries of ``archive/``, newest month first; each one's ``name`` is its
+        path there ("2026-11/ACC1.wl"). Files that cannot be read are left out."""
+        archive = self.folder / ARCHIVE_FOLDER
+        found = []
+        for path in archived_entries(self.folder):
+            try:
+                entry = read_entry(path, folder=archive)
+            except WorklistFileError:
+                continue
+            found.append(replace(entry, name=path.relative_to(archive).as_posix()))
+        return found
+
+    def restore(self, archived: Path) -> Written:
+        """Move the archived entry at ``archived`` back to the folder's top level (its name kept,
+        or made unique), where queries see it again."""
+        with self.lock:
+            try:
+                key = node_key(read_entry(archived).node)
+            except WorklistFileError:
+                key = OrderKey("")
+            return Written("restored", restore_entry(archived, self.folder), key)

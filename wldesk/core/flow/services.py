@@ -1,5 +1,5 @@
-"""The channels that bring orders in (REST, HL7, CSV import), run by ``wldesk serve`` and the
-window alike.
+"""The channels that bring orders in (REST, HL7, CSV import) and the folder's housekeeping (expiry),
+run by ``wldesk serve`` and the window alike.
 
 A channel is declared once in :data:`CHANNELS`: its name, which settings it depends on and how it
 is made from them (None when the settings leave it off). :class:`Channels` starts the enabled
@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wldesk.core.events import EventBus, InputEvent
-from wldesk.core.flow import rest
+from wldesk.core.flow import housekeeping, rest
 from wldesk.core.flow.dropfolder import make_csv_drop_folder
 from wldesk.core.flow.hl7_listener import HL7_SETTINGS
 from wldesk.core.flow.hl7_listener import make_channel as make_hl7_channel
@@ -48,6 +48,7 @@ CHANNELS: list[ChannelKind] = [
     ChannelKind("REST", rest.SETTINGS, rest.make_channel),
     ChannelKind("CSV", ("import_folder", "import_mapping_file", "import_date_order",
                         "settle_seconds"), make_csv_drop_folder),
+    ChannelKind(housekeeping.CHANNEL, housekeeping.SETTINGS, housekeeping.make_channel),
 ]
 """Every channel wldesk has, in the order they start."""
 

@@ -11,7 +11,9 @@ from collections.abc import Callable
 
 from pydicom.dataset import Dataset
 
-SPS_STATUSES = ("SCHEDULED", "ARRIVED", "READY", "STARTED", "COMPLETED", "DISCONTINUED")
+from wldesk.core.settings import STEP_STATUSES
+
+SPS_STATUSES = tuple(STEP_STATUSES)
 FINAL_STATUSES = ("COMPLETED", "DISCONTINUED")
 
 

@@ -112,6 +112,7 @@ class Target:
     port: int
     called_aet: str
     filter_issuer_aet: bool
+    hidden_statuses: tuple[str, ...] = ()  # the server's hidden_statuses
 
 
 def connect_host(bind_address: str) -> str:
@@ -419,7 +420,9 @@ def query_and_explain(form: QueryForm, target: Target, store: FolderStore,
     """Ask the server, then explain every other entry (blocking; for the worker thread)."""
     identifier = build_identifier(form)
     try:
-        query = compile_query(identifier, issuer_aet=form.calling_aet if target.filter_issuer_aet else None)
+        query = compile_query(identifier,
+                              issuer_aet=form.calling_aet if target.filter_issuer_aet else None,
+                              hidden_statuses=target.hidden_statuses)
     except QueryError as exc:
         return Outcome(False, False, f"invalid query: {exc}")
     result = send_query(form, target, identifier, timeout)
@@ -431,11 +434,13 @@ def query_and_explain(form: QueryForm, target: Target, store: FolderStore,
                    explanation.others)
 
 
-def explain_without_network(form: QueryForm, filter_issuer_aet: bool, store: FolderStore) -> Outcome:
+def explain_without_network(form: QueryForm, filter_issuer_aet: bool, store: FolderStore,
+                            hidden_statuses: tuple[str, ...] = ()) -> Outcome:
     """What the server would answer, worked out from the folder without the network (blocking)."""
     try:
         query = compile_query(build_identifier(form),
-                              issuer_aet=form.calling_aet if filter_issuer_aet else None)
+                              issuer_aet=form.calling_aet if filter_issuer_aet else None,
+                              hidden_statuses=hidden_statuses)
     except QueryError as exc:
         return Outcome(False, False, f"invalid query: {exc}")
     try:

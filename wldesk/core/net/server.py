@@ -455,7 +455,8 @@ class WorklistServer:
         issuer = (info.calling_aet if self.settings.filter_issuer_aet
                   and not profile.ignore_query_station else None)
         try:
-            query = compile_query(rewrite_query(identifier, profile), issuer_aet=issuer)
+            query = compile_query(rewrite_query(identifier, profile), issuer_aet=issuer,
+                                  hidden_statuses=self.settings.hidden_statuses)
         except QueryError as exc:
             report["status"], report["status_text"] = 0xA900, f"invalid query: {exc}"
             report["redacted_status_text"] = f"invalid query: {exc.redacted}"

@@ -24,6 +24,7 @@ from wldesk.core.dicom.model import (
     PATIENT_ID,
     SPS_SEQUENCE,
     SPS_START_DATE,
+    SPS_STATUS,
     STATION_AET,
     WORKLIST_ATTRIBUTES,
 )
@@ -80,6 +81,7 @@ FRIENDLY_NAMES = {
     0x00080050: "accession number", 0x00401001: "requested procedure ID",
     0x00400100: "scheduled procedure step", 0x00400009: "SPS ID", 0x00400010: "station name",
     0x00400006: "performing physician", 0x0020000D: "study instance UID",
+    SPS_STATUS: "SPS status",
 }
 
 
@@ -224,6 +226,7 @@ class SequenceKey(Key):
     tag: int
     items: list[ItemQuery]
     returned: bool = True
+    keeps_empty: bool = False  # an entity without items still matches (only hidden steps fail)
 
     def __post_init__(self) -> None:
         self.constrains = any(item.constrains for item in self.items)
@@ -231,6 +234,8 @@ class SequenceKey(Key):
     def matches(self, entity: Node) -> Any:
         found = entity.get(self.tag)
         entity_items = found[1] if found is not None and found[0] == "SQ" else ()
+        if self.keeps_empty and not entity_items:
+            return ([],)
         answers = []
         for entity_item in entity_items:
             for item_query in self.items:
@@ -368,6 +373,54 @@ def _apply_issuer_filter(root: ItemQuery, calling_aet: str) -> None:
     sps.constrains = True
 
 
+@dataclass
+class VisibleStepKey(Key):
+    """Leaves out the steps whose SPS Status is one of ``hidden`` (a step without a status is
+    SCHEDULED); added to each step item of a query that does not ask for a status."""
+
+    hidden: frozenset[str]
+    tag: int = SPS_STATUS
+
+    def __post_init__(self) -> None:
+        self.constrains = True
+
+    def _status(self, entity: Node) -> str:
+        values = values_of(entity.value(SPS_STATUS, ""))
+        return normalize_text(values[0], "CS").upper() if values and isinstance(values[0], str) \
+            else ""
+
+    def matches(self, entity: Node) -> Any:
+        return self._status(entity) not in self.hidden
+
+    def answer(self, entity: Node, result: Any, out: Answer) -> None:
+        return
+
+    def explain(self, entity: Node) -> str:
+        return f"status {self._status(entity)} is hidden from queries (hidden_statuses)"
+
+
+def _asks_for_status(item: ItemQuery) -> bool:
+    return any(key.tag == SPS_STATUS and key.constrains for key in item.keys)
+
+
+def _hide_statuses(root: ItemQuery, hidden: frozenset[str]) -> None:
+    """hidden_statuses: the steps of those statuses are left out, unless the query asks for a
+    status (a value in the SPS Status key; an empty key asks for none, dcm4chee #3935). An entry
+    whose steps are all hidden is no answer; an entry without steps still is (it hides none)."""
+    sps = next((k for k in root.keys if isinstance(k, SequenceKey) and k.tag == SPS_SEQUENCE), None)
+    if sps is None:
+        root.keys.append(SequenceKey(tag=SPS_SEQUENCE, returned=False, keeps_empty=True,
+                                     items=[ItemQuery([VisibleStepKey(hidden)])]))
+        return
+    hiding = [item for item in sps.items if not _asks_for_status(item)]
+    if not hiding:
+        return
+    sps.keeps_empty = not sps.constrains
+    for item in hiding:
+        item.keys.append(VisibleStepKey(hidden))
+    sps.constrains = True
+
+
 @dataclass(frozen=True)
 class StepPrefilter:
     """Index constraints of one query item of the Scheduled Procedure Step Sequence."""
@@ -437,8 +490,10 @@ class CompiledQuery:
         return Prefilter(**found)
 
 
-def compile_query(identifier: Dataset, *, issuer_aet: str | None = None) -> CompiledQuery:
-    """Compile a C-FIND identifier. With ``issuer_aet``, apply FilterIssuerAet for that AE title.
+def compile_query(identifier: Dataset, *, issuer_aet: str | None = None,
+                  hidden_statuses: tuple[str, ...] = ()) -> CompiledQuery:
+    """Compile a C-FIND identifier. With ``issuer_aet``, apply FilterIssuerAet for that AE title;
+    steps whose status is one of ``hidden_statuses`` are left out unless the query asks for it.
 
     Raises QueryError for a key whose value cannot be interpreted (e.g. a malformed date).
     """
@@ -446,4 +501,6 @@ def compile_query(identifier: Dataset, *, issuer_aet: str | None = None) -> Comp
     root = _compile_item(identifier, WORKLIST_ATTRIBUTES, ctx, "")
     if issuer_aet is not None:
         _apply_issuer_filter(root, issuer_aet)
+    if hidden_statuses:
+        _hide_statuses(root, frozenset(hidden_statuses))
     return CompiledQuery(root=root, unsupported=tuple(ctx.unsupported))
