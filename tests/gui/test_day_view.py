@@ -11,6 +11,7 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
+from pydicom.uid import generate_uid
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 from PySide6.QtCore import QItemSelectionModel, Qt
@@ -19,6 +20,7 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QMessageBox
 from pytestqt.qtbot import QtBot
 
+from tests.helpers.mpps import finished, performed, send_mpps
 from tests.helpers.samples import name_query, write_entry
 from wldesk.core.events import Event, InputEvent, QueryEvent
 from wldesk.core.flow.status import set_step_status
@@ -26,7 +28,7 @@ from wldesk.core.net.scu import find
 from wldesk.core.store import read_entry
 from wldesk.gui import controller as controller_module
 from wldesk.gui.controller import ServerController
-from wldesk.gui.day_model import STATUS_TEXT_COLOUR, DayModel, DayStep
+from wldesk.gui.day_model import STATUS_TEXT_COLOUR, DayModel, DayStep, status_text
 from wldesk.gui.day_view import DayView, day_title
 from wldesk.gui.worklist_tab import WorklistTab
 
@@ -367,3 +369,25 @@ def test_ten_thousand_steps_on_a_day_are_grouped_once(
     assert time.perf_counter() - started < 2
     first = view.model.groups[0].steps[0]
     assert isinstance(first, DayStep) and first.key == ("00000.wl", 0)
+
+
+def test_performed_shows_the_modalitys_mpps_report(
+        qtbot: QtBot, tab: WorklistTab, fast: ServerController, worklist_folder: Path) -> None:
+    path = write_entry(worklist_folder, "mpps.wl", accession="M1", modality="CT", date=DAY)
+    write_entry(worklist_folder, "other.wl", accession="M2", modality="CT", date=DAY)
+    view = tab.day_view
+    qtbot.waitUntil(lambda: view.model.step_count() == 2)
+    fast.start()
+    qtbot.waitUntil(lambda: fast.state == "running", timeout=5000)
+    study = str(dcmread(path).StudyInstanceUID)
+    uid = generate_uid()
+    assert send_mpps(fast.settings.port, uid, performed(("M1", "S-M1", study))).Status == 0
+    qtbot.waitUntil(lambda: cell(view, "mpps.wl", D.PERFORMED) == "09:05 (in progress)",
+                    timeout=10000)
+    assert send_mpps(fast.settings.port, uid, finished(), create=False).Status == 0
+    qtbot.waitUntil(lambda: cell(view, "mpps.wl", D.PERFORMED) == "09:05 \N{EN DASH} 09:30 "
+                                                                   "(completed)", timeout=10000)
+    qtbot.waitUntil(lambda: cell(view, "mpps.wl", D.STATUS) == status_text("COMPLETED"))
+    assert "MPPS from CT1: started 2026-12-02 09:05, ended 2026-12-02 09:30" in str(
+        cell(view, "mpps.wl", D.PERFORMED, Qt.ItemDataRole.ToolTipRole))
+    assert cell(view, "other.wl", D.PERFORMED) == ""

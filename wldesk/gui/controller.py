@@ -32,6 +32,7 @@ from wldesk.core.editing.errors import EditError
 from wldesk.core.events import EventBus, InputEvent, QueryEvent, ServerEvent
 from wldesk.core.flow.ledger import Ledger, Written
 from wldesk.core.flow.mpps import make_mpps
+from wldesk.core.flow.mpps_records import MppsRecord, records_by_accession
 from wldesk.core.flow.services import Channels
 from wldesk.core.flow.status import set_step_status
 from wldesk.core.logs import EventLogger
@@ -148,6 +149,7 @@ class ServerController(QObject):
     addresses_changed = Signal()  # this computer's addresses for the connection card
     restart_failed = Signal(str)  # why; the server went on with the settings it had, or stopped
     queried_changed = Signal()  # a query's answers: ``queried`` holds who asked for them
+    performed_changed = Signal()  # an MPPS report came: ``performed`` holds the kept ones
 
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
                  parent: QObject | None = None, *,
@@ -171,6 +173,14 @@ class ServerController(QObject):
         # accession number -> the last query that returned it (the day view's "Queried by")
         self.queried: OrderedDict[str, Queried] = OrderedDict()
         self.bridge.query.connect(self._note_query)
+        # accession number -> the modalities' MPPS reports kept for it (the day view's
+        # "Performed"), read off the GUI thread at start and after each MPPS message
+        self.performed: dict[str, list[MppsRecord]] = {}
+        self._performed_folder = state_folder / "mpps" if state_folder is not None else None
+        self._reading_performed = False
+        self._performed_stale = False
+        self.bridge.entry.connect(self._on_input)
+        self._read_performed()
         self._logger = EventLogger(settings.redact_patient_data)
         self.bus.subscribe(self._logger)
         # the query audit log (the same files as ``wldesk serve``'s), read by Activity > Export...
@@ -304,6 +314,30 @@ class ServerController(QObject):
         port is none) unless ``context`` is gone by then."""
         run_in_background(context, partial(check_settings, new, self.live_settings), done,
                           name="wldesk-gui-check")
+
+    def _on_input(self, event: InputEvent) -> None:
+        if event.channel == "MPPS":
+            self._read_performed()
+
+    def _read_performed(self) -> None:
+        if self._reading_performed:
+            self._performed_stale = True  # read again once this reading ends
+            return
+        self._reading_performed = True
+        run_in_background(self, partial(records_by_accession, self._performed_folder),
+                          self._performed_read, self._performed_failed, name="wldesk-gui-mpps")
+
+    def _performed_read(self, found: dict[str, list[MppsRecord]]) -> None:
+        self._reading_performed = False
+        self.performed = found
+        self.performed_changed.emit()
+        if self._performed_stale:
+            self._performed_stale = False
+            self._read_performed()
+
+    def _performed_failed(self, exc: Exception) -> None:
+        self._reading_performed = False
+        log.error("reading the kept MPPS reports failed", exc_info=exc)
 
     def _note_query(self, event: QueryEvent) -> None:
         if not event.accession_numbers:

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import QWidget
 
 from wldesk.core.dicom.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, STATION_AET
 from wldesk.core.dicom.node import Node
+from wldesk.core.flow.mpps_records import MppsRecord
 from wldesk.core.store import Entry
 from wldesk.gui.controller import Queried
 from wldesk.gui.entry_text import (
@@ -192,9 +193,12 @@ class DayModel(QAbstractItemModel):
     TIME, PATIENT, PATIENT_ID, ACCESSION, PROCEDURE, STATUS, QUERIED, PERFORMED, FILE = range(9)
 
     def __init__(self, queried: Mapping[str, Queried], tracker: StepTracker,
-                 today: Callable[[], date], parent: QWidget | None = None) -> None:
+                 today: Callable[[], date], parent: QWidget | None = None, *,
+                 performed: Callable[[], Mapping[str, Sequence[MppsRecord]]] = dict) -> None:
+        """``performed``: the kept MPPS reports by accession number, as they are now."""
         super().__init__(parent)
         self._queried = queried
+        self._performed = performed
         self._tracker = tracker
         self._today = today
         self.groups: list[DayGroup] = []
@@ -218,12 +222,27 @@ class DayModel(QAbstractItemModel):
 
     def queries_changed(self) -> None:
         """The "Queried by" column's cells may read differently now."""
+        self._column_changed(self.QUERIED)
+
+    def performed_changed(self) -> None:
+        """The "Performed" column's cells may read differently now (an MPPS report came)."""
+        self._column_changed(self.PERFORMED)
+
+    def _column_changed(self, column: int) -> None:
         for number, group in enumerate(self.groups):
             if group.steps:
                 parent = self.index(number, 0)
-                self.dataChanged.emit(self.index(0, self.QUERIED, parent),
-                                      self.index(len(group.steps) - 1, self.QUERIED, parent),
-                                      [Qt.ItemDataRole.DisplayRole])
+                self.dataChanged.emit(self.index(0, column, parent),
+                                      self.index(len(group.steps) - 1, column, parent),
+                                      [Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.ToolTipRole])
+
+    def report(self, step: DayStep) -> MppsRecord | None:
+        """The latest MPPS report of ``step`` (its accession number and SPS ID), or None."""
+        if not step.accession:
+            return None
+        reports = [r for r in self._performed().get(step.accession, ())
+                   if r.concerns(step.accession, step.step_id, "")]
+        return reports[-1] if reports else None
 
     # --- the tree ------------------------------------------------------------------------------
 
@@ -322,6 +341,10 @@ class DayModel(QAbstractItemModel):
             asked = self._queried.get(step.accession) if step.accession else None
             return f"{asked.calling_aet}, {clock_text(asked.time, self._today())}" if asked else ""
         if column == self.PERFORMED:
+            report = self.report(step)
+            if report is not None:  # the modality's own word: started, and ended if it has
+                done = f" \N{EN DASH} {report.end[-5:]}" if report.end else ""
+                return f"{report.start[-5:] or '?'}{done} ({report.status.lower()})"
             seen = self._tracker.performed(step)
             return clock_text(seen, self._today()) if seen is not None else ""
         if column == self.FILE:
@@ -333,7 +356,14 @@ class DayModel(QAbstractItemModel):
             return ("The modality (calling AE title) whose worklist query last returned this "
                     "entry, and when")
         if column == self.PERFORMED:
-            return "When this window saw the step take its present status"
+            report = self.report(step)
+            if report is not None:
+                where = report.performing_ae or report.station or "the modality"
+                return (f"MPPS from {where}: started {report.start or 'at an unknown time'}"
+                        + (f", ended {report.end}" if report.end else "")
+                        + f" ({report.status.lower()})")
+            return ("When this window saw the step take its present status (no MPPS report "
+                    "from the modality)")
         if column == self.STATUS and step.status not in STATUS_LOOK:
             return f"Status in the file: {step.status}"
         return None

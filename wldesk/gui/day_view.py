@@ -63,7 +63,8 @@ class DayView(QWidget):
         self.controller = controller
         self._today = today
         self.tracker = StepTracker(_local_now)
-        self.model = DayModel(controller.queried, self.tracker, today, self)
+        self.model = DayModel(controller.queried, self.tracker, today, self,
+                              performed=lambda: controller.performed)
         self._collapsed: set[tuple[str, str]] = set()
         self._entries: Sequence[Entry] = ()
         self._tracking = False  # whether snapshots are read (from the first time it shows)
@@ -143,6 +144,7 @@ class DayView(QWidget):
         self.tree.doubleClicked.connect(self._double_clicked)
         self.tree.customContextMenuRequested.connect(self._context_menu)
         controller.queried_changed.connect(self.model.queries_changed)
+        controller.performed_changed.connect(self.model.performed_changed)
         self._update_buttons()
 
     # --- the day ---------------------------------------------------------------------------

@@ -148,6 +148,18 @@ class MppsRecords:
         return sorted(records, key=lambda r: (r.start, r.uid))
 
 
+def records_by_accession(folder: Path | None = None) -> dict[str, list[MppsRecord]]:
+    """Every kept MPPS instance under each Accession Number its scheduled steps name, oldest
+    start first (the day view's "Performed" column reads them at once)."""
+    found: dict[str, list[MppsRecord]] = {}
+    for record in MppsRecords(mpps_dir() if folder is None else folder, 0).all():
+        for item in record.dataset.get("ScheduledStepAttributesSequence") or ():
+            accession = _text(item, "AccessionNumber")
+            if accession and record not in found.setdefault(accession, []):
+                found[accession].append(record)
+    return found
+
+
 def records_for(accession: str, sps_id: str, study_uid: str,
                 folder: Path | None = None) -> list[MppsRecord]:
     """The kept MPPS instances of an entry (its Accession Number, first SPS ID and Study Instance
