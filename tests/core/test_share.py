@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 from pydicom.dataset import Dataset
 
-from tests.core.net.test_server import Running
 from tests.helpers.bindfs import bindfs_missing, bindfs_mount
+from tests.helpers.inprocess import Running
 from tests.helpers.samples import write_entry
 from wldesk.core.share import fresh_stat, is_remote_type, mount_type, relist_reason
 from wldesk.core.store import FolderStore

@@ -52,13 +52,6 @@ def reports() -> Reports:
     return Reports()
 
 
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "worklists"
-    path.mkdir()
-    return path
-
-
 class Store:
     """A FolderStore under test; ``fresh()`` is what a query sees right now."""
 

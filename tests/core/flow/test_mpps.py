@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from pydicom import dcmread
@@ -25,43 +26,27 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
 )
 
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
+from tests.helpers.inprocess import Running
 from tests.helpers.mpps import finished, performed, send_mpps
-from tests.helpers.ports import free_port
 from tests.helpers.processes import WldeskServe
 from tests.helpers.samples import write_entry
-from wldesk.core.events import Event, EventBus, InputEvent
+from wldesk.core.events import EventBus
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.flow.mpps import FINAL, make_mpps
 from wldesk.core.flow.mpps_records import mpps_dir, records_for
 from wldesk.core.flow.status import step_status
-from wldesk.core.net.server import WorklistServer
 from wldesk.core.settings import Settings
 
 MPPS = ModalityPerformedProcedureStep
 
 
-class Mpps:
-    """An in-process server with MPPS and the InputEvents it reported."""
+class Mpps(Running):
+    """An in-process server with MPPS, as a modality's MPPS SCU sees it (calling AE CT1)."""
 
-    def __init__(self, folder: Path, **settings: object) -> None:
-        self.events: list[InputEvent] = []
-        self.lock = threading.Lock()
-        bus = EventBus()
-        bus.subscribe(self._record)
-        self.settings = Settings(database=str(folder), port=free_port(),
-                                 bind_address="127.0.0.1", **settings)  # type: ignore[arg-type]
-        self.server = WorklistServer(self.settings, bus, mpps=make_mpps(self.settings, bus))
+    def __init__(self, folder: Path, **settings: Any) -> None:
+        super().__init__(folder, with_mpps=True, **settings)
 
-    def _record(self, event: Event) -> None:
-        if isinstance(event, InputEvent):
-            with self.lock:
-                self.events.append(event)
-
-    def inputs(self) -> list[tuple[str, str, str, str]]:
-        with self.lock:
-            return [(e.action, e.order, e.file, e.detail) for e in self.events]
-
-    def associate(self, *contexts: str) -> Association:
+    def associate(self, *contexts: str) -> Association:  # type: ignore[override]
         ae = AE(ae_title="CT1")
         for context in contexts or (MPPS,):
             ae.add_requested_context(context)
@@ -89,13 +74,6 @@ def key_of(path: Path) -> tuple[str, str, str]:
     ds = dcmread(path)
     return (ds.AccessionNumber, ds.ScheduledProcedureStepSequence[0].ScheduledProcedureStepID,
             ds.StudyInstanceUID)
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "worklists"
-    path.mkdir()
-    return path
 
 
 @pytest.fixture

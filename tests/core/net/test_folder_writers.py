@@ -133,13 +133,6 @@ class Modalities:
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "worklists"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
 def server(folder: Path) -> Iterator[WorklistServer]:
     settings = Settings(database=str(folder), port=free_port(), bind_address="127.0.0.1")
     running = WorklistServer(settings)

@@ -12,9 +12,9 @@ import pytest
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 
-from tests.core.net.test_server import Running
 from tests.helpers.answers import raw_value
 from tests.helpers.dcmtk import dcmtk_tool, findscu_worklist
+from tests.helpers.inprocess import Running
 from tests.helpers.samples import step, worklist_dataset, write_wl
 from wldesk.core.profile import Profile
 from wldesk.core.settings import KnownModality
@@ -57,13 +57,6 @@ def entry(folder: Path, name: str, patient: str = "DOE^JOHN", **values: Any) -> 
     if not patient.isascii():
         ds.SpecificCharacterSet = "ISO_IR 192"
     return write_wl(folder / name, ds)
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "worklists"
-    path.mkdir()
-    return path
 
 
 def serve(folder: Path, profiles: dict[str, Profile], **settings: Any) -> Running:

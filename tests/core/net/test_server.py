@@ -10,7 +10,6 @@ import struct
 import subprocess
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,16 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pynetdicom import AE
-from pynetdicom.association import Association
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     ModalityWorklistInformationFind,
-    Verification,
 )
 
 from tests.helpers import rawdicom
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
+from tests.helpers.inprocess import Running
 from tests.helpers.ports import free_port
 from tests.helpers.samples import name_query, write_entry
-from wldesk.core.events import AssociationEvent, Event, EventBus, QueryEvent
+from wldesk.core.events import AssociationEvent
 from wldesk.core.logs import EventLogger, describe
 from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.server import ServerStartError, WorklistServer
@@ -39,59 +37,6 @@ MWL = ModalityWorklistInformationFind
 
 
 
-class Running:
-    """An in-process server with its recorded events."""
-
-    def __init__(self, folder: Path, **settings: Any) -> None:
-        self.events: list[Event] = []
-        self.lock = threading.Lock()
-        bus = EventBus()
-        bus.subscribe(self._record)
-        self.settings = Settings(database=str(folder), port=free_port(), bind_address="127.0.0.1",
-                                 **settings)
-        self.server = WorklistServer(self.settings, bus)
-
-    def _record(self, event: Event) -> None:
-        with self.lock:
-            self.events.append(event)
-
-    def queries(self) -> list[QueryEvent]:
-        with self.lock:
-            return [e for e in self.events if isinstance(e, QueryEvent)]
-
-    def associate(self, calling: str = "MODALITY", contexts: tuple[str, ...] = (MWL, Verification)
-                  ) -> Association:
-        ae = AE(ae_title=calling)
-        for context in contexts:
-            ae.add_requested_context(context)
-        return ae.associate("127.0.0.1", self.server.port, ae_title="WLDESK")
-
-    def find(self, query: Dataset, calling: str = "MODALITY") -> tuple[list[Dataset], list[int]]:
-        assoc = self.associate(calling)
-        assert assoc.is_established
-        try:
-            result = scu_find(assoc, query)
-            assert result.final_status is not None, "no response from the server"
-            if 0xA000 <= result.final_status < 0xF000:
-                assert result.error_comment
-        finally:
-            assoc.release()
-        return result.answers, result.statuses
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "worklists"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def running(folder: Path) -> Iterator[Running]:
-    run = Running(folder)
-    run.server.start()
-    yield run
-    run.server.stop()
 
 
 def accessions(answers: list[Dataset]) -> list[str]:

@@ -5,7 +5,6 @@ restored."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
@@ -13,29 +12,15 @@ import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
 
-from tests.core.net.test_server import Running, accessions
+from tests.core.net.test_server import accessions
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
+from tests.helpers.inprocess import Running
 from tests.helpers.samples import name_query, write_entry
 from wldesk.core.editing.entries import archive_folder, restore_entry
 from wldesk.core.events import EventBus
 from wldesk.core.flow.housekeeping import sweep
 from wldesk.core.flow.ledger import Ledger, OrderKey
 from wldesk.core.flow.status import set_step_status, step_status
-
-
-@pytest.fixture
-def folder(tmp_path: Path) -> Path:
-    path = tmp_path / "worklists"
-    path.mkdir()
-    return path
-
-
-@pytest.fixture
-def running(folder: Path) -> Iterator[Running]:
-    run = Running(folder)
-    run.server.start()
-    yield run
-    run.server.stop()
 
 
 def status_query(status: str | None) -> Dataset:
