@@ -44,6 +44,7 @@ from wldesk.core.net.restart import SwapOutcome, swap_servers
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import Settings, SettingsProblem
 from wldesk.core.settings_file import backup_settings_file, save_settings
+from wldesk.core.snapshot import snapshot_path
 from wldesk.core.store import FolderStore, Snapshot
 from wldesk.gui.bridge import EventBridge
 from wldesk.gui.tasks import run_in_background
@@ -222,7 +223,8 @@ class ServerController(QObject):
         """A store of ``settings``' folder, not started (a server starts it once listening)."""
         return FolderStore(Path(settings.database), report=self.bus.emit,
                            settle_seconds=settings.settle_seconds,
-                           folder_events=settings.folder_events)
+                           folder_events=settings.folder_events,
+                           snapshot_file=snapshot_path(Path(settings.database)))
 
     def _make_store(self, settings: Settings) -> FolderStore:
         """A store of ``settings``' folder, indexing it already when it is there (for the views)."""

@@ -51,6 +51,7 @@ from wldesk.core.query.profiles import answer_limit, rewrite_query, shape
 from wldesk.core.query.strict import strict_problems
 from wldesk.core.query.values import QueryError, element_values
 from wldesk.core.settings import Settings
+from wldesk.core.snapshot import snapshot_path
 from wldesk.core.store import Entry, FolderStore
 
 log = logging.getLogger(__name__)
@@ -234,7 +235,8 @@ class WorklistServer:
         self._owns_store = store is None
         self.store = store if store is not None else FolderStore(
             Path(settings.database), report=self.bus.emit, settle_seconds=settings.settle_seconds,
-            folder_events=settings.folder_events)
+            folder_events=settings.folder_events,
+            snapshot_file=snapshot_path(Path(settings.database)))
         self._server: ThreadedAssociationServer | None = None
         self._associations: weakref.WeakKeyDictionary[Association, _Association] = \
             weakref.WeakKeyDictionary()
