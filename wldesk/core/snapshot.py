@@ -18,6 +18,7 @@ information): the folder is then indexed in full, as without one.
 from __future__ import annotations
 
 import base64
+import gc
 import hashlib
 import json
 import logging
@@ -137,6 +138,8 @@ def load(path: Path, folder: Path, cache: LayoutCache) -> list[Row] | None:
         log.info("cannot read the index snapshot %s (%s): indexing every file", path,
                  exc.strerror or exc)
         return None
+    collecting = gc.isenabled()
+    gc.disable()  # the entries are acyclic: collections while they are built tripled the time
     with fh:
         try:
             header = json.loads(fh.readline())
@@ -150,8 +153,8 @@ def load(path: Path, folder: Path, cache: LayoutCache) -> list[Row] | None:
                     return None
             layouts: list[Layout] = []
             rows: list[Row] = []
-            for line in fh:
-                item = json.loads(line)
+            body = fh.read().rstrip(b"\n").replace(b"\n", b",")  # one parse: faster than per line
+            for item in json.loads(b"[" + body + b"]"):
                 if item[0] == "L":
                     layouts.append(cache.layout(tuple(int(t) for t in item[1]),
                                                 tuple(str(v) for v in item[2])))
@@ -164,4 +167,7 @@ def load(path: Path, folder: Path, cache: LayoutCache) -> list[Row] | None:
         except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
             log.info("the index snapshot %s cannot be used (%s): indexing every file", path, exc)
             return None
+        finally:
+            if collecting:
+                gc.enable()
     return rows
