@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -172,3 +173,44 @@ def test_answers_from_the_snapshot_are_those_of_a_fresh_index(folder: Path) -> N
     assert from_snapshot_answers == fresh_answers
     assert [(e.name, e.version, e.charset, e.notes, flat(e.node)) for e in from_snapshot] == \
         [(e.name, e.version, e.charset, e.notes, flat(e.node)) for e in fresh]
+
+
+def test_modalities_asking_at_once_at_start_all_get_the_folder_as_it_is_now(folder: Path) -> None:
+    """Eight modalities ask again and again from the moment the restarted server listens: every
+    answer holds exactly the entries on disk now (changed, removed and added while it was
+    stopped), none from the snapshot's past."""
+    for number in range(60):
+        write_entry(folder, f"e{number:02d}.wl", accession=f"E{number:02d}")
+    assert len(served(folder)[0]) == 60 and snapshot_path(folder).is_file()
+    for number in range(10):  # rewritten with another accession number
+        write_entry(folder, f"e{number:02d}.wl", accession=f"X{number:02d}")
+    for number in range(10, 15):
+        (folder / f"e{number:02d}.wl").unlink()
+    for number in range(5):
+        write_entry(folder, f"n{number}.wl", accession=f"N{number}")
+    expected = sorted([f"X{n:02d}" for n in range(10)] + [f"E{n:02d}" for n in range(15, 60)]
+                      + [f"N{n}" for n in range(5)])
+    run = Running(folder)
+    run.server.start()
+    seen: list[list[str]] = []
+    errors: list[BaseException] = []
+
+    def modality() -> None:
+        try:
+            for _ in range(5):
+                answers, _statuses = run.find(name_query(""))
+                seen.append(sorted(str(a.AccessionNumber) for a in answers))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=modality) for _ in range(8)]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+    finally:
+        run.server.stop()
+    assert errors == []
+    assert len(seen) == 40
+    assert all(answer == expected for answer in seen)

@@ -46,10 +46,11 @@ class _Unsaved(Exception):
     """A value of a type the snapshot does not keep (the entry is read from its file instead)."""
 
 
-def snapshot_path(folder: Path) -> Path:
-    """Where the snapshot of ``folder``'s index is kept (one per folder)."""
+def snapshot_path(folder: Path, cache: Path | None = None) -> Path:
+    """Where the snapshot of ``folder``'s index is kept (one per folder): in ``cache`` (the
+    self-test's own folder), by default the user's cache folder's ``index``."""
     key = hashlib.sha256(os.path.abspath(folder).encode("utf-8", "surrogatepass")).hexdigest()[:20]
-    return cache_dir() / "index" / f"{key}.jsonl"
+    return (cache if cache is not None else cache_dir() / "index") / f"{key}.jsonl"
 
 
 def _header(folder: Path) -> dict[str, Any]:

@@ -155,9 +155,11 @@ class ServerController(QObject):
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
                  parent: QObject | None = None, *,
                  problems: Sequence[SettingsProblem] = (), state_folder: Path | None = None) -> None:
-        """``state_folder``: a folder of its own for the audit log and the modality figures (the
-        self-test's window), instead of the user's state folder that ``wldesk serve`` shares."""
+        """``state_folder``: a folder of its own for the audit log, the modality figures and the
+        index snapshot (the self-test's window), instead of the user's state and cache folders
+        that ``wldesk serve`` shares."""
         super().__init__(parent)
+        self._index_cache = state_folder / "index" if state_folder is not None else None
         self.settings = settings
         self.settings_path = settings_path
         # what the settings file held that could not be used (``settings`` has the defaults
@@ -224,7 +226,8 @@ class ServerController(QObject):
         return FolderStore(Path(settings.database), report=self.bus.emit,
                            settle_seconds=settings.settle_seconds,
                            folder_events=settings.folder_events,
-                           snapshot_file=snapshot_path(Path(settings.database)))
+                           snapshot_file=snapshot_path(Path(settings.database),
+                                                       self._index_cache))
 
     def _make_store(self, settings: Settings) -> FolderStore:
         """A store of ``settings``' folder, indexing it already when it is there (for the views)."""

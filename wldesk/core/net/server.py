@@ -227,7 +227,10 @@ class WorklistServer:
     them to ``mpps``."""
 
     def __init__(self, settings: Settings, bus: EventBus | None = None,
-                 store: FolderStore | None = None, mpps: PerformedSteps | None = None) -> None:
+                 store: FolderStore | None = None, mpps: PerformedSteps | None = None, *,
+                 index_cache: Path | None = None) -> None:
+        """``index_cache``: where its store keeps the folder's index snapshot (default: the
+        user's cache folder; the self-test gives its own)."""
         self.settings = settings
         self.mpps = mpps if settings.mpps else None
         self.served: tuple[str, ...] = SERVED + ((MPPS,) if self.mpps is not None else ())
@@ -236,7 +239,7 @@ class WorklistServer:
         self.store = store if store is not None else FolderStore(
             Path(settings.database), report=self.bus.emit, settle_seconds=settings.settle_seconds,
             folder_events=settings.folder_events,
-            snapshot_file=snapshot_path(Path(settings.database)))
+            snapshot_file=snapshot_path(Path(settings.database), index_cache))
         self._server: ThreadedAssociationServer | None = None
         self._associations: weakref.WeakKeyDictionary[Association, _Association] = \
             weakref.WeakKeyDictionary()
