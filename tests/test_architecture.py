@@ -32,6 +32,7 @@ LAYERS: dict[str, str] = {
     "wldesk.core.check": "folder",
     "wldesk.core.share": "folder",
     "wldesk.core.index": "folder",
+    "wldesk.core.snapshot": "folder",
     "wldesk.core.net": "net",
     "wldesk.core.editing": "editing",
     "wldesk.core.flow": "flow",

@@ -44,6 +44,7 @@ def test_selftest_passes(tmp_path: Path) -> None:
     # nothing of the (private) user's folders was created or written
     assert not (tmp_path / "xdg_config_home").exists(), output
     assert not (tmp_path / "xdg_data_home").exists(), output
+    assert not (tmp_path / "xdg_cache_home" / "wldesk" / "index").exists(), output
     assert old_audit.exists(), output  # the user's audit log is the user's settings' to prune
     assert figures.read_bytes() == b"the user's figures, which a self-test must not read or touch"
     assert sorted(p.name for p in figures.parent.iterdir()) == ["audit", "modalities.json"]

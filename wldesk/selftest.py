@@ -143,7 +143,7 @@ class SelfTest:
         written = _write_worklist(folder)
         settings = Settings(database=str(folder), port=_free_port(), bind_address="127.0.0.1",
                             ae_title="WLDESK", start_at_launch=False)
-        self.server = WorklistServer(settings)
+        self.server = WorklistServer(settings, index_cache=self.workdir / "index")
         self.server.start()
         self.port = self.server.port
         if not self.server.store.wait_ready(20):

@@ -69,3 +69,8 @@ def templates_dir() -> Path:
     of the clinic PC sees the same ones), else per user."""
     machine = machine_dir()
     return (machine if machine is not None else data_dir()) / "templates"
+
+
+def cache_dir() -> Path:
+    """What wldesk can rebuild if it is lost (the folder index's snapshot): per user."""
+    return Path(platformdirs.user_cache_dir(APP_NAME, appauthor=False))

@@ -40,7 +40,7 @@ import stat
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Set
+from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -60,6 +60,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from wldesk.core import snapshot as saved_index
 from wldesk.core.dicom.model import SPS_SEQUENCE, STATION_AET
 from wldesk.core.dicom.node import LayoutCache, Node, values_of
 from wldesk.core.dicom.wlfile import WorklistFileError, parse_bytes
@@ -76,6 +77,8 @@ BARRIER_PREFIX = ".wldesk-sync-"
 SETTLE_SECONDS = 5.0
 """A changed file whose writer gives no sign of being done is served once unchanged this long (the
 default of the ``settle_seconds`` setting)."""
+SNAPSHOT_SECONDS = 300.0
+"""A changed index is saved as the folder's snapshot (``snapshot_file``) at most this often."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -327,8 +330,11 @@ class FolderStore:
 
     def __init__(self, folder: Path, report: Callable[[FileProblemEvent], None] | None = None,
                  *, watch: bool = True, reconcile_seconds: float = 30.0,
-                 settle_seconds: float = SETTLE_SECONDS, folder_events: str = "auto") -> None:
+                 settle_seconds: float = SETTLE_SECONDS, folder_events: str = "auto",
+                 snapshot_file: Path | None = None) -> None:
         self.folder = Path(folder)
+        self._snapshot_file = snapshot_file  # the index saved between runs (core/snapshot.py)
+        self._saved: tuple[int, float] | None = None  # generation of the snapshot file, when
         self._folder_events = folder_events
         self.relist_reason: str | None = None  # why each query lists the folder (events untrusted)
         self._report = report or (lambda event: None)
@@ -413,7 +419,7 @@ class FolderStore:
     def _background(self) -> None:
         started = time.perf_counter()
         try:
-            snapshot = self.refresh()
+            snapshot = self.refresh(self._load_snapshot())
             log.info("indexed %s: %d entries, %d problem files, %.1f s", self.folder,
                      len(snapshot.entries), len(snapshot.problems), time.perf_counter() - started)
             # The index is long-lived and acyclic: keep the cyclic collector from walking it
@@ -429,11 +435,37 @@ class FolderStore:
             log.exception("indexing %s failed", self.folder)
         finally:
             self._ready.set()
+        self._save_snapshot(0.0)
         while not self._stopping.wait(self._reconcile_seconds):
             try:
                 self.refresh()
             except Exception:
                 log.exception("reconciling %s failed", self.folder)
+            self._save_snapshot(SNAPSHOT_SECONDS)
+        self._save_snapshot(0.0)
+
+    def _load_snapshot(self) -> dict[str, Entry] | None:
+        if self._snapshot_file is None:
+            return None
+        rows = saved_index.load(self._snapshot_file, self.folder, self._cache)
+        return None if rows is None else {
+            name: Entry(self.folder, name, node, charset, notes, version)
+            for name, version, charset, notes, node in rows}
+
+    def _save_snapshot(self, throttle: float) -> None:
+        """Save the index as the folder's snapshot when it changed since the last save, at most
+        once per ``throttle`` seconds."""
+        generation, now = self._generation, time.monotonic()
+        if self._snapshot_file is None or (self._saved is not None and (
+                self._saved[0] == generation or now - self._saved[1] < throttle)):
+            return
+        self._saved = (generation, now)
+        entries = self.snapshot().entries
+        try:
+            saved_index.save(self._snapshot_file, self.folder,
+                          ((e.name, e.version, e.charset, e.notes, e.node) for e in entries))
+        except OSError as exc:
+            log.info("cannot save the index snapshot %s (%s)", self._snapshot_file, exc)
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         """Wait for the first indexing of the folder; True when it is done."""
@@ -573,8 +605,11 @@ class FolderStore:
         with watcher.cond:
             return name in watcher.writing
 
-    def refresh(self) -> Snapshot:
+    def refresh(self, adopt: Mapping[str, Entry] | None = None) -> Snapshot:
         """Reconcile the whole folder (list and stat every file, parse the changed ones).
+
+        ``adopt``: entries saved earlier (a snapshot), each kept when its file's identity is the
+        one listed now, instead of reading the file again.
 
         Files are parsed outside the data lock, so readers (queries, the GUI) never wait for
         parsing; refreshes and updates are serialized among themselves.
@@ -592,6 +627,12 @@ class FolderStore:
                     self._forget(name)
                 for name in [n for n in self._held if n not in listing]:
                     del self._held[name]
+                kept = [e for n, e in (adopt or {}).items()
+                        if n in listing and e.version == file_version(listing[n])]
+                for entry in kept:
+                    self._apply(entry.name, entry)
+                if adopt is not None and len(kept) == len(adopt):  # the snapshot is up to date
+                    self._saved = (self._generation, time.monotonic())
                 to_read = []
                 now = time.monotonic()
                 for name in sorted(listing):

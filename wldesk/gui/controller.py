@@ -44,6 +44,7 @@ from wldesk.core.net.restart import SwapOutcome, swap_servers
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import Settings, SettingsProblem
 from wldesk.core.settings_file import backup_settings_file, save_settings
+from wldesk.core.snapshot import snapshot_path
 from wldesk.core.store import FolderStore, Snapshot
 from wldesk.gui.bridge import EventBridge
 from wldesk.gui.tasks import run_in_background
@@ -154,9 +155,11 @@ class ServerController(QObject):
     def __init__(self, settings: Settings, settings_path: Path, bus: EventBus | None = None,
                  parent: QObject | None = None, *,
                  problems: Sequence[SettingsProblem] = (), state_folder: Path | None = None) -> None:
-        """``state_folder``: a folder of its own for the audit log and the modality figures (the
-        self-test's window), instead of the user's state folder that ``wldesk serve`` shares."""
+        """``state_folder``: a folder of its own for the audit log, the modality figures and the
+        index snapshot (the self-test's window), instead of the user's state and cache folders
+        that ``wldesk serve`` shares."""
         super().__init__(parent)
+        self._index_cache = state_folder / "index" if state_folder is not None else None
         self.settings = settings
         self.settings_path = settings_path
         # what the settings file held that could not be used (``settings`` has the defaults
@@ -222,7 +225,9 @@ class ServerController(QObject):
         """A store of ``settings``' folder, not started (a server starts it once listening)."""
         return FolderStore(Path(settings.database), report=self.bus.emit,
                            settle_seconds=settings.settle_seconds,
-                           folder_events=settings.folder_events)
+                           folder_events=settings.folder_events,
+                           snapshot_file=snapshot_path(Path(settings.database),
+                                                       self._index_cache))
 
     def _make_store(self, settings: Settings) -> FolderStore:
         """A store of ``settings``' folder, indexing it already when it is there (for the views)."""

@@ -51,6 +51,7 @@ from wldesk.core.query.profiles import answer_limit, rewrite_query, shape
 from wldesk.core.query.strict import strict_problems
 from wldesk.core.query.values import QueryError, element_values
 from wldesk.core.settings import Settings
+from wldesk.core.snapshot import snapshot_path
 from wldesk.core.store import Entry, FolderStore
 
 log = logging.getLogger(__name__)
@@ -226,7 +227,10 @@ class WorklistServer:
     them to ``mpps``."""
 
     def __init__(self, settings: Settings, bus: EventBus | None = None,
-                 store: FolderStore | None = None, mpps: PerformedSteps | None = None) -> None:
+                 store: FolderStore | None = None, mpps: PerformedSteps | None = None, *,
+                 index_cache: Path | None = None) -> None:
+        """``index_cache``: where its store keeps the folder's index snapshot (default: the
+        user's cache folder; the self-test gives its own)."""
         self.settings = settings
         self.mpps = mpps if settings.mpps else None
         self.served: tuple[str, ...] = SERVED + ((MPPS,) if self.mpps is not None else ())
@@ -234,7 +238,8 @@ class WorklistServer:
         self._owns_store = store is None
         self.store = store if store is not None else FolderStore(
             Path(settings.database), report=self.bus.emit, settle_seconds=settings.settle_seconds,
-            folder_events=settings.folder_events)
+            folder_events=settings.folder_events,
+            snapshot_file=snapshot_path(Path(settings.database), index_cache))
         self._server: ThreadedAssociationServer | None = None
         self._associations: weakref.WeakKeyDictionary[Association, _Association] = \
             weakref.WeakKeyDictionary()
