@@ -337,7 +337,7 @@ def _write(row: Row, ledger: Ledger) -> Outcome:
                 actions = {w.action for w in written}
                 action = "updated" if "updated" in actions else "unchanged"
                 return Outcome(row.number, action, ", ".join(w.path.name for w in written))
-            done = ledger.put(row.entry, update=False)
+            done = ledger.put(row.entry, update=False, found=[])
             return Outcome(row.number, done.action, done.path.name)
     except (LedgerError, EditError) as exc:
         return Outcome(row.number, "failed", reason=str(exc))

@@ -210,7 +210,7 @@ def _write_order(ledger: Ledger, order: Order) -> list[Written]:
     with ledger.lock:
         existing = ledger.find(order.key)
         if not existing:
-            return [ledger.put(ds)]
+            return [ledger.put(ds, found=existing)]
         old = load_document(existing[0]).dataset
         steps = old.get("ScheduledProcedureStepSequence") or ()
         new_step = ds.ScheduledProcedureStepSequence[0]
@@ -221,7 +221,7 @@ def _write_order(ledger: Ledger, order: Order) -> list[Written]:
         for keyword in ("StudyInstanceUID", "RequestedProcedureID"):
             if keyword in old:
                 ds[keyword] = old[keyword]
-        return [ledger.put(ds)]
+        return [ledger.put(ds, found=existing)]
 
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -250,13 +250,15 @@ class Ledger:
         stem = safe_stem(f"{key.accession}_{key.step_id}" if key.step_id else key.accession)
         return self.folder / f"{stem}{SUFFIX}"
 
-    def put(self, ds: Dataset, *, update: bool = True) -> Written:
+    def put(self, ds: Dataset, *, update: bool = True,
+            found: Sequence[Path] | None = None) -> Written:
         """Write the order ``ds``: a new entry, or (with ``update``) a rewrite of the entry with
         the same key, keeping the bytes of what did not change. Without ``update`` an existing
-        order raises :class:`LedgerError`."""
+        order raises :class:`LedgerError`. ``found``: the order's files as the caller, holding
+        :attr:`lock`, has just found them (:meth:`find`), so that the folder is not listed twice."""
         key = dataset_key(ds)
         with self.lock:
-            existing = self.find(key) if key.accession else []
+            existing = list(found) if found is not None else self.find(key)
             if existing:
                 if not update:
                     raise LedgerError(f"the order {key} exists already: {existing[0].name}")

@@ -163,7 +163,7 @@ class WorklistApi:
                     raise LedgerError(f"the order {key} exists already as the worklist "
                                       f"{found[0].stem}; send \"Upsert\": true to update it")
                 self._study_uid(ds, found[0] if found else None)
-                written = self.ledger.put(ds, update=upsert)
+                written = self.ledger.put(ds, update=upsert, found=found)
             return written, 200  # as Orthanc answers, created or not
 
         return await self._change(request, work, "create")
