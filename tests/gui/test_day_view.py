@@ -39,12 +39,6 @@ TOMORROW = (TODAY + timedelta(days=1)).strftime("%Y%m%d")
 
 
 @pytest.fixture
-def fast(controller: ServerController) -> ServerController:
-    controller.set_poll_interval(50)
-    return controller
-
-
-@pytest.fixture
 def tab(qtbot: QtBot, fast: ServerController) -> WorklistTab:
     made = WorklistTab(fast)
     qtbot.addWidget(made)

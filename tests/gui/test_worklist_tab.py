@@ -40,13 +40,6 @@ M = WorklistModel
 
 
 @pytest.fixture
-def fast(controller: ServerController) -> ServerController:
-    """The controller, polling its store every 50 ms instead of every second: quicker tests."""
-    controller.set_poll_interval(50)
-    return controller
-
-
-@pytest.fixture
 def tab(qtbot: QtBot, fast: ServerController) -> WorklistTab:
     made = WorklistTab(fast)
     qtbot.addWidget(made)

@@ -93,9 +93,6 @@ class ModalitiesModel(QAbstractTableModel):
         self._refresh_all()
         return row
 
-    def cell_problem(self, row: int, column: int) -> str | None:
-        return self._problems.get((row, column))
-
     def problems(self) -> list[str]:
         """One line per problem, in row order, naming the row and the column."""
         return [f"Row {row + 1}, {self.COLUMNS[column]}: {message}"
