@@ -44,6 +44,6 @@ grep -q 'File Id="WldeskCliExe"' "$WORK/bundle-files.wxs" || { echo "wldesk-cli.
     -o "$OUT/wldesk-$VERSION.msi" wldesk.wxs bundle-files.wxs)
 seq=$(msiinfo export "$OUT/wldesk-$VERSION.msi" InstallExecuteSequence)
 for action in "MachineCleanup.*3400" "MachineSetup.*6500" "RemoveExistingProducts.*1510" "InstallFiles.*4000"; do
-    echo "$seq" | grep -qE "^$action" || { echo "MSI sequence lacks $action:" >&2; echo "$seq" >&2; exit 1; }
+    grep -qE "^$action" <<<"$seq" || { echo "MSI sequence lacks $action:" >&2; echo "$seq" >&2; exit 1; }
 done
 echo "MSI: $OUT/wldesk-$VERSION.msi ($(du -h "$OUT/wldesk-$VERSION.msi" | cut -f1), $((SECONDS - t0)) s, sequence checked)"

@@ -73,13 +73,13 @@ for f in _internal/resources/wldesk.svg _internal/resources/state-running.svg \
     [ -e "$DIST/$f" ] || fail "missing from the bundle: $f"
 done
 ok "bundle has resources/, the svg imageformat + iconengine plugins, xcb + offscreen platforms"
-if find "$DIST" -path '*translations*' -name '*.qm' | grep -q .; then fail "Qt translations were not dropped"; fi
+if [ -n "$(find "$DIST" -path '*translations*' -name '*.qm' -print -quit)" ]; then fail "Qt translations were not dropped"; fi
 ok "no Qt translations, $(find "$DIST" -path '*/plugins/*' -type f | wc -l) Qt plugin files"
 missing=$(find "$DIST" -name '*.so*' -type f -print0 | LD_LIBRARY_PATH="$DIST/_internal:$DIST/_internal/PySide6/Qt/lib" \
           xargs -0 ldd 2>/dev/null | grep 'not found' | sort -u || true)
 [ -z "$missing" ] || fail "libraries of the bundle need what it does not have: $missing"
 ok "every shared library of the bundle finds its dependencies (ldd)"
-"$DIST/wldesk-cli" --version | grep -q "wldesk " || fail "wldesk-cli --version"
+grep -q "wldesk " <<<"$("$DIST/wldesk-cli" --version)" || fail "wldesk-cli --version"
 ok "$("$DIST/wldesk-cli" --version)"
 
 if [ "${WLDESK_SKIP_CHECKS:-0}" = 1 ]; then exit 0; fi

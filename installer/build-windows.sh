@@ -260,7 +260,7 @@ step "NSIS: silent install $VERSION (/S /PORT=11112)"
 reset_machine
 wine_run "$SETUP" /S /PORT=11112 >/dev/null; wineserver -w
 check_installed "NSIS install" "$VERSION" 11112 1
-wine reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\wldesk' /v DisplayVersion /reg:64 2>/dev/null | grep -q "$VERSION" \
+grep -q "$VERSION" <<<"$(wine reg query 'HKLM\Software\Microsoft\Windows\CurrentVersion\Uninstall\wldesk' /v DisplayVersion /reg:64 2>/dev/null)" \
     || fail "NSIS: no Add/Remove Programs entry with DisplayVersion $VERSION"
 ok "NSIS install: Add/Remove Programs entry, DisplayVersion $VERSION"
 installed_selftest "NSIS install"
