@@ -33,6 +33,7 @@ LAYERS: dict[str, str] = {
     "wldesk.core.share": "folder",
     "wldesk.core.index": "folder",
     "wldesk.core.snapshot": "folder",
+    "wldesk.core.watch": "folder",
     "wldesk.core.net": "net",
     "wldesk.core.editing": "editing",
     "wldesk.core.flow": "flow",

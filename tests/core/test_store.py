@@ -28,7 +28,8 @@ from tests.helpers.samples import (
     write_wl,
 )
 from wldesk.core.events import FileProblemEvent
-from wldesk.core.store import Entry, FolderStore, Snapshot, is_worklist_file
+from wldesk.core.store import Entry, FolderStore, Snapshot
+from wldesk.core.watch import is_worklist_file
 
 
 class Reports:

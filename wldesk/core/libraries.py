@@ -9,7 +9,7 @@ import threading
 from pydicom import config as pydicom_config
 from pynetdicom import _config as pynetdicom_config
 
-from wldesk.core.store import LOST_EVENTS
+from wldesk.core.watch import LOST_EVENTS
 
 
 class _StopRace(logging.Filter):

@@ -23,6 +23,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from wldesk.core.watch import Seen, seen
+
 FOLDER_EVENTS = ("auto", "trust", "relist")
 """The ``folder_events`` setting: detect, trust the events, or list the folder per query."""
 
@@ -99,14 +101,14 @@ fresh_stat: Callable[[str], os.stat_result] = _statx() or os.stat
 """A file's attributes as the file system has them now, not as cached (where the system can)."""
 
 
-def fresh_listing(folder: Path, wanted: Callable[[str], bool]) -> dict[str, os.stat_result]:
-    """The regular files of ``folder`` whose names are ``wanted``, with fresh attributes.
+def fresh_listing(folder: Path, wanted: Callable[[str], bool]) -> dict[str, Seen]:
+    """The regular files of ``folder`` whose names are ``wanted``, with their fresh identity.
 
     One attribute round trip to the file system (FUSE daemon, file server) per file. Asking from
     several threads at once was no faster on a bindfs mount here (2 cores, the daemon's own CPU
     time is the limit); on a slow network it may be: not measured.
     """
-    found: dict[str, os.stat_result] = {}
+    found: dict[str, Seen] = {}
     with os.scandir(folder) as it:
         for item in it:
             if not wanted(item.name):
@@ -116,7 +118,7 @@ def fresh_listing(folder: Path, wanted: Callable[[str], bool]) -> dict[str, os.s
             except OSError:
                 continue  # vanished between listing and stat
             if stat.S_ISREG(st.st_mode):
-                found[item.name] = st
+                found[item.name] = seen(st)
     return found
 
 

@@ -3,7 +3,7 @@
 Indexing 100,000 files reads and parses every one of them (18-20 s after a restart of the PC);
 loading a snapshot of their parsed entries takes a fraction of that. The snapshot is only a
 hint: the store keeps an entry of it only when the file's identity (size, modification and change
-time, inode: ``store.file_version``) is the same in the folder's listing; any other file is read.
+time, inode: ``watch.file_version``) is the same in the folder's listing; any other file is read.
 
 Format: a text file of JSON lines, never code (a file other users could write must not run
 anything when loaded). The first line says what it is: the format number, the wldesk and Python

@@ -37,28 +37,12 @@ import itertools
 import logging
 import os
 import stat
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Set
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-
-from watchdog.events import (
-    DirDeletedEvent,
-    DirModifiedEvent,
-    DirMovedEvent,
-    FileAttribEvent,
-    FileClosedEvent,
-    FileCreatedEvent,
-    FileDeletedEvent,
-    FileModifiedEvent,
-    FileMovedEvent,
-    FileSystemEvent,
-    FileSystemEventHandler,
-)
-from watchdog.observers import Observer
 
 from wldesk.core import snapshot as saved_index
 from wldesk.core.dicom.model import SPS_SEQUENCE, STATION_AET
@@ -69,11 +53,21 @@ from wldesk.core.index import ValueIndex
 from wldesk.core.query.matching import Prefilter
 from wldesk.core.query.values import normalize_text
 from wldesk.core.share import fresh_listing, relist_reason
+from wldesk.core.watch import (
+    BARRIER_PREFIX,
+    LOST_EVENTS,
+    FolderWatcher,
+    Seen,
+    Version,
+    file_version,
+    is_worklist_file,
+    seen,
+    watch_folder,
+    writer_done,
+)
 
 log = logging.getLogger(__name__)
 
-Version = int  # a hash of (size, mtime_ns, ctime_ns, inode): one small object per entry
-BARRIER_PREFIX = ".wldesk-sync-"
 SETTLE_SECONDS = 5.0
 """A changed file whose writer gives no sign of being done is served once unchanged this long (the
 default of the ``settle_seconds`` setting)."""
@@ -124,38 +118,6 @@ class Snapshot:
         return sorted(titles)
 
 
-def is_worklist_file(name: str) -> bool:
-    return name.lower().endswith(".wl") and not name.startswith(".")
-
-
-if sys.platform == "win32":
-    import ctypes
-    from ctypes import wintypes
-
-    def _nobody_writing(path: Path) -> bool:
-        """True when no one holds ``path`` open for writing.
-
-        A writer that did not allow others to write (the usual way on Windows) makes an open that
-        refuses to share writing fail with a sharing violation until it closes the file.
-        """
-        kernel32 = ctypes.windll.kernel32
-        kernel32.CreateFileW.restype = wintypes.HANDLE
-        # GENERIC_READ; share reading and deleting, not writing; OPEN_EXISTING
-        handle = kernel32.CreateFileW(str(path), 0x80000000, 0x1 | 0x4, None, 3, 0x80, None)
-        if handle is None or handle == wintypes.HANDLE(-1).value:
-            return False  # a sharing violation (someone writes), or it cannot be opened at all
-        kernel32.CloseHandle(handle)
-        return True
-else:
-    def _nobody_writing(path: Path) -> bool:
-        """Whether no one holds ``path`` open for writing: False, this system cannot tell."""
-        return False
-
-
-def file_version(st: os.stat_result) -> Version:
-    return hash((st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino))
-
-
 MAX_ENTRY_BYTES = 16 * 2**20
 """Larger files are not read (a worklist entry is a few kilobytes): reading a stray 200 MB file
 whole made a query wait for it and kept its bytes in memory until the next garbage collection."""
@@ -183,146 +145,6 @@ def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | 
     parsed = parse_bytes(data, cache)
     return Entry(folder=folder or path.parent, name=path.name, node=parsed.node, charset=parsed.charset,
                  notes=parsed.notes, version=file_version(st) if version is None else version)
-
-
-# Changes only. Without a filter watchdog also asks for every open and close-without-writing:
-# indexing 100,000 files then sends some 200,000 events through watchdog's threads, which fight
-# the indexing for the interpreter lock (2-3x slower), and so does anyone reading the folder.
-WATCHED_EVENTS: list[type[FileSystemEvent]] = [
-    FileCreatedEvent, FileModifiedEvent, FileAttribEvent, FileClosedEvent, FileMovedEvent,
-    FileDeletedEvent, DirModifiedEvent, DirMovedEvent, DirDeletedEvent,
-]
-
-
-class FolderWatcher(FileSystemEventHandler):
-    """Receives folder events on the observer's thread; marks names dirty, releases barriers.
-    ``wanted`` says which file names of the folder it follows (the store's: `.wl` files)."""
-
-    def __init__(self, folder: Path, identity: tuple[int, int],
-                 wanted: Callable[[str], bool] = is_worklist_file) -> None:
-        self.folder = str(folder)
-        self.wanted = wanted
-        self.identity = identity  # (device, inode) of the folder when the watch was set up
-        self.cond = threading.Condition()
-        self.dirty: set[str] = set()
-        self.rescan = False
-        self.gone = False  # the watched folder was removed or moved away, or the watch stopped
-        self.seen_barriers: set[str] = set()
-        self.writing: set[str] = set()  # changed, and not yet closed by their writer
-        self.moves: list[tuple[str, str]] = []  # renames from one `.wl` name to another, in order
-
-    def _name(self, path: str | bytes) -> str | None:
-        """The name of a worklist file in the watched folder at ``path``, else None."""
-        parent, name = os.path.split(os.fsdecode(path))
-        same = os.path.normcase(parent) == os.path.normcase(self.folder)
-        return name if same and self.wanted(name) else None
-
-    def _note(self, path: str | bytes, kind: str) -> None:
-        text = os.fsdecode(path)
-        parent, name = os.path.split(text)
-        if os.path.normcase(parent) != os.path.normcase(self.folder):
-            if os.path.normcase(text) == os.path.normcase(self.folder) and kind in ("deleted",
-                                                                                   "moved"):
-                self.rescan = self.gone = True  # the folder itself was removed or moved away
-                self.cond.notify_all()
-            return
-        if name.startswith(BARRIER_PREFIX):
-            self.seen_barriers.add(name)
-            self.cond.notify_all()
-        elif self.wanted(name):
-            self.dirty.add(name)
-            # only a write says a writer has the file open: "created" is also a hard link or a
-            # file moved in from another folder, both complete (and without a close to follow)
-            if kind == "modified":
-                self.writing.add(name)
-            elif kind in ("closed", "deleted", "moved"):  # a file moved in is a complete one
-                self.writing.discard(name)
-
-    def on_any_event(self, event: FileSystemEvent) -> None:
-        with self.cond:
-            self._note(event.src_path, event.event_type)
-            if event.dest_path:
-                self._note(event.dest_path, event.event_type)
-                if (event.event_type == "moved" and (src := self._name(event.src_path))
-                        and (dest := self._name(event.dest_path))):
-                    self.moves.append((src, dest))
-
-    def retire(self) -> None:
-        """The watch stopped: barriers still waiting on it give up at once."""
-        with self.cond:
-            self.gone = True
-            self.cond.notify_all()
-
-    def take(self) -> tuple[set[str], bool, list[tuple[str, str]]]:
-        """The dirty names, whether to list the folder, and the renames, since the last take."""
-        with self.cond:
-            dirty, rescan, moves = self.dirty, self.rescan, self.moves
-            self.dirty, self.rescan, self.moves = set(), False, []
-            return dirty, rescan, moves
-
-
-def watch_folder(folder: Path, wanted: Callable[[str], bool] = is_worklist_file,
-                 ) -> tuple[FolderWatcher, Any, bool]:
-    """Watch ``folder``'s files named as ``wanted`` says: the watcher, its started observer, and
-    whether the observer reports a writer's close (inotify; elsewhere only the settle time tells).
-    Raises OSError or RuntimeError when the folder cannot be watched."""
-    observer = Observer()
-    st = os.stat(folder)
-    watcher = FolderWatcher(folder, (st.st_dev, st.st_ino), wanted)
-    observer.schedule(watcher, str(folder), recursive=False, event_filter=WATCHED_EVENTS)
-    observer.start()
-    return watcher, observer, type(observer).__name__ == "InotifyObserver"
-
-
-def writer_done(watcher: FolderWatcher | None, path: Path, version: Version, st: os.stat_result,
-                now: float, *, closes_reported: bool, held: dict[str, tuple[Version, float]],
-                settle_seconds: float) -> bool:
-    """Whether the changed file at ``path`` may be read: its writer is done with it.
-
-    Done when no change without its close-after-write is known (Linux), when no one holds it
-    open for writing (Windows), or when this version is older than the settle time. A file
-    not yet done is kept in ``held`` (its version and since when, ``now`` being monotonic):
-    every look at it again goes by it.
-    """
-    name = path.name
-    if watcher is None:
-        held.pop(name, None)
-        return True
-    with watcher.cond:
-        writing = name in watcher.writing
-    if writing and not closes_reported and _nobody_writing(path):
-        writing = False
-    if writing:
-        known = held.get(name)
-        if known is None or known[0] != version:
-            held[name] = known = (version, now)
-        age = max(now - known[1], time.time() - st.st_mtime)
-        if age < settle_seconds:
-            return False
-        log.info("%s: changed %.0f s ago and not closed yet; reading it", name, age)
-    if writing or not closes_reported:
-        with watcher.cond:
-            watcher.writing.discard(name)
-    held.pop(name, None)
-    return True
-
-
-class _LostEvents(logging.Handler):
-    """watchdog reports an inotify queue overflow (events lost) only in its log: listen for it."""
-
-    def __init__(self) -> None:
-        super().__init__(logging.WARNING)
-        self.watchers: set[FolderWatcher] = set()
-
-    def emit(self, record: logging.LogRecord) -> None:
-        if "overflow" in record.getMessage().lower():
-            for watcher in list(self.watchers):
-                with watcher.cond:
-                    watcher.rescan = True
-
-
-LOST_EVENTS = _LostEvents()
-"""Installed on watchdog's logger by :func:`wldesk.core.libraries.configure_libraries`."""
 
 
 class FolderStore:
@@ -566,7 +388,7 @@ class FolderStore:
                             # still on its way: the next sync takes it (once: a clock set back
                             # cannot keep a file out)
                             self._held[name] = (version, now)
-                        elif self._writer_done(name, version, st, now):
+                        elif self._writer_done(name, version, st.st_mtime, now):
                             to_read.append((name, version))
                     else:
                         self._held.pop(name, None)
@@ -591,9 +413,9 @@ class FolderStore:
                 self._apply(dest, replace(entry, name=dest))
         return renamed
 
-    def _writer_done(self, name: str, version: Version, st: os.stat_result, now: float) -> bool:
+    def _writer_done(self, name: str, version: Version, mtime: float, now: float) -> bool:
         """Whether the changed file ``name`` may be read (:func:`writer_done`)."""
-        return writer_done(self._watcher, self.folder / name, version, st, now,
+        return writer_done(self._watcher, self.folder / name, version, mtime, now,
                            closes_reported=self._closes_reported, held=self._held,
                            settle_seconds=self._settle_seconds)
 
@@ -627,8 +449,7 @@ class FolderStore:
                     self._forget(name)
                 for name in [n for n in self._held if n not in listing]:
                     del self._held[name]
-                kept = [e for n, e in (adopt or {}).items()
-                        if n in listing and e.version == file_version(listing[n])]
+                kept = [e for n, e in (adopt or {}).items() if n in listing and e.version == listing[n][0]]
                 for entry in kept:
                     self._apply(entry.name, entry)
                 if adopt is not None and len(kept) == len(adopt):  # the snapshot is up to date
@@ -636,10 +457,10 @@ class FolderStore:
                 to_read = []
                 now = time.monotonic()
                 for name in sorted(listing):
-                    version = file_version(listing[name])
+                    version, mtime = listing[name]
                     known = self._entries.get(name) or self._problems.get(name)
                     if known is None or known.version != version:
-                        if self._writer_done(name, version, listing[name], now):
+                        if self._writer_done(name, version, mtime, now):
                             to_read.append((name, version))
                     else:
                         self._held.pop(name, None)
@@ -715,7 +536,7 @@ class FolderStore:
 
     # --- internals (called with the lock held) -------------------------------------------------
 
-    def _list(self) -> dict[str, os.stat_result] | None:
+    def _list(self) -> dict[str, Seen] | None:
         """List the folder; set the watch up again when the folder came back or was replaced."""
         recovering = self._folder_error is not None
         found = self._scan()
@@ -740,8 +561,8 @@ class FolderStore:
             return recovering or self._watch_when_back
         return recovering or watcher.gone or (st.st_dev, st.st_ino) != watcher.identity
 
-    def _scan(self) -> dict[str, os.stat_result] | None:
-        found: dict[str, os.stat_result] = {}
+    def _scan(self) -> dict[str, Seen] | None:
+        found: dict[str, Seen] = {}
         try:
             if self.relist_reason is not None:  # cached attributes may hide changes behind a mount
                 found = fresh_listing(self.folder, is_worklist_file)
@@ -752,7 +573,7 @@ class FolderStore:
                             continue
                         try:
                             if item.is_file():
-                                found[item.name] = item.stat()
+                                found[item.name] = seen(item.stat())
                         except OSError:
                             continue  # vanished between listing and stat
         except OSError as exc:

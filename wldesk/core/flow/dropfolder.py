@@ -3,7 +3,7 @@
 (``<name>.report.txt``: each row → entry file or reason).
 
 A file is taken once its writer is done with it, as the folder store decides it
-(:func:`wldesk.core.store.writer_done`: closed after writing on Linux, no longer open for writing on
+(:func:`wldesk.core.watch.writer_done`: closed after writing on Linux, no longer open for writing on
 Windows, else unchanged for the settle time), and once it was the same at two looks in a row. The
 folder is watched for changes and looked at every :data:`POLL_SECONDS` as well (a folder that
 cannot be watched, e.g. on a network share, is only looked at).
@@ -25,7 +25,7 @@ from wldesk.core.fileio import atomic_write_bytes
 from wldesk.core.flow.csv_import import CHANNEL, import_rows, load_mapping, read_csv, report_text
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.settings import Settings
-from wldesk.core.store import FolderWatcher, Version, file_version, watch_folder, writer_done
+from wldesk.core.watch import FolderWatcher, Version, file_version, watch_folder, writer_done
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +115,7 @@ class CsvDropFolder:
                     with self._watcher.cond:  # no close to wait for: the settle time decides
                         self._watcher.writing.add(name)
                 continue
-            if writer_done(self._watcher, path, version, st, time.monotonic(),
+            if writer_done(self._watcher, path, version, st.st_mtime, time.monotonic(),
                            closes_reported=self._closes_reported, held=self._held,
                            settle_seconds=self.settle_seconds):
                 if self.import_file(path) is None:
