@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
+import pickle
 import threading
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,8 @@ from pydicom.uid import ExplicitVRBigEndian
 
 from tests.helpers.inprocess import Running
 from tests.helpers.samples import name_query, write_entry
-from wldesk.core.dicom.node import Node
-from wldesk.core.snapshot import snapshot_path
+from wldesk.core.dicom.node import Layout, Node
+from wldesk.core.snapshot import snapshot_path, snapshot_pickler
 from wldesk.core.store import Entry
 
 
@@ -65,7 +67,7 @@ def test_files_changed_added_or_removed_while_stopped_are_served_as_they_are_now
 
 
 def corrupt(path: Path, other: Path) -> None:
-    path.write_bytes(path.read_bytes()[:-40] + b"\xff\x00 not JSON\n")
+    path.write_bytes(path.read_bytes()[:-40] + b"\xff\x00 not a pickle\n")
 
 
 def truncated(path: Path, other: Path) -> None:
@@ -79,7 +81,7 @@ def garbage(path: Path, other: Path) -> None:
 def another_format(path: Path, other: Path) -> None:
     lines = path.read_bytes().split(b"\n", 1)
     header = json.loads(lines[0])
-    header["format"] = 0
+    header["format"] = 1
     path.write_bytes(json.dumps(header).encode() + b"\n" + lines[1])
 
 
@@ -89,15 +91,53 @@ def another_folder(path: Path, other: Path) -> None:
     path.write_bytes(snapshot_path(other).read_bytes())
 
 
-def entry_of_another_shape(path: Path, other: Path) -> None:
-    lines = path.read_bytes().splitlines()
-    entry = json.loads(lines[-1])
-    entry[4][0] = 999  # a layout it does not have
-    path.write_bytes(b"\n".join([*lines[:-1], json.dumps(entry).encode()]) + b"\n")
+def with_entries(path: Path, *pickled: Any) -> None:
+    """The snapshot's header, then ``pickled`` as its stream."""
+    header = path.read_bytes().split(b"\n", 1)[0]
+    path.write_bytes(header + b"\n" + b"".join(pickle.dumps(item) for item in pickled))
+
+
+class Marker:
+    """Unpickled, it would create a file: the loader must never call it."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Path.touch, (self.path,))
+
+
+def names_a_function(path: Path, other: Path) -> None:
+    with_entries(path, [("a1.wl", 1, (), (), Marker(other / "touched"))], None)
+
+
+def values_that_do_not_fit_their_layout(path: Path, other: Path) -> None:
+    layout = Layout((0x00080050, 0x00100010), ("SH", "PN"))
+    buffer = io.BytesIO()
+    pickler = snapshot_pickler(buffer)
+    pickler.dump([("a1.wl", 1, (), (), Node(layout, ("A1",)))])
+    pickler.dump(None)
+    header = path.read_bytes().split(b"\n", 1)[0]
+    path.write_bytes(header + b"\n" + buffer.getvalue())
+
+
+def a_sequence_holding_text(path: Path, other: Path) -> None:
+    layout = Layout((0x00080050, 0x00400100), ("SH", "SQ"))
+    buffer = io.BytesIO()
+    pickler = snapshot_pickler(buffer)
+    pickler.dump([("a1.wl", 1, (), (), Node(layout, ("A1", ("not an item",))))])
+    pickler.dump(None)
+    header = path.read_bytes().split(b"\n", 1)[0]
+    path.write_bytes(header + b"\n" + buffer.getvalue())
+
+
+def not_entries(path: Path, other: Path) -> None:
+    with_entries(path, {"a1.wl": 1}, None)
 
 
 @pytest.mark.parametrize("spoil", [corrupt, truncated, garbage, another_format, another_folder,
-                                   entry_of_another_shape])
+                                   names_a_function, values_that_do_not_fit_their_layout,
+                                   a_sequence_holding_text, not_entries])
 def test_an_unusable_snapshot_is_ignored_and_said_once(
         folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, spoil: Any) -> None:
     for accession in ("A1", "B1"):
@@ -114,6 +154,7 @@ def test_an_unusable_snapshot_is_ignored_and_said_once(
     assert len(records) == 1, [r.getMessage() for r in records]
     assert records[0].levelno == logging.INFO
     assert "indexing every file" in records[0].getMessage()
+    assert not (other / "touched").exists()  # nothing the snapshot names was called
 
 
 def flat(node: Node) -> list[Any]:

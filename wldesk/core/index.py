@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Set
 from datetime import date
+from functools import lru_cache
 from typing import Any
 
 from wldesk.core.dicom.model import (
@@ -21,22 +22,39 @@ from wldesk.core.query.values import normalize_text, parse_date
 _FIELDS = ("accession", "patient_id", "modality", "station", "dates")
 
 
-def _texts(node: Node, tag: int) -> set[str]:
-    return {normalize_text(v, "LO") for v in values_of(node.value(tag, ""))}
+def _texts(value: Any) -> Iterable[str]:
+    """The texts of an element's value as the prefilter compares them (none when empty)."""
+    if type(value) is str:  # one value: the usual case, made quick
+        text = value.replace("\0", "").strip(" ")
+        return (text,) if text else ()
+    return {normalize_text(v, "LO") for v in values_of(value)}
 
 
-def _index_keys(node: Node) -> dict[str, set[Any]]:
-    """The values of one entry under each of the prefilter's indexes."""
-    keys: dict[str, set[Any]] = {"accession": _texts(node, ACCESSION_NUMBER),
-                                 "patient_id": _texts(node, PATIENT_ID),
-                                 "modality": set(), "station": set(), "dates": set()}
+@lru_cache(maxsize=4096)
+def _day(text: str) -> date | None:
+    return parse_date(text)
+
+
+def _days(value: Any) -> Iterable[date]:
+    return {d for d in map(_day, map(str, values_of(value))) if d is not None}
+
+
+Keys = tuple[Iterable[Any], ...]
+"""An entry's values under each of the prefilter's indexes (in the order of ``_FIELDS``)."""
+
+
+def _index_keys(node: Node) -> Keys:
+    modality: set[str] = set()
+    station: set[str] = set()
+    days: set[date] = set()
     steps = node.get(SPS_SEQUENCE)
     for step in steps[1] if steps is not None and steps[0] == "SQ" else ():
-        keys["modality"] |= _texts(step, MODALITY)
-        keys["station"] |= _texts(step, STATION_AET)
-        keys["dates"] |= {d for d in map(parse_date, map(str, values_of(step.value(SPS_START_DATE, ""))))
-                          if d is not None}
-    return keys
+        value = step.value
+        modality.update(_texts(value(MODALITY, "")))
+        station.update(_texts(value(STATION_AET, "")))
+        days.update(_days(value(SPS_START_DATE, "")))
+    return (_texts(node.value(ACCESSION_NUMBER, "")), _texts(node.value(PATIENT_ID, "")),
+            modality, station, days)
 
 
 class ValueIndex:
@@ -48,10 +66,10 @@ class ValueIndex:
 
     def __init__(self) -> None:
         self.maps: dict[str, dict[Any, str | set[str]]] = {f: {} for f in _FIELDS}
+        self._maps = [self.maps[f] for f in _FIELDS]
 
     def add(self, name: str, node: Node) -> None:
-        for f, values in _index_keys(node).items():
-            index = self.maps[f]
+        for index, values in zip(self._maps, _index_keys(node), strict=True):
             for value in values:
                 held = index.get(value)
                 if held is None:
@@ -62,8 +80,7 @@ class ValueIndex:
                     held.add(name)
 
     def remove(self, name: str, node: Node) -> None:
-        for f, values in _index_keys(node).items():
-            index = self.maps[f]
+        for index, values in zip(self._maps, _index_keys(node), strict=True):
             for value in values:
                 held = index.get(value)
                 if held == name:

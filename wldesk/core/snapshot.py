@@ -5,52 +5,59 @@ loading a snapshot of their parsed entries takes a fraction of that. The snapsho
 hint: the store keeps an entry of it only when the file's identity (size, modification and change
 time, inode: ``watch.file_version``) is the same in the folder's listing; any other file is read.
 
-Format: a text file of JSON lines, never code (a file other users could write must not run
-anything when loaded). The first line says what it is: the format number, the wldesk and Python
-versions (a file's version is a Python hash) and the folder. Then, in order, a line
-``["L", tags, vrs]`` for each dataset layout when first used (numbered from 0) and a line
-``[name, version, charset, notes, node]`` per entry, a node being ``[layout number, values]``;
-bytes are ``{"b": base64}``, several values a list, a sequence a list of nodes.
+Format: a first line of JSON saying what the file is (the format number, the wldesk and Python
+versions, since a file's version is a Python hash, and the folder), then a stream of pickles made
+by one pickler: lists of entries ``(name, version, charset terms, notes, node)``, then ``None``.
+One pickler shares each string, layout and value between entries as the index shares them, and
+loading it takes a tenth of the time of parsing the same entries as JSON (100,000 entries: 0.2 s
+against 1.5-3 s). A pickle can name functions to call; the loader calls none but its own two
+checked constructors of nodes and layouts (:class:`_Loader`), so a snapshot that another program
+or user changed runs nothing: it is refused like a corrupt one.
 A snapshot that is missing, of another folder or format, or unreadable is ignored (logged as
 information): the folder is then indexed in full, as without one.
 """
 
 from __future__ import annotations
 
-import base64
 import gc
 import hashlib
 import json
 import logging
 import os
+import pickle
 import sys
 from collections.abc import Iterable
+from itertools import islice
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from wldesk import __version__
-from wldesk.core.dicom.node import Layout, LayoutCache, Node, shared
+from wldesk.core.dicom.node import Layout, LayoutCache, Node
 from wldesk.core.fileio import atomic_open
 from wldesk.core.paths import cache_dir
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2
 MAGIC = "wldesk index snapshot"
+CHUNK = 1000
+"""Entries per pickle: the pickler keeps each chunk alive until the end of the save."""
 
 Row = tuple[str, int, tuple[str, ...], tuple[str, ...], Node]
 """One entry: file name, file version, charset terms, notes, its dataset."""
 
-
-class _Unsaved(Exception):
-    """A value of a type the snapshot does not keep (the entry is read from its file instead)."""
+_VALUE_TYPES = frozenset({str, int, float, bytes, tuple})
+_MULTIPLE_TYPES = frozenset({str, int, float})
+_NODES = frozenset({Node})
+_NODE = (Node.__module__, Node.__qualname__)
+_LAYOUT = (Layout.__module__, Layout.__qualname__)
 
 
 def snapshot_path(folder: Path, cache: Path | None = None) -> Path:
     """Where the snapshot of ``folder``'s index is kept (one per folder): in ``cache`` (the
     self-test's own folder), by default the user's cache folder's ``index``."""
     key = hashlib.sha256(os.path.abspath(folder).encode("utf-8", "surrogatepass")).hexdigest()[:20]
-    return (cache if cache is not None else cache_dir() / "index") / f"{key}.jsonl"
+    return (cache if cache is not None else cache_dir() / "index") / f"{key}.snapshot"
 
 
 def _header(folder: Path) -> dict[str, Any]:
@@ -60,26 +67,35 @@ def _header(folder: Path) -> dict[str, Any]:
             "folder": os.path.abspath(folder)}
 
 
-def _value(vr: str, value: Any, layouts: dict[int, int], out: list[str]) -> Any:
-    if vr == "SQ":
-        return [_node(item, layouts, out) for item in value]
-    kind = type(value)
-    if kind is str or kind is int or kind is float:
-        return value
-    if kind is bytes:
-        return {"b": base64.b64encode(value).decode("ascii")}
-    if kind is tuple and all(type(v) in (str, int, float) for v in value):
-        return list(value)
-    raise _Unsaved(f"{vr} value of type {kind.__name__}")
+def _savable(node: Node) -> bool:
+    """Whether every value of ``node`` is of a type the loader accepts (entries read through
+    pydicom may hold others: they are read from their files instead)."""
+    values = node.values
+    if not _VALUE_TYPES.issuperset(map(type, values)):
+        return False
+    for vr, value in zip(node.layout.vrs, values, strict=True):
+        if type(value) is tuple and not (
+                all(type(item) is Node and _savable(item) for item in value) if vr == "SQ"
+                else _MULTIPLE_TYPES.issuperset(map(type, value))):
+            return False
+    return True
 
 
-def _node(node: Node, layouts: dict[int, int], out: list[str]) -> list[Any]:
-    layout = node.layout
-    number = layouts.get(id(layout))
-    if number is None:
-        number = layouts[id(layout)] = len(layouts)
-        out.append(json.dumps(["L", layout.tags, layout.vrs]))
-    return [number, [_value(vr, v, layouts, out) for vr, v in zip(layout.vrs, node.values, strict=True)]]
+class _Pickler(pickle.Pickler):
+    """Pickles nodes and layouts as calls of their constructors (and nothing else)."""
+
+    def reducer_override(self, obj: Any) -> Any:
+        kind = type(obj)
+        if kind is Node:
+            return Node, (obj.layout, obj.values)
+        if kind is Layout:
+            return Layout, (obj.tags, obj.vrs)
+        return NotImplemented
+
+
+def snapshot_pickler(fh: IO[bytes]) -> pickle.Pickler:
+    """The pickler of a snapshot's stream of entries (after its header line)."""
+    return _Pickler(fh, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 def save(path: Path, folder: Path, rows: Iterable[Row]) -> int:
@@ -87,45 +103,75 @@ def save(path: Path, folder: Path, rows: Iterable[Row]) -> int:
 
     Raises OSError when it cannot be written (the previous snapshot, if any, stays)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    layouts: dict[int, int] = {}
     saved = 0
     with atomic_open(path) as fh:
         fh.write(json.dumps(_header(folder)).encode("utf-8") + b"\n")
-        for name, version, charset, notes, node in rows:
-            lines: list[str] = []
-            try:
-                encoded = _node(node, layouts, lines)
-            except _Unsaved:
-                # its layouts, written already, stay numbered: the next entries may use them
-                fh.write("".join(f"{line}\n" for line in lines).encode("utf-8"))
-                continue
-            lines.append(json.dumps([name, version, list(charset), list(notes), encoded]))
-            fh.write("".join(f"{line}\n" for line in lines).encode("utf-8", "surrogatepass"))
-            saved += 1
+        pickler = snapshot_pickler(fh)
+        kept = (row for row in rows if _savable(row[4]))
+        while chunk := list(islice(kept, CHUNK)):
+            pickler.dump(chunk)
+            saved += len(chunk)
+        pickler.dump(None)
     return saved
 
 
-def _decode_node(encoded: list[Any], layouts: list[Layout], cache: LayoutCache) -> Node:
-    number, values = encoded
-    layout = layouts[number]
-    if len(values) != len(layout.tags):
-        raise ValueError("a dataset's values do not fit its layout")
-    decoded: list[Any] = []
-    for tag, vr, value in zip(layout.tags, layout.vrs, values, strict=True):
-        if vr == "SQ":
-            decoded.append(tuple(_decode_node(item, layouts, cache) for item in value))
-        elif type(value) is str:
-            decoded.append(cache.text(value) if shared(tag, vr) else value)
-        elif type(value) is list:
-            share = shared(tag, vr)
-            decoded.append(tuple(cache.text(v) if share and type(v) is str else v for v in value))
-        elif type(value) is dict:
-            decoded.append(base64.b64decode(value["b"], validate=True))
-        elif type(value) in (int, float):
-            decoded.append(value)
-        else:
-            raise ValueError(f"a value of type {type(value).__name__}")
-    return Node(layout, tuple(decoded))
+class _Loader(pickle.Unpickler):
+    """Unpickles a snapshot's stream: the only callables it hands out are its own checked
+    constructors of layouts (shared through the store's cache) and nodes."""
+
+    def __init__(self, fh: IO[bytes], cache: LayoutCache) -> None:
+        super().__init__(fh)
+        self.cache = cache
+        self.sequences: dict[int, tuple[int, ...]] = {}  # id(layout) -> positions of its SQs
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) == _NODE:
+            return self._node
+        if (module, name) == _LAYOUT:
+            return self._layout
+        raise pickle.UnpicklingError(f"it names {module}.{name}")
+
+    def _layout(self, tags: Any, vrs: Any) -> Layout:
+        if not (type(tags) is tuple and type(vrs) is tuple and len(tags) == len(vrs)
+                and all(type(t) is int for t in tags) and all(type(v) is str for v in vrs)):
+            raise ValueError("a layout that is not one")
+        layout = self.cache.layout(tags, vrs)
+        self.sequences[id(layout)] = tuple(i for i, vr in enumerate(vrs) if vr == "SQ")
+        return layout
+
+    def _node(self, layout: Any, values: Any) -> Node:
+        if type(layout) is not Layout or id(layout) not in self.sequences:
+            raise ValueError("a dataset without its layout")
+        if type(values) is not tuple or len(values) != len(layout.tags):
+            raise ValueError("a dataset's values do not fit its layout")
+        types = list(map(type, values))
+        if not _VALUE_TYPES.issuperset(types):
+            raise ValueError("a value of another type")
+        sequences = self.sequences[id(layout)]
+        for i in sequences:
+            if type(values[i]) is not tuple or not _NODES.issuperset(map(type, values[i])):
+                raise ValueError("a sequence that is not one")
+        if types.count(tuple) > len(sequences):  # values of several texts or numbers
+            for i, value in enumerate(values):
+                if (type(value) is tuple and i not in sequences
+                        and not _MULTIPLE_TYPES.issuperset(map(type, value))):
+                    raise ValueError("a multiple value holding other than texts and numbers")
+        return Node(layout, values)
+
+
+def _rows(loader: _Loader) -> list[Row]:
+    rows: list[Row] = []
+    while (chunk := loader.load()) is not None:
+        if type(chunk) is not list:
+            raise ValueError("not a list of entries")
+        for row in chunk:
+            if not (type(row) is tuple and len(row) == 5 and type(row[0]) is str
+                    and type(row[1]) is int and type(row[2]) is tuple and type(row[3]) is tuple
+                    and type(row[4]) is Node
+                    and all(type(t) is str for t in (*row[2], *row[3]))):
+                raise ValueError("an entry that is not one")
+            rows.append(row)
+    return rows
 
 
 def load(path: Path, folder: Path, cache: LayoutCache) -> list[Row] | None:
@@ -152,23 +198,11 @@ def load(path: Path, folder: Path, cache: LayoutCache) -> list[Row] | None:
                     log.info("the index snapshot %s is of another %s (%s, not %s): indexing every "
                              "file", path, key, header.get(key), expected[key])
                     return None
-            layouts: list[Layout] = []
-            rows: list[Row] = []
-            body = fh.read().rstrip(b"\n").replace(b"\n", b",")  # one parse: faster than per line
-            for item in json.loads(b"[" + body + b"]"):
-                if item[0] == "L":
-                    layouts.append(cache.layout(tuple(int(t) for t in item[1]),
-                                                tuple(str(v) for v in item[2])))
-                    continue
-                name, version, charset, notes, node = item
-                if not (isinstance(name, str) and type(version) is int):
-                    raise ValueError("an entry without a name or version")
-                rows.append((name, version, tuple(map(str, charset)), tuple(map(str, notes)),
-                             _decode_node(node, layouts, cache)))
-        except (OSError, ValueError, TypeError, KeyError, IndexError, RecursionError) as exc:
-            log.info("the index snapshot %s cannot be used (%s): indexing every file", path, exc)
+            return _rows(_Loader(fh, cache))
+        except Exception as exc:  # whatever is wrong with it, it is not used
+            log.info("the index snapshot %s cannot be used (%s: %s): indexing every file", path,
+                     type(exc).__name__, exc)
             return None
         finally:
             if collecting:
                 gc.enable()
-    return rows
