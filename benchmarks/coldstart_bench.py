@@ -74,7 +74,7 @@ def first_answer(folder: Path, count: int, xdg: Path) -> float:
             time.sleep(0.05)
     finally:
         deadline = time.monotonic() + SNAPSHOT_WAIT  # the next run's snapshot
-        while time.monotonic() < deadline and not any((xdg / "cache").rglob("*.jsonl")):
+        while time.monotonic() < deadline and not any((xdg / "cache").rglob("*.snapshot")):
             time.sleep(0.2)
         proc.terminate()
         proc.wait(60)
@@ -96,7 +96,7 @@ def main() -> None:
             shutil.rmtree(xdg / "cache", ignore_errors=True)
             without.append(first_answer(folder, count, xdg))
             with_.append(first_answer(folder, count, xdg))
-        size = sum(p.stat().st_size for p in (xdg / "cache").rglob("*.jsonl"))
+        size = sum(p.stat().st_size for p in (xdg / "cache").rglob("*.snapshot"))
         print(f"| {count:,} | {' / '.join(f'{s:.1f} s' for s in without)} | "
               f"{' / '.join(f'{s:.1f} s' for s in with_)} | {size / 2**20:.0f} MiB |", flush=True)
 
