@@ -149,7 +149,7 @@ class ModalityDoctor:
         self._created = clock().isoformat(timespec="seconds")
         self._titles: dict[str, dict[str, Any]] = {}
         self._dirty = False
-        self._last_write = 0.0
+        self._last_write: float | None = None  # monotonic time of the last write
         self._timer: threading.Timer | None = None
         self._write_failed = False
         self._bus: EventBus | None = None
@@ -315,7 +315,8 @@ class ModalityDoctor:
         with self._lock:
             if not self._dirty or self._timer is not None or self._bus is None:
                 return
-            wait = self._last_write + self._interval - time.monotonic()
+            wait = (0.0 if self._last_write is None
+                    else self._last_write + self._interval - time.monotonic())
             if wait > 0:
                 self._timer = threading.Timer(wait, self._timer_fired)
                 self._timer.daemon = True
