@@ -261,6 +261,11 @@ class ServerController(QObject):
     def snapshot(self) -> Snapshot:
         return self.store.snapshot()
 
+    def snapshot_in_background(self, context: QObject, done: Callable[[Snapshot], None]) -> None:
+        """The store's content taken off the GUI thread (while the store reads the folder first,
+        it may hold its lock a while), to ``done`` on the GUI thread unless ``context`` is gone."""
+        run_in_background(context, self.store.snapshot, done, name="wldesk-gui-snapshot")
+
     def _sync_store(self) -> None:
         """Bring the store up to date off the GUI thread; tell the views when it changed."""
         if self._syncing:
