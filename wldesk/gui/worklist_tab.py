@@ -58,7 +58,7 @@ queries, which need the interpreter) run for ``PAUSE_MS``."""
 
 PAUSE_MS = 10
 
-READING_RETRY_MS = 1000
+READING_RETRY_MS = 3000
 """How often the table shows what the store has read so far, while it reads the folder first."""
 
 __all__ = ["PATH_ROLE", "RAW_ROLE", "SORT_ROLE", "ProblemsModel", "WorklistFilter",
