@@ -52,6 +52,31 @@ def environment(xdg: Path) -> dict[str, str]:
     return env
 
 
+def answered(proc: subprocess.Popen[bytes], port: int, accession: str, started: float,
+             log: Path) -> float:
+    """Seconds from ``started`` (perf_counter) to the first answer of ``proc``'s server on
+    ``port`` to a C-FIND for ``accession``, asked on a new association each try."""
+    while True:
+        if proc.poll() is not None:
+            raise SystemExit(f"wldesk exited ({proc.returncode}); see {log}")
+        try:
+            if served(port, accession):
+                return time.perf_counter() - started
+        except (ConnectionError, RuntimeError, TimeoutError):
+            pass
+        time.sleep(0.05)
+
+
+def wait_for_snapshot(cache: Path, timeout: float = SNAPSHOT_WAIT) -> bool:
+    """Wait until an index snapshot is saved in the cache folder ``cache``; False if none came."""
+    deadline = time.monotonic() + timeout
+    while not any(cache.rglob("*.snapshot")):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.2)
+    return True
+
+
 def first_answer(folder: Path, count: int, xdg: Path) -> float:
     """Seconds from launching ``wldesk serve`` on ``folder`` to its first answer."""
     port = free_port()
@@ -63,19 +88,9 @@ def first_answer(folder: Path, count: int, xdg: Path) -> float:
         proc = subprocess.Popen(argv, env=env, cwd=REPO_ROOT, stdout=log,
                                 stderr=subprocess.STDOUT)
     try:
-        while True:
-            if proc.poll() is not None:
-                raise SystemExit(f"wldesk serve exited ({proc.returncode}); see {xdg / 'serve.log'}")
-            try:
-                if served(port, accession(count)):
-                    return time.perf_counter() - started
-            except (ConnectionError, RuntimeError, TimeoutError):
-                pass
-            time.sleep(0.05)
+        return answered(proc, port, accession(count), started, xdg / "serve.log")
     finally:
-        deadline = time.monotonic() + SNAPSHOT_WAIT  # the next run's snapshot
-        while time.monotonic() < deadline and not any((xdg / "cache").rglob("*.snapshot")):
-            time.sleep(0.2)
+        wait_for_snapshot(xdg / "cache")  # the next run's snapshot
         proc.terminate()
         proc.wait(60)
 

@@ -310,3 +310,18 @@ def test_a_tray_that_appears_after_start_up_is_used_when_the_window_closes(
     tray[0] = False  # ... and one that went away: closing quits
     app.window.close()
     qtbot.waitUntil(lambda: has_quit(app), timeout=5000)
+
+
+def test_the_window_reopens_on_the_tab_it_was_left_on(qtbot: QtBot,
+                                                      controller: ServerController) -> None:
+    first = MainWindow(controller)
+    qtbot.addWidget(first)
+    assert first.tabs.currentWidget() is first.worklist  # nothing remembered yet
+    first.tabs.setCurrentWidget(first.activity)
+    second = MainWindow(controller)
+    qtbot.addWidget(second)
+    assert second.tabs.currentWidget() is second.activity
+    controller.window_state_file.write_text("{not json", "utf-8")  # a damaged state file
+    third = MainWindow(controller)
+    qtbot.addWidget(third)
+    assert third.tabs.currentWidget() is third.worklist

@@ -66,8 +66,14 @@ def test_the_tab_shows_a_refusal_a_query_and_a_modality_that_never_asked(
     tab = window.modalities
     assert window.tabs.tabText(window.tabs.indexOf(tab)) == "Modalities"
     assert window.tabs.indexOf(tab) == window.tabs.indexOf(window.activity) + 1
+    window.show()  # on the Worklist tab: the hidden Modalities tab is refreshed once shown
     assert associate(controller, "CT9").is_rejected
     query_as_ct1(controller)
+    qtbot.waitUntil(lambda: any(v.ae_title == "CT9" for v in controller.modality_views()),
+                    timeout=5000)
+    qtbot.wait(500)  # longer than the tab's refresh delay
+    assert "CT9" not in rows(tab)
+    window.tabs.setCurrentWidget(tab)
     qtbot.waitUntil(lambda: "CT9" in rows(tab) and rows(tab)["CT1"][4] == "1", timeout=5000)
     shown = rows(tab)
     assert list(shown) == ["CT1", "US1", "CT9"]
@@ -106,6 +112,7 @@ def test_the_figures_are_there_after_a_restart_of_the_window(
     try:
         tab = ModalitiesTab(again)
         qtbot.addWidget(tab)
+        tab.show()
         assert rows(tab)["CT1"][6] == "1"
         again.start()
         qtbot.waitUntil(lambda: again.state == "running", timeout=10000)

@@ -330,9 +330,11 @@ def test_texts() -> None:
         "0 entries, 0 problem files — cannot read the worklist folder /x (gone)"
 
 
-def test_waits_for_the_first_indexing(qtbot: QtBot, fast: ServerController, worklist_folder: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    """While the store indexes the folder (holding its lock), the tab does not ask for a snapshot."""
+def test_shows_what_the_first_indexing_has_read_so_far(
+        qtbot: QtBot, fast: ServerController, worklist_folder: Path,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """While the store indexes the folder (maybe holding its lock), the tab shows the entries read
+    so far, taking them off the GUI thread: it never asks the store on the GUI thread then."""
     controller = fast
     write_entry(worklist_folder, "a.wl")
     ready: list[bool] = []
@@ -349,11 +351,13 @@ def test_waits_for_the_first_indexing(qtbot: QtBot, fast: ServerController, work
     monkeypatch.setattr(controller, "snapshot", counted)
     tab = WorklistTab(controller)
     qtbot.addWidget(tab)
-    assert tab.summary.text() == "Reading the worklist folder…"
+    assert tab.summary.text().startswith("Reading the worklist folder…")
+    assert tab.pages.currentWidget() is not tab.hint  # not "no entries yet"
+    qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=5000)
+    assert tab.summary.text() == "Reading the worklist folder… 1 entry, 0 problem files"
     assert not asked
     ready.append(True)
-    qtbot.waitUntil(lambda: tab.model.rowCount() == 1, timeout=5000)
-    assert tab.summary.text() == "1 entry, 0 problem files"
+    qtbot.waitUntil(lambda: tab.summary.text() == "1 entry, 0 problem files", timeout=5000)
 
 
 def test_filter_ignores_case_accents_and_name_separators(qtbot: QtBot, tab: WorklistTab,

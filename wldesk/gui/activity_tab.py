@@ -2,7 +2,9 @@
 server starting, stopping, failing to start, or going on with its settings after a failed restart.
 
 Events come from the controller's bridge (queued into the GUI thread) and are added in batches,
-so a burst of queries costs one model update. The log keeps the newest ``MAX_ROWS`` rows.
+at most every ``FLUSH_MS``, so that queries arriving one after the other cost one model update
+and one repaint per batch, not several per query; each row's texts are made once, not at every
+repaint. The log keeps the newest ``MAX_ROWS`` rows.
 With ``redact_patient_data`` on, query values that are patient data show as ``<redacted>``
 (the same rule as the log file: ``wldesk.core.logs.NOT_PATIENT_DATA``).
 """
@@ -53,6 +55,7 @@ Index = QModelIndex | QPersistentModelIndex
 ActivityEvent = QueryEvent | AssociationEvent | ServerEvent | InputEvent
 
 MAX_ROWS = 5000
+FLUSH_MS = 250  # events are added to the table at most this often
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
 STATUS_FILTERS = ("All", "Success", "Failure", "Cancel", "Refused")
 
@@ -160,6 +163,7 @@ class ActivityModel(ColumnsModel):
         self._redact = redact
         self._rows: list[ActivityRow] = []
         self._counter = 0
+        self._texts: dict[int, tuple[str, ...]] = {}  # a row's number -> its cells' texts
 
     # --- content -------------------------------------------------------------------------------
 
@@ -171,6 +175,7 @@ class ActivityModel(ColumnsModel):
         if redact == self._redact:
             return
         self._redact = redact
+        self._texts.clear()
         if self._rows:
             self.dataChanged.emit(self.index(0, self.QUERY), self.index(len(self._rows) - 1, self.QUERY))
 
@@ -182,6 +187,8 @@ class ActivityModel(ColumnsModel):
         excess = len(self._rows) + len(events) - self.max_rows
         if excess > 0:
             self.beginRemoveRows(QModelIndex(), 0, excess - 1)
+            for row in self._rows[:excess]:
+                self._texts.pop(row.number, None)
             del self._rows[:excess]
             self.endRemoveRows()
         first = len(self._rows)
@@ -196,6 +203,7 @@ class ActivityModel(ColumnsModel):
             return
         self.beginRemoveRows(QModelIndex(), 0, len(self._rows) - 1)
         self._rows.clear()
+        self._texts.clear()
         self.endRemoveRows()
 
     def row(self, row: int) -> ActivityRow:
@@ -305,6 +313,15 @@ class ActivityModel(ColumnsModel):
     def row_count(self) -> int:
         return len(self._rows)
 
+    def shown_cells(self, row: int) -> tuple[str, ...]:
+        """The table's texts of ``row``, made once (again after ``set_redact``)."""
+        number = self._rows[row].number
+        texts = self._texts.get(number)
+        if texts is None:
+            texts = self._texts[number] = tuple(self.cell(row, column)
+                                                for column in range(len(self.COLUMNS)))
+        return texts
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not 0 <= index.row() < len(self._rows):
             return None
@@ -312,7 +329,7 @@ class ActivityModel(ColumnsModel):
         if not 0 <= column < len(self.COLUMNS):
             return None
         if role == Qt.ItemDataRole.DisplayRole:
-            return self.cell(row, column)
+            return self.shown_cells(row)[column]
         if role == SORT_ROLE:
             item = self._rows[row]
             event = item.event
@@ -322,11 +339,11 @@ class ActivityModel(ColumnsModel):
                 return event.matches if isinstance(event, QueryEvent) else -1
             if column == self.DURATION:
                 return event.duration_ms if isinstance(event, QueryEvent) else -1.0
-            return self.cell(row, column).casefold()
+            return self.shown_cells(row)[column].casefold()
         if role == Qt.ItemDataRole.ToolTipRole:
             if column == self.TIME:
                 return self.cell(row, column, full_time=True)
-            return self.cell(row, column) or None
+            return self.shown_cells(row)[column] or None
         if role == Qt.ItemDataRole.TextAlignmentRole and column in (self.MATCHES, self.DURATION):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
@@ -385,7 +402,7 @@ class ActivityTab(QWidget):
         self._pending: list[ActivityEvent] = []
         self._flush_timer = QTimer(self)
         self._flush_timer.setSingleShot(True)
-        self._flush_timer.setInterval(0)
+        self._flush_timer.setInterval(FLUSH_MS)
         self._flush_timer.timeout.connect(self._flush)
 
         self.aet_combo = QComboBox()

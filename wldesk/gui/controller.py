@@ -63,6 +63,9 @@ FINDING = "finding…"
 QUERIED_KEPT = 50_000
 """How many accession numbers :attr:`ServerController.queried` remembers (the latest ones)."""
 
+WINDOW_STATE_FILE = "window.json"
+"""In the state folder: how the window was left (``{"tab": "activity"}``)."""
+
 WINDOW_CHANNEL = "Window"
 """The InputEvent channel of what a person changes in the window (a step's status)."""
 
@@ -160,6 +163,9 @@ class ServerController(QObject):
         that ``wldesk serve`` shares."""
         super().__init__(parent)
         self._index_cache = state_folder / "index" if state_folder is not None else None
+        # how the window was left (the tab it showed), so that it reopens the same way
+        self.window_state_file = (state_folder if state_folder is not None
+                                  else paths.state_dir()) / WINDOW_STATE_FILE
         self.settings = settings
         self.settings_path = settings_path
         # what the settings file held that could not be used (``settings`` has the defaults
@@ -254,6 +260,11 @@ class ServerController(QObject):
 
     def snapshot(self) -> Snapshot:
         return self.store.snapshot()
+
+    def snapshot_in_background(self, context: QObject, done: Callable[[Snapshot], None]) -> None:
+        """The store's content taken off the GUI thread (while the store reads the folder first,
+        it may hold its lock a while), to ``done`` on the GUI thread unless ``context`` is gone."""
+        run_in_background(context, self.store.snapshot, done, name="wldesk-gui-snapshot")
 
     def _sync_store(self) -> None:
         """Bring the store up to date off the GUI thread; tell the views when it changed."""

@@ -4,6 +4,8 @@ Settings tabs; it opens entries in editors (several at once) and the new-entry f
 from __future__ import annotations
 
 import html
+import json
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from wldesk import __version__
 from wldesk.core import paths
+from wldesk.core.fileio import atomic_write_bytes, read_json_object
 from wldesk.gui.activity_tab import ActivityTab
 from wldesk.gui.archive_dialog import ArchiveDialog
 from wldesk.gui.connection import PENDING_COLOR, ConnectionCard, after_restart_text
@@ -37,6 +40,8 @@ from wldesk.gui.settings_tab import SettingsTab
 from wldesk.gui.testquery_tab import TestQueryTab
 from wldesk.gui.tray import STATE_TEXT, open_folder, state_icon_name
 from wldesk.gui.worklist_tab import WorklistTab
+
+log = logging.getLogger(__name__)
 
 
 class StatusHeader(QWidget):
@@ -155,6 +160,12 @@ class MainWindow(QMainWindow):
         self.modalities.test_requested.connect(self.test_as_modality)
         self.tabs.addTab(self.test_query, "Test query")
         self.tabs.addTab(self.settings, "Settings")
+        for tab, name in ((self.worklist, "worklist"), (self.activity, "activity"),
+                          (self.modalities, "modalities"), (self.test_query, "test_query"),
+                          (self.settings, "settings")):
+            tab.setObjectName(name)
+        self._reopen_tab()
+        self.tabs.currentChanged.connect(self._remember_tab)
         layout.addWidget(self.tabs)
         self.setCentralWidget(central)
         self.worklist.open_entry.connect(self.open_entry)
@@ -166,6 +177,32 @@ class MainWindow(QMainWindow):
         new_button.clicked.connect(self.new_entry)
         self.tabs.setCornerWidget(new_button, Qt.Corner.TopRightCorner)
         self._build_menus()
+
+    def _reopen_tab(self) -> None:
+        """Show the tab the window showed when it was last left (remembered in the state folder)."""
+        path = self.controller.window_state_file
+        if not path.exists():
+            return
+        try:
+            name = read_json_object(path, "the window's state").get("tab")
+        except ValueError as exc:
+            log.info("%s; the window opens on its first tab", exc)
+            return
+        for number in range(self.tabs.count()):
+            tab = self.tabs.widget(number)
+            if tab is not None and tab.objectName() == name:
+                self.tabs.setCurrentIndex(number)
+                return
+
+    def _remember_tab(self, _number: int) -> None:
+        path = self.controller.window_state_file
+        shown = self.tabs.currentWidget()
+        state = {"tab": shown.objectName() if shown is not None else ""}
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_bytes(path, json.dumps(state).encode("utf-8"))
+        except OSError as exc:
+            log.info("cannot remember the window's tab in %s: %s", path, exc.strerror or exc)
 
     def _build_menus(self) -> None:
         file_menu = self.menuBar().addMenu("&File")

@@ -14,7 +14,7 @@ from functools import partial
 from typing import Any
 
 from PySide6.QtCore import QItemSelection, Qt, QTimer, Signal
-from PySide6.QtGui import QBrush, QColor, QFont
+from PySide6.QtGui import QBrush, QColor, QFont, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -148,6 +148,7 @@ class ModalitiesTab(QWidget):
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
 
+        self._stale = False  # figures came while the tab was hidden
         self._refresh_timer = QTimer(self)
         self._refresh_timer.setSingleShot(True)
         self._refresh_timer.setInterval(REFRESH_MS)
@@ -162,8 +163,17 @@ class ModalitiesTab(QWidget):
     # --- figures ---------------------------------------------------------------------------------
 
     def _later(self, _event: object = None) -> None:
+        if not self.isVisible():
+            self._stale = True  # refreshed when shown: a hidden tab costs the queries nothing
+            return
         if not self._refresh_timer.isActive():
             self._refresh_timer.start()
+
+    def showEvent(self, event: QShowEvent) -> None:
+        if self._stale:
+            self._stale = False
+            self.refresh()
+        super().showEvent(event)
 
     def refresh(self) -> None:
         """Show the figures now, keeping the AE title selected."""

@@ -1,31 +1,21 @@
 """The Worklist tab: every entry of the folder in a sortable, filterable table, and the problem files.
 
-The models follow the folder store live: on each ``store_changed`` they are brought up to date
-from a new snapshot with the smallest change (rows removed, inserted or changed, matched by file
-name), so the selection, the sort order and the scroll position survive the update.
+The models (``worklist_model.py``) follow the folder store live: on each ``store_changed`` they
+are brought up to date from a new snapshot with the smallest change, so the selection, the sort
+order and the scroll position survive the update. The entries are shown while the folder is still
+being read. The rows of many new entries are made in short slices between which the GUI thread
+lets go of the interpreter, so that the server's queries never wait long for it.
 """
 
 from __future__ import annotations
 
 import html
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+import time
 from pathlib import Path
-from typing import Any, Generic, TypeVar
 
-from PySide6.QtCore import (
-    QModelIndex,
-    QPersistentModelIndex,
-    QPoint,
-    QSortFilterProxyModel,
-    Qt,
-    QTimer,
-    Signal,
-)
-from PySide6.QtGui import QIcon
+from PySide6.QtCore import QModelIndex, QPoint, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QApplication,
     QButtonGroup,
     QHBoxLayout,
     QHeaderView,
@@ -36,355 +26,43 @@ from PySide6.QtWidgets import (
     QSizePolicy,
     QSplitter,
     QStackedWidget,
-    QStyle,
     QTableView,
     QVBoxLayout,
     QWidget,
 )
 
-from wldesk.core.check import missing_keys
 from wldesk.core.dicom.folding import contains_words, fold, search_words
-from wldesk.core.dicom.model import ACCESSION_NUMBER, MODALITY, PATIENT_ID, STATION_AET
 from wldesk.core.flow.ledger import node_facts
 from wldesk.core.flow.mpps_records import MppsRecord, records_for
-from wldesk.core.store import Entry, FileProblem, Snapshot
+from wldesk.core.store import Entry, Snapshot
 from wldesk.gui.controller import ServerController
 from wldesk.gui.day_view import DayView
-from wldesk.gui.entry_text import (
-    PATIENT_NAME,
-    REQUESTED_PROCEDURE_DESCRIPTION,
-    SPS_DESCRIPTION,
-    SPS_START_DATE,
-    SPS_START_TIME,
-    readable_name,
-    scheduled_text,
-    step_items,
-    texts,
-    unique,
-)
 from wldesk.gui.mpps_dialog import PerformedStepsDialog
-from wldesk.gui.qtutil import ColumnsModel, error_label, refilter
+from wldesk.gui.qtutil import error_label, refilter
 from wldesk.gui.tasks import run_in_background
 from wldesk.gui.tray import open_folder
+from wldesk.gui.worklist_model import (
+    PATH_ROLE,
+    RAW_ROLE,
+    SORT_ROLE,
+    EntryRow,
+    Index,
+    ProblemsModel,
+    WorklistModel,
+    _KeyedTableModel,
+)
 
-Index = QModelIndex | QPersistentModelIndex
+SLICE_SECONDS = 0.004
+"""The longest the GUI thread makes rows at a time; then it lets the event loop (and the server's
+queries, which need the interpreter) run for ``PAUSE_MS``."""
 
-SORT_ROLE = Qt.ItemDataRole.UserRole + 1  # the value columns sort by (dates chronologically)
-RAW_ROLE = Qt.ItemDataRole.UserRole + 2  # the value as the file holds it (e.g. "DOE^JOHN")
-PATH_ROLE = Qt.ItemDataRole.UserRole + 3  # the file's pathlib.Path (any column)
+PAUSE_MS = 10
 
+READING_RETRY_MS = 3000
+"""How often the table shows what the store has read so far, while it reads the folder first."""
 
-@dataclass(frozen=True, slots=True)
-class EntryRow:
-    """The table's texts for one entry, computed once per version of its file."""
-
-    entry: Entry
-    cells: tuple[str, ...]
-    raw_patient: str
-    when: str  # the earliest step's "YYYY-MM-DD HH:MM": sorts chronologically as text
-    search: str  # every cell and the raw patient name, folded for the filter (folding.fold)
-
-    @property
-    def key(self) -> str:
-        return self.entry.name
-
-    @property
-    def source(self) -> object:
-        return self.entry
-
-    @classmethod
-    def of(cls, entry: Entry) -> EntryRow:
-        node = entry.node
-        raw_names = texts(node, PATIENT_NAME)
-        steps = step_items(node)
-        modalities: list[str] = []
-        stations: list[str] = []
-        times: list[str] = []
-        descriptions: list[str] = []
-        for step in steps:
-            modalities += texts(step, MODALITY)
-            stations += texts(step, STATION_AET)
-            dates = texts(step, SPS_START_DATE)
-            if dates:
-                times.append(scheduled_text(dates[0], next(iter(texts(step, SPS_START_TIME)), "")))
-            descriptions += texts(step, SPS_DESCRIPTION)
-        if not unique(descriptions):
-            descriptions = texts(node, REQUESTED_PROCEDURE_DESCRIPTION)
-        cells = (
-            "; ".join(readable_name(n) for n in raw_names),
-            ", ".join(unique(texts(node, PATIENT_ID))),
-            ", ".join(unique(texts(node, ACCESSION_NUMBER))),
-            ", ".join(unique(modalities)),
-            ", ".join(unique(stations)),
-            ", ".join(unique(times)),
-            ", ".join(unique(descriptions)),
-            entry.name,
-        )
-        raw_patient = "\\".join(raw_names)
-        return cls(entry=entry, cells=cells, raw_patient=raw_patient, when=min(times, default=""),
-                   search=fold("\t".join((*cells, raw_patient))))
-
-
-@dataclass(frozen=True, slots=True)
-class ProblemRow:
-    problem: FileProblem
-
-    @property
-    def key(self) -> str:
-        return self.problem.path.name
-
-    @property
-    def source(self) -> object:
-        return self.problem
-
-
-# --- models --------------------------------------------------------------------------------------
-
-RowT = TypeVar("RowT", EntryRow, ProblemRow)
-ItemT = TypeVar("ItemT", Entry, FileProblem)
-
-
-class _KeyedTableModel(ColumnsModel, Generic[RowT, ItemT]):
-    """Rows identified by file name, updated by the smallest diff against a new list.
-
-    The model sorts itself (``sort``, which the proxy forwards): Python sorts 100,000 rows in a
-    fraction of a second, where a proxy comparing them through ``data()`` takes many seconds.
-    Rows stay in the current sort order: new rows are inserted where they belong, a re-sort is a
-    layout change that keeps the selection.
-    """
-
-    COLUMNS: tuple[str, ...] = ()
-    BULK_GROUPS = 256  # more separate insertion points than this: append, then re-sort once
-
-    def __init__(self, make: Callable[[ItemT], RowT], key: Callable[[ItemT], str],
-                 parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self._make: Callable[[ItemT], RowT] = make
-        self._key: Callable[[ItemT], str] = key
-        self._rows: list[RowT] = []
-        self._sort_column = -1  # -1: file name order
-        self._sort_order = Qt.SortOrder.AscendingOrder
-
-    def row_count(self) -> int:
-        return len(self._rows)
-
-    def row(self, row: int) -> RowT:
-        return self._rows[row]
-
-    # --- sorting -------------------------------------------------------------------------------
-
-    def sort_key(self, row: RowT, column: int) -> str:
-        """The text ``column`` sorts by (subclasses: dates as sortable text, any case)."""
-        raise NotImplementedError
-
-    def _order_key(self) -> Callable[[RowT], tuple[str, str]]:
-        column = self._sort_column
-        if not 0 <= column < len(self.COLUMNS):
-            return lambda row: ("", row.key)
-        return lambda row: (self.sort_key(row, column), row.key)  # the name breaks ties
-
-    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        self._sort_column, self._sort_order = column, order
-        self._resort()
-
-    def _resort(self) -> None:
-        ordered = sorted(self._rows, key=self._order_key(),
-                         reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
-        if all(a is b for a, b in zip(ordered, self._rows, strict=True)):
-            return
-        self.layoutAboutToBeChanged.emit()
-        position = {id(row): number for number, row in enumerate(ordered)}
-        old = self.persistentIndexList()
-        new = [self.index(position[id(self._rows[index.row()])], index.column()) for index in old]
-        self._rows = ordered
-        self.changePersistentIndexList(old, new)
-        self.layoutChanged.emit()
-
-    def _insertion_point(self, key: tuple[str, str]) -> int:
-        """Where a row with ``key`` goes in the (sorted) rows."""
-        order_key, rows = self._order_key(), self._rows
-        descending = self._sort_order == Qt.SortOrder.DescendingOrder
-        low, high = 0, len(rows)
-        while low < high:
-            middle = (low + high) // 2
-            other = order_key(rows[middle])
-            if (other > key) if descending else (other < key):
-                low = middle + 1
-            else:
-                high = middle
-        return low
-
-    # --- updates -------------------------------------------------------------------------------
-
-    def _sync(self, items: Sequence[ItemT]) -> None:
-        """Make the rows those of ``items``: remove, change and insert as few rows as possible."""
-        wanted = {self._key(item): item for item in items}
-        rows = self._rows
-        gone = [number for number, row in enumerate(rows) if row.key not in wanted]
-        for first, last in reversed(_runs(gone)):
-            self.beginRemoveRows(QModelIndex(), first, last)
-            del rows[first:last + 1]
-            self.endRemoveRows()
-        changed = []
-        for number, row in enumerate(rows):
-            item = wanted[row.key]
-            if row.source is not item:
-                rows[number] = self._make(item)
-                changed.append(number)
-        last_column = len(self.COLUMNS) - 1
-        for first, last in _runs(changed):
-            self.dataChanged.emit(self.index(first, 0), self.index(last, last_column))
-        if changed:
-            self._resort()  # a changed row may sort elsewhere now
-        present = {row.key for row in rows}
-        order_key = self._order_key()
-        new = sorted((self._make(item) for key, item in wanted.items() if key not in present),
-                     key=order_key, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
-        if not new:
-            return
-        groups: list[tuple[int, list[RowT]]] = []
-        for row in new:
-            point = self._insertion_point(order_key(row))
-            if groups and groups[-1][0] == point:
-                groups[-1][1].append(row)
-            else:
-                groups.append((point, [row]))
-        bulk = len(groups) > self.BULK_GROUPS
-        if bulk:
-            groups = [(len(rows), new)]
-        for point, run in reversed(groups):  # from the end: earlier points stay valid
-            self.beginInsertRows(QModelIndex(), point, point + len(run) - 1)
-            rows[point:point] = run
-            self.endInsertRows()
-        if bulk:
-            self._resort()
-
-
-def _runs(numbers: list[int]) -> list[tuple[int, int]]:
-    """Ascending ``numbers`` as (first, last) runs of consecutive numbers."""
-    runs: list[tuple[int, int]] = []
-    for number in numbers:
-        if runs and runs[-1][1] == number - 1:
-            runs[-1] = (runs[-1][0], number)
-        else:
-            runs.append((number, number))
-    return runs
-
-
-def _warning_icon() -> QIcon:
-    style = QApplication.style()
-    return style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning) if style else QIcon()
-
-
-class WorklistModel(_KeyedTableModel[EntryRow, Entry]):
-    """One row per entry (file), in the order of ``sort`` (file names until sorted)."""
-
-    COLUMNS = ("Patient", "Patient ID", "Accession", "Modality", "Station AET", "Scheduled",
-               "Description", "File")
-    PATIENT, PATIENT_ID, ACCESSION, MODALITY, STATION, SCHEDULED, DESCRIPTION, FILE = range(8)
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(EntryRow.of, lambda entry: entry.name, parent)
-        self._missing: dict[str, tuple[Entry, tuple[str, ...]]] = {}  # computed when first shown
-        self._icon: QIcon | None = None
-
-    def sort_key(self, row: EntryRow, column: int) -> str:
-        return row.when if column == self.SCHEDULED else row.cells[column].casefold()
-
-    def set_entries(self, entries: Sequence[Entry]) -> None:
-        self._sync(entries)
-        if len(self._missing) > len(self._rows):
-            names = {row.key for row in self._rows}
-            self._missing = {k: v for k, v in self._missing.items() if k in names}
-
-    def entry(self, row: int) -> Entry:
-        return self._rows[row].entry
-
-    def missing(self, row: int) -> tuple[str, ...]:
-        """The keys modalities need that the row's entry lacks (check.missing_keys), in words."""
-        entry = self._rows[row].entry
-        cached = self._missing.get(entry.name)
-        if cached is None or cached[0] is not entry:
-            cached = self._missing[entry.name] = (entry, tuple(missing_keys(entry.node)))
-        return cached[1]
-
-    def search_text(self, row: int) -> str:
-        """Every column's text and the raw patient name, folded (no case, no accents) for the
-        filter; computed once per version of the entry's file."""
-        return self._rows[row].search
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        item, column = self._rows[index.row()], index.column()
-        if not 0 <= column < len(self.COLUMNS):
-            return None
-        if role == Qt.ItemDataRole.DisplayRole:
-            return item.cells[column]
-        if role == SORT_ROLE:
-            return self.sort_key(item, column)
-        if role == RAW_ROLE:
-            return item.raw_patient if column == self.PATIENT else item.cells[column]
-        if role == PATH_ROLE:
-            return item.entry.path
-        if column == self.PATIENT and role == Qt.ItemDataRole.DecorationRole:
-            if not self.missing(index.row()):
-                return None
-            if self._icon is None:
-                self._icon = _warning_icon()
-            return self._icon
-        if role == Qt.ItemDataRole.ToolTipRole:
-            if column == self.PATIENT:
-                lines = [f"Patient name as stored: {item.raw_patient or '(empty)'}"]
-                missing = self.missing(index.row())
-                if missing:
-                    lines.append("Many modalities drop this entry:")
-                    lines += [f"• {m}" for m in missing]
-                if item.entry.notes:
-                    lines.append("Notes:")
-                    lines += [f"• {n}" for n in item.entry.notes]
-                return "\n".join(lines)
-            if column == self.FILE:
-                return str(item.entry.path)
-            return item.cells[column] or None
-        return None
-
-
-class ProblemsModel(_KeyedTableModel[ProblemRow, FileProblem]):
-    """The files that cannot be served, with the reason."""
-
-    COLUMNS = ("File", "Reason")
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(ProblemRow, lambda problem: problem.path.name, parent)
-
-    def sort_key(self, row: ProblemRow, column: int) -> str:
-        return (row.problem.path.name if column == 0 else row.problem.reason).casefold()
-
-    def set_problems(self, problems: Sequence[FileProblem]) -> None:
-        self._sync(problems)
-
-    def problem(self, row: int) -> FileProblem:
-        return self._rows[row].problem
-
-    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
-            return None
-        problem, column = self._rows[index.row()].problem, index.column()
-        if not 0 <= column < len(self.COLUMNS):
-            return None
-        text = problem.path.name if column == 0 else problem.reason
-        if role in (Qt.ItemDataRole.DisplayRole, RAW_ROLE):
-            return text
-        if role == SORT_ROLE:
-            return text.casefold()
-        if role == PATH_ROLE:
-            return problem.path
-        if role == Qt.ItemDataRole.ToolTipRole:
-            return str(problem.path) if column == 0 else text
-        if role == Qt.ItemDataRole.DecorationRole and column == 0:
-            return _warning_icon()
-        return None
+__all__ = ["PATH_ROLE", "RAW_ROLE", "SORT_ROLE", "ProblemsModel", "WorklistFilter",
+           "WorklistModel", "WorklistTab", "summary_text"]
 
 
 class WorklistFilter(QSortFilterProxyModel):
@@ -545,10 +223,19 @@ class WorklistTab(QWidget):
         self.problems_proxy.setSourceModel(self.problems_model)
         self._snapshot = Snapshot((), ())
         self._sized = False
+        self._reading = False  # the store is still reading the folder first
+        self._asking = False  # for what the store has read so far
         self._retry = QTimer(self)
         self._retry.setSingleShot(True)
-        self._retry.setInterval(250)
+        self._retry.setInterval(READING_RETRY_MS)
         self._retry.timeout.connect(self.refresh)
+        self._made: dict[str, EntryRow] = {}  # the rows made, by file name
+        self._making: tuple[Entry, ...] = ()  # the entries whose rows are being made
+        self._next = 0  # ... from this one on
+        self._slices = QTimer(self)
+        self._slices.setSingleShot(True)
+        self._slices.setInterval(PAUSE_MS)
+        self._slices.timeout.connect(self._make_rows)
 
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter: name, ID, accession, modality, station, date, file…")
@@ -629,28 +316,66 @@ class WorklistTab(QWidget):
         self.refresh()
 
     def refresh(self) -> None:
-        """Bring both tables up to date with the store (rows matched by file name)."""
-        if not self.controller.store.wait_ready(0):
-            # The first indexing holds the store's lock: a snapshot now would freeze the window.
-            self.summary.setText("Reading the worklist folder…")
-            self._retry.start()
+        """Bring both tables up to date with the store (rows matched by file name); while the
+        store reads the folder first, with what it has read so far."""
+        if self.controller.store.wait_ready(0):
+            self._show(self.controller.snapshot(), reading=False)
+        elif not self._asking:
+            self._reading = True
+            self._update_summary()
+            # The first indexing may hold the store's lock a while: what it has read so far is
+            # taken off the GUI thread, so that the window never freezes waiting for it.
+            self._asking = True
+            self.controller.snapshot_in_background(self, self._read_so_far)
+
+    def _read_so_far(self, snapshot: Snapshot) -> None:
+        self._asking = False
+        if self.controller.store.wait_ready(0):
+            self.refresh()  # done meanwhile: the whole folder
             return
-        snapshot = self.controller.snapshot()
+        self._show(snapshot, reading=True)
+        self._retry.start()
+
+    def _show(self, snapshot: Snapshot, *, reading: bool) -> None:
         self._snapshot = snapshot
-        self.model.set_entries(snapshot.entries)
+        self._reading = reading
         self.problems_model.set_problems(snapshot.problems)
         self.problems_box.setVisible(bool(snapshot.problems))
         self.day_view.set_entries(snapshot.entries)
         self.hint.set_folder(self.controller.settings.database, snapshot.folder_error)
         self._show_pages()
-        if not self._sized and snapshot.entries:
-            self._sized = True
-            self.table.resizeColumnsToContents()
+        self._making, self._next = snapshot.entries, 0
+        self._make_rows()
+
+    def _make_rows(self) -> None:
+        """Make the rows of the entries not shown yet for ``SLICE_SECONDS`` at most, then again
+        after a pause; once all are made, show them (one update of the table)."""
+        entries, made = self._making, self._made
+        deadline = time.perf_counter() + SLICE_SECONDS
+        position = self._next
+        while position < len(entries):
+            entry = entries[position]
+            position += 1
+            row = made.get(entry.name)
+            if row is None or row.entry is not entry:
+                made[entry.name] = EntryRow(entry)
+                if time.perf_counter() > deadline:
+                    break
+        self._next = position
+        if position < len(entries):
+            self._slices.start()
+        else:
+            if len(made) > len(entries):
+                self._made = made = {e.name: made[e.name] for e in entries}
+            self.model.set_entries(entries, made)
+            if not self._sized and entries:
+                self._sized = True
+                self.table.resizeColumnsToContents()
         self._update_summary()
 
     def _show_pages(self) -> None:
         """The day view when asked for, else the tables; an empty folder shows the hint."""
-        empty = not self._snapshot.entries and not self._snapshot.problems
+        empty = not self._snapshot.entries and not self._snapshot.problems and not self._reading
         day = self.day_button.isChecked()
         self.pages.setCurrentWidget(self.hint if empty else self.day_view if day else self.tables)
         self.filter_edit.setVisible(not empty and not day)
@@ -664,7 +389,10 @@ class WorklistTab(QWidget):
 
     def _update_summary(self) -> None:
         shown = self.proxy.rowCount() if self.proxy.active else None
-        self.summary.setText(summary_text(self._snapshot, shown))
+        text = summary_text(self._snapshot, shown)
+        if self._reading or self._next < len(self._making):
+            text = f"Reading the worklist folder… {text}"
+        self.summary.setText(text)
 
     def _filter_changed(self, text: str) -> None:
         self.proxy.set_text(text)
