@@ -290,3 +290,9 @@ class Wlmscpfs:
         if self._tmp is not None:
             self._tmp.cleanup()
             self._tmp = None
+
+    @property
+    def pid(self) -> int:
+        """The listening process's ID (its per-association children have their own)."""
+        assert self._proc is not None, "Wlmscpfs was not entered"
+        return self._proc.pid

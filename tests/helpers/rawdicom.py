@@ -36,6 +36,36 @@ def associate_rq(calling: bytes = b"MODALITY", called: bytes = b"WLDESK",
     return struct.pack(">BBL", 0x01, 0, len(body)) + body
 
 
+def _command(group: bytes) -> bytes:
+    """A command set (implicit VR little endian) behind its group length."""
+    return struct.pack("<HHLL", 0x0000, 0x0000, 4, len(group)) + group
+
+
+def echo_rq(message_id: int = 1, context_id: int = 1) -> bytes:
+    """A P-DATA-TF PDU carrying a whole C-ECHO-RQ command set on presentation context
+    ``context_id`` (PS3.7 9.3.5; an association proposing only Verification has it as 1)."""
+    uid = VERIFICATION.encode() + b"\0"
+    group = (struct.pack("<HHL", 0x0000, 0x0002, len(uid)) + uid
+             + struct.pack("<HHLH", 0x0000, 0x0100, 2, 0x0030)  # C-ECHO-RQ
+             + struct.pack("<HHLH", 0x0000, 0x0110, 2, message_id)
+             + struct.pack("<HHLH", 0x0000, 0x0800, 2, 0x0101))  # no data set
+    pdv = bytes([context_id, 0x03]) + _command(group)  # command, last fragment
+    return struct.pack(">BBLL", 0x04, 0, len(pdv) + 4, len(pdv)) + pdv
+
+
+def echo_status(pdu: bytes) -> int | None:
+    """The Status of a P-DATA-TF PDU carrying a whole C-ECHO-RSP command set, else None."""
+    if pdu[:1] != b"\x04" or len(pdu) < 12 or pdu[11] != 0x03:
+        return None
+    data, offset = pdu[12:], 0
+    while offset + 8 <= len(data):
+        _, element, length = struct.unpack_from("<HHL", data, offset)
+        if element == 0x0900 and length == 2:
+            return int(struct.unpack_from("<H", data, offset + 8)[0])
+        offset += 8 + length
+    return None
+
+
 def read_pdu(sock: socket.socket) -> bytes:
     """One whole PDU (header included); b"" when the peer closed first."""
     header = _read(sock, 6)

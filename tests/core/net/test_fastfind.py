@@ -34,6 +34,7 @@ from wldesk.core.net.fastfind import (
     command_fragments,
     fast_pending,
 )
+from wldesk.core.net.reactor import WaitingDUL
 from wldesk.core.net.scu import find as scu_find
 from wldesk.core.net.transport import start_server
 
@@ -215,8 +216,16 @@ def test_no_answers() -> None:
     assert [int(s.Status) for s in statuses] == [0x0000]
 
 
-def test_idle_association_falls_back_to_pynetdicoms_pace() -> None:
-    """A busy association's DUL polls every 0.1 ms; one that has been quiet, at pynetdicom's 1 ms."""
+@pytest.mark.expect_log_warnings(r"wldesk\.core\.net\.reactor: associations poll as in stock "
+                                 r"pynetdicom: .*\(AttributeError: the DUL has no event_queue\)")
+def test_idle_association_falls_back_to_pynetdicoms_pace(monkeypatch: pytest.MonkeyPatch,
+                                                         log_warnings: LogWarnings) -> None:
+    """Where the association's threads cannot wait for work (wldesk.core.net.reactor fails open), a
+    busy association's DUL polls every 0.1 ms; one that has been quiet, at pynetdicom's 1 ms."""
+    def cannot_wait(dul: WaitingDUL) -> None:
+        raise AttributeError("the DUL has no event_queue")
+
+    monkeypatch.setattr(WaitingDUL, "wait_for_work", cannot_wait)
     ae, server = serve(fast_pending(pending(3)))
     try:
         client = AE(ae_title="MODALITY")
@@ -238,6 +247,7 @@ def test_idle_association_falls_back_to_pynetdicoms_pace() -> None:
             assoc.release()
     finally:
         ae.shutdown()
+    assert sum("associations poll" in r.getMessage() for r in log_warnings.records) == 1
 
 
 @pytest.mark.expect_log_warnings(r"wldesk\.core\.net\.fastfind: fast answer path off: an association "

@@ -59,7 +59,9 @@ from pynetdicom.pdu import A_ABORT_RQ, _PDUType
 from pynetdicom.transport import AddressInformation, AssociationServer, ThreadedAssociationServer
 from pynetdicom.utils import make_target
 
-from wldesk.core.net.fastfind import BatchingDUL, FastPath
+from wldesk.core.net import reactor
+from wldesk.core.net.fastfind import FastPath
+from wldesk.core.net.reactor import WaitingDUL, Waits
 
 log = logging.getLogger(__name__)
 
@@ -394,7 +396,10 @@ class LowLatencyAssociationServer(ThreadedAssociationServer):
             self.handshakes.linked(request)
 
     def service_actions(self) -> None:
-        super().service_actions()
+        # Not AssociationServer's, which runs a full gc.collect() every 60 connections (its
+        # comment: dead associations were not collected): CPython's collector frees the
+        # associations' reference cycles on its own, and that forced collection was a tenth of
+        # the server's CPU time per association.
         if self.handshakes is not None:
             self.handshakes.expire()
 
@@ -452,9 +457,11 @@ class TitleProblem:
         return f"{self.which} AE title '{self.shown}' {self.problem}"
 
 
-class ServerDUL(BatchingDUL):
-    """The DUL of the server's associations: a :class:`BatchingDUL` that takes an A-ASSOCIATE-RQ
-    with an AE title pynetdicom cannot decode (a backslash, a byte that is not ASCII).
+class ServerDUL(WaitingDUL):
+    """The DUL of the server's associations: a :class:`~wldesk.core.net.reactor.WaitingDUL` (a
+    :class:`~wldesk.core.net.fastfind.BatchingDUL` whose thread waits instead of polling) that takes
+    an A-ASSOCIATE-RQ with an AE title pynetdicom cannot decode (a backslash, a byte that is not
+    ASCII).
 
     pynetdicom answers such a request with an A-ABORT and logs a traceback without the peer.
     Here the title is replaced by ``?`` before pynetdicom decodes the PDU and kept in
@@ -507,8 +514,10 @@ def title_problems(assoc: Association) -> tuple[TitleProblem, ...]:
     return dul.title_problems if isinstance(dul, ServerDUL) else ()
 
 
-def _batching_dul(fast_path: FastPath) -> Callable[[evt.Event], None]:
-    """The ``EVT_CONN_OPEN`` handler that swaps in the :class:`ServerDUL`, failing open."""
+def _batching_dul(fast_path: FastPath, waits: Waits) -> Callable[[evt.Event], None]:
+    """The ``EVT_CONN_OPEN`` handler that swaps in the :class:`ServerDUL` and makes the
+    association's threads wait instead of polling (:mod:`~wldesk.core.net.reactor`), each failing
+    open."""
 
     def install(event: evt.Event) -> None:
         try:
@@ -516,6 +525,12 @@ def _batching_dul(fast_path: FastPath) -> Callable[[evt.Event], None]:
         except Exception as exc:  # pynetdicom builds its associations differently: stock answers
             fast_path.turn_off(f"wldesk could not attach its answer batching to a pynetdicom "
                                f"{pynetdicom.__version__} association ({type(exc).__name__}: {exc})")
+            return
+        try:
+            reactor.install(event.assoc)
+        except Exception as exc:  # pynetdicom's loops differ: they poll, as they always did
+            waits.turn_off(f"wldesk could not make a pynetdicom {pynetdicom.__version__} "
+                           f"association wait for work ({type(exc).__name__}: {exc})")
 
     return install
 
@@ -537,7 +552,7 @@ def start_server(ae: AE, address: tuple[str, int], evt_handlers: list[evt.EventH
     Connections that do not send their A-ASSOCIATE-RQ are limited by ``handshakes`` (a default
     :class:`Handshakes` when not given).
     """
-    swap = _batching_dul(fast_path if fast_path is not None else FastPath())
+    swap = _batching_dul(fast_path if fast_path is not None else FastPath(), Waits())
     guard = handshakes if handshakes is not None else Handshakes()
     handlers: list[evt.EventHandlerType] = [
         (evt.EVT_CONN_OPEN, swap), (evt.EVT_CONN_OPEN, guard.opened),
