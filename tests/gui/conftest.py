@@ -27,8 +27,9 @@ def worklist_folder(tmp_path: Path) -> Path:
 def controller(qapp: object, tmp_path: Path, worklist_folder: Path,
                log_warnings: LogWarnings) -> Iterator[ServerController]:
     # The controller's store watches the folder from the start, and the tests write their files
-    # in place (not atomically): the store may see one between its creation and its first bytes.
-    log_warnings.allow(r"skipped: empty file")
+    # in place (not atomically): the store may see one between its creation and its first bytes,
+    # or while its bytes are written (it reads it again once it is closed).
+    log_warnings.allow(r"skipped: empty file|skipped: the file changed while it was being read")
     settings = Settings(database=str(worklist_folder), port=free_port(), bind_address="127.0.0.1",
                         start_at_launch=False)
     made = ServerController(settings, tmp_path / "settings.json")

@@ -533,6 +533,11 @@ class FolderStore:
     def __len__(self) -> int:
         return len(self._entries)
 
+    def counts(self) -> tuple[int, int]:
+        """How many entries and problem files the store holds, at once: without its lock, which
+        the first indexing holds for a while (a figure to show, not to act on)."""
+        return len(self._entries), len(self._problems)
+
     def candidates(self, prefilter: Prefilter | None = None) -> list[Entry]:
         """The entries that may match ``prefilter`` (all of them without one), in name order."""
         with self._lock:

@@ -261,6 +261,10 @@ class ServerController(QObject):
     def snapshot(self) -> Snapshot:
         return self.store.snapshot()
 
+    def counts(self) -> tuple[int, int]:
+        """How many entries and problem files the folder has (never waits for the store)."""
+        return self.store.counts()
+
     def snapshot_in_background(self, context: QObject, done: Callable[[Snapshot], None]) -> None:
         """The store's content taken off the GUI thread (while the store reads the folder first,
         it may hold its lock a while), to ``done`` on the GUI thread unless ``context`` is gone."""

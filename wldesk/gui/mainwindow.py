@@ -102,11 +102,10 @@ class StatusHeader(QWidget):
         if state == "error":
             headline += f": {controller.message}"
         self.state_label.setText(headline)
-        snapshot = controller.snapshot()
-        problems = len(snapshot.problems)
+        entries, problems = controller.counts()
         self.details.setText(
             f"Folder <a href='open'>{html.escape(shown.database)}</a> · "
-            f"<b>{len(snapshot.entries)}</b> entries · "
+            f"<b>{entries}</b> entries · "
             + (f"<b style='color:#b00'>{problems}</b> problem files" if problems
                else "no problem files"))
         pending = after_restart_text(controller.live_settings, controller.settings)

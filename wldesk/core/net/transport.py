@@ -92,6 +92,12 @@ class QuickAckSocket(socket.socket):
         _quickack(self)
         return super().recv_into(buffer, nbytes, flags)
 
+    def shutdown(self, how: int) -> None:
+        # pynetdicom closes its socket only after a shutdown that did not fail; a peer that is gone
+        # already (ENOTCONN) left the socket to the garbage collector, open until then
+        with contextlib.suppress(OSError):
+            super().shutdown(how)
+
 
 HANDSHAKE_TIMEOUT = 10.0
 """Seconds a peer has to complete the TLS handshake."""
@@ -154,6 +160,10 @@ class ServerSSLSocket(ssl.SSLSocket):
         if QUICKACK_PER_RECV:
             _quickack(self)
         return super().recv_into(buffer, nbytes, flags)
+
+    def shutdown(self, how: int) -> None:
+        with contextlib.suppress(OSError):  # as QuickAckSocket.shutdown: so that it gets closed
+            super().shutdown(how)
 
 
 def set_ack_frequency(sock: socket.socket) -> None:
