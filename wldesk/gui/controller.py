@@ -212,7 +212,7 @@ class ServerController(QObject):
         self._closed = False
         self._restart: _Restart | None = None
         self._restart_thread: threading.Thread | None = None
-        self._seen_generation = -1
+        self._seen: tuple[int, bool] = (-1, False)  # the store's generation and readiness shown
         self._poll = QTimer(self)
         self._poll.setInterval(1000)
         self._poll.timeout.connect(self._sync_store)
@@ -245,7 +245,7 @@ class ServerController(QObject):
     def _use_store(self, store: FolderStore, settings: Settings) -> None:
         if store is not self.store:
             self.store = store
-            self._seen_generation = -1  # the views show the new store at the next poll
+            self._seen = (-1, False)  # the views show the new store at the next poll
         self._store_settings = settings
 
     def _follow_saved_store(self) -> None:
@@ -274,8 +274,9 @@ class ServerController(QObject):
         """Bring the store up to date off the GUI thread; tell the views when it changed."""
         if self._syncing:
             return
-        if self.store.generation != self._seen_generation:
-            self._seen_generation = self.store.generation
+        seen = (self.store.generation, self.store.wait_ready(0))  # the end of the first indexing too
+        if seen != self._seen:
+            self._seen = seen
             self.store_changed.emit()
         if not self.store.has_pending():
             return

@@ -147,7 +147,7 @@ class _KeyedTableModel(ColumnsModel, Generic[RowT, ItemT]):
     """
 
     COLUMNS: tuple[str, ...] = ()
-    BULK_GROUPS = 256  # more separate insertion points than this: append, then re-sort once
+    BULK_ROWS = 256  # more new rows than this at once: append them, then re-sort once
 
     def __init__(self, make: Callable[[ItemT], RowT], key: Callable[[ItemT], str],
                  parent: QWidget | None = None) -> None:
@@ -241,16 +241,17 @@ class _KeyedTableModel(ColumnsModel, Generic[RowT, ItemT]):
                      key=order_key, reverse=self._sort_order == Qt.SortOrder.DescendingOrder)
         if not new:
             return
-        groups: list[tuple[int, list[RowT]]] = []
-        for row in new:
+        # Many new rows (a folder read first, a large import): appended, then one re-sort; each
+        # one's insertion point would cost a binary search of the rows (100,000 new rows: 1.7
+        # million sort keys made on the GUI thread).
+        bulk = len(new) > self.BULK_ROWS
+        groups: list[tuple[int, list[RowT]]] = [(len(rows), new)] if bulk else []
+        for row in new if not bulk else ():
             point = self._insertion_point(order_key(row))
             if groups and groups[-1][0] == point:
                 groups[-1][1].append(row)
             else:
                 groups.append((point, [row]))
-        bulk = len(groups) > self.BULK_GROUPS
-        if bulk:
-            groups = [(len(rows), new)]
         for point, run in reversed(groups):  # from the end: earlier points stay valid
             self.beginInsertRows(QModelIndex(), point, point + len(run) - 1)
             rows[point:point] = run

@@ -59,7 +59,9 @@ queries, which need the interpreter) run for ``PAUSE_MS``."""
 PAUSE_MS = 10
 
 READING_RETRY_MS = 3000
-"""How often the table shows what the store has read so far, while it reads the folder first."""
+"""When the table first shows what the store has read so far, while it reads the folder first;
+then after twice as long each time, up to ``READING_RETRY_MAX_MS``."""
+READING_RETRY_MAX_MS = 30_000
 
 __all__ = ["PATH_ROLE", "RAW_ROLE", "SORT_ROLE", "ProblemsModel", "WorklistFilter",
            "WorklistModel", "WorklistTab", "summary_text"]
@@ -227,8 +229,8 @@ class WorklistTab(QWidget):
         self._asking = False  # for what the store has read so far
         self._retry = QTimer(self)
         self._retry.setSingleShot(True)
-        self._retry.setInterval(READING_RETRY_MS)
         self._retry.timeout.connect(self.refresh)
+        self._retry_ms = READING_RETRY_MS
         self._made: dict[str, EntryRow] = {}  # the rows made, by file name
         self._making: tuple[Entry, ...] = ()  # the entries whose rows are being made
         self._next = 0  # ... from this one on
@@ -320,7 +322,7 @@ class WorklistTab(QWidget):
         store reads the folder first, with what it has read so far."""
         if self.controller.store.wait_ready(0):
             self._show(self.controller.snapshot(), reading=False)
-        elif not self._asking:
+        elif not self._asking and not self._retry.isActive():
             self._reading = True
             self._update_summary()
             # The first indexing may hold the store's lock a while: what it has read so far is
@@ -334,11 +336,16 @@ class WorklistTab(QWidget):
             self.refresh()  # done meanwhile: the whole folder
             return
         self._show(snapshot, reading=True)
-        self._retry.start()
+        # each showing of a large folder read so far takes the interpreter from the indexing for
+        # a while: shown again after twice as long each time (3, 6, 12... s)
+        self._retry.start(self._retry_ms)
+        self._retry_ms = min(self._retry_ms * 2, READING_RETRY_MAX_MS)
 
     def _show(self, snapshot: Snapshot, *, reading: bool) -> None:
         self._snapshot = snapshot
         self._reading = reading
+        if not reading:
+            self._retry_ms = READING_RETRY_MS  # for the next store's first indexing
         self.problems_model.set_problems(snapshot.problems)
         self.problems_box.setVisible(bool(snapshot.problems))
         self.day_view.set_entries(snapshot.entries)
