@@ -36,6 +36,9 @@ def _day(text: str) -> date | None:
 
 
 def _days(value: Any) -> Iterable[date]:
+    if type(value) is str:
+        day = _day(value)
+        return (day,) if day is not None else ()
     return {d for d in map(_day, map(str, values_of(value))) if d is not None}
 
 
@@ -43,17 +46,30 @@ Keys = tuple[Iterable[Any], ...]
 """An entry's values under each of the prefilter's indexes (in the order of ``_FIELDS``)."""
 
 
+def _step_keys(step: Node) -> tuple[Iterable[str], Iterable[str], Iterable[date]]:
+    get, values = step.layout.index.get, step.values
+    return (_texts(values[i]) if (i := get(MODALITY)) is not None else (),
+            _texts(values[i]) if (i := get(STATION_AET)) is not None else (),
+            _days(values[i]) if (i := get(SPS_START_DATE)) is not None else ())
+
+
 def _index_keys(node: Node) -> Keys:
-    modality: set[str] = set()
-    station: set[str] = set()
-    days: set[date] = set()
-    steps = node.get(SPS_SEQUENCE)
-    for step in steps[1] if steps is not None and steps[0] == "SQ" else ():
-        value = step.value
-        modality.update(_texts(value(MODALITY, "")))
-        station.update(_texts(value(STATION_AET, "")))
-        days.update(_days(value(SPS_START_DATE, "")))
-    return (_texts(node.value(ACCESSION_NUMBER, "")), _texts(node.value(PATIENT_ID, "")),
+    get, values = node.layout.index.get, node.values
+    steps: Any = values[i] if (i := get(SPS_SEQUENCE)) is not None and node.layout.vrs[i] == "SQ" else ()
+    modality: Iterable[str]
+    station: Iterable[str]
+    days: Iterable[date]
+    if len(steps) == 1:  # the usual case
+        modality, station, days = _step_keys(steps[0])
+    else:
+        modality, station, days = set(), set(), set()
+        for step in steps:
+            more = _step_keys(step)
+            modality.update(more[0])
+            station.update(more[1])
+            days.update(more[2])
+    return (_texts(values[i]) if (i := get(ACCESSION_NUMBER)) is not None else (),
+            _texts(values[i]) if (i := get(PATIENT_ID)) is not None else (),
             modality, station, days)
 
 
@@ -80,17 +96,15 @@ class ValueIndex:
         for index, values in zip(self._maps, _index_keys(node), strict=True):
             for value in values:
                 held = index.get(value)
-                if held is None:
+                if type(held) is set:  # the usual case of a modality, a station, a date
+                    held.add(name)
+                elif held is None:
                     index[value] = name
                 elif type(held) is str:
                     if held != name:
                         index[value] = (held, name)
-                elif type(held) is tuple:
-                    if name not in held:
-                        index[value] = (*held, name) if len(held) < SMALL else {*held, name}
-                else:
-                    assert isinstance(held, set)
-                    held.add(name)
+                elif name not in held:  # a tuple
+                    index[value] = (*held, name) if len(held) < SMALL else {*held, name}
 
     def remove(self, name: str, node: Node) -> None:
         for index, values in zip(self._maps, _index_keys(node), strict=True):

@@ -247,7 +247,7 @@ class FolderStore:
             collecting = gc.isenabled()
             gc.disable()
             try:
-                snapshot = self.refresh(self._load_snapshot())
+                snapshot = self.refresh(*self._load_while_listing())
             finally:
                 if collecting:
                     gc.enable()
@@ -272,6 +272,22 @@ class FolderStore:
                 log.exception("reconciling %s failed", self.folder)
             self._save_snapshot(SNAPSHOT_SECONDS)
         self._save_snapshot(0.0)
+
+    def _load_while_listing(self) -> tuple[dict[str, Entry] | None, dict[str, Seen] | None]:
+        """The snapshot's entries and the folder's listing: the listing (system calls, which let
+        go of the interpreter) made on another thread while the snapshot is loaded. A change
+        after the listing is in the watch's events, which the first query's sync looks at."""
+        if self._snapshot_file is None:
+            return None, None
+        listed: list[dict[str, Seen] | None] = []
+        lister = threading.Thread(target=lambda: listed.append(self._list()), name="wldesk-list",
+                                  daemon=True)
+        lister.start()
+        try:
+            adopt = self._load_snapshot()
+        finally:
+            lister.join()
+        return adopt, listed[0] if listed else self._list()
 
     def _load_snapshot(self) -> dict[str, Entry] | None:
         if self._snapshot_file is None:
@@ -434,18 +450,21 @@ class FolderStore:
         with watcher.cond:
             return name in watcher.writing
 
-    def refresh(self, adopt: Mapping[str, Entry] | None = None) -> Snapshot:
+    def refresh(self, adopt: Mapping[str, Entry] | None = None,
+                listing: dict[str, Seen] | None = None) -> Snapshot:
         """Reconcile the whole folder (list and stat every file, parse the changed ones).
 
         ``adopt``: entries saved earlier (a snapshot), each kept when its file's identity is the
-        one listed now, instead of reading the file again.
+        one listed now, instead of reading the file again. ``listing``: the folder listed just
+        before (at start, while the snapshot was loaded), instead of listing it again.
 
         Files are parsed outside the data lock, so readers (queries, the GUI) never wait for
         parsing; refreshes and updates are serialized among themselves.
         """
         with self._writer:
             self.full_scans += 1
-            listing = self._list()
+            if listing is None:
+                listing = self._list()
             with self._lock:
                 if listing is None:
                     for name in list(self._entries) + list(self._problems):
@@ -456,14 +475,18 @@ class FolderStore:
                     self._forget(name)
                 for name in [n for n in self._held if n not in listing]:
                     del self._held[name]
-                kept = [e for n, e in (adopt or {}).items() if n in listing and e.version == listing[n][0]]
+                seen = listing.get
+                kept = [e for n, e in (adopt or {}).items()
+                        if (listed := seen(n)) is not None and e.version == listed[0]]
                 for entry in kept:
                     self._apply(entry.name, entry)
                 if adopt is not None and len(kept) == len(adopt):  # the snapshot is up to date
                     self._saved = (self._generation, time.monotonic())
                 to_read = []
                 now = time.monotonic()
-                for name in sorted(listing):
+                # the entries just adopted are as listed: only the others (and held ones) to look at
+                names = listing.keys() - {e.name for e in kept} if kept else listing.keys()
+                for name in sorted(names | (self._held.keys() & listing.keys())):
                     version, mtime = listing[name]
                     known = self._entries.get(name) or self._problems.get(name)
                     if known is None or known.version != version:
