@@ -131,13 +131,34 @@ def a_sequence_holding_text(path: Path, other: Path) -> None:
     path.write_bytes(header + b"\n" + buffer.getvalue())
 
 
+class Rebuilt:
+    """Pickled, a node made from checked values and then given others (the BUILD instruction)."""
+
+    def __init__(self, layout: Layout, values: tuple[Any, ...], later: tuple[Any, ...]) -> None:
+        self.layout, self.values, self.later = layout, values, later
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Node, (self.layout, self.values), (None, {"values": self.later}))
+
+
+def values_changed_after_the_check(path: Path, other: Path) -> None:
+    layout = Layout((0x00080050, 0x00100010), ("SH", "PN"))
+    buffer = io.BytesIO()
+    pickler = snapshot_pickler(buffer)
+    pickler.dump([("a1.wl", 1, (), (), Rebuilt(layout, ("A1", "DOE^JOHN"), ("A1",)))])
+    pickler.dump(None)
+    header = path.read_bytes().split(b"\n", 1)[0]
+    path.write_bytes(header + b"\n" + buffer.getvalue())
+
+
 def not_entries(path: Path, other: Path) -> None:
     with_entries(path, {"a1.wl": 1}, None)
 
 
 @pytest.mark.parametrize("spoil", [corrupt, truncated, garbage, another_format, another_folder,
                                    names_a_function, values_that_do_not_fit_their_layout,
-                                   a_sequence_holding_text, not_entries])
+                                   a_sequence_holding_text, values_changed_after_the_check,
+                                   not_entries])
 def test_an_unusable_snapshot_is_ignored_and_said_once(
         folder: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture, spoil: Any) -> None:
     for accession in ("A1", "B1"):

@@ -123,6 +123,12 @@ class _Loader(pickle.Unpickler):
         super().__init__(fh)
         self.cache = cache
         self.sequences: dict[int, tuple[int, ...]] = {}  # id(layout) -> positions of its SQs
+        # what each checked constructor made, to see at the end that the stream did not change it
+        # afterwards (a pickle can set an object's attributes: its BUILD instruction)
+        self.layouts: list[tuple[Layout, tuple[int, ...], tuple[str, ...], dict[int, int]]] = []
+        self.nodes: list[Node] = []
+        self.node_layouts: list[Layout] = []
+        self.node_values: list[tuple[Any, ...]] = []
 
     def find_class(self, module: str, name: str) -> Any:
         if (module, name) == _NODE:
@@ -137,6 +143,7 @@ class _Loader(pickle.Unpickler):
             raise ValueError("a layout that is not one")
         layout = self.cache.layout(tags, vrs)
         self.sequences[id(layout)] = tuple(i for i, vr in enumerate(vrs) if vr == "SQ")
+        self.layouts.append((layout, layout.tags, layout.vrs, layout.index))
         return layout
 
     def _node(self, layout: Any, values: Any) -> Node:
@@ -156,7 +163,18 @@ class _Loader(pickle.Unpickler):
                 if (type(value) is tuple and i not in sequences
                         and not _MULTIPLE_TYPES.issuperset(map(type, value))):
                     raise ValueError("a multiple value holding other than texts and numbers")
-        return Node(layout, values)
+        node = Node(layout, values)
+        self.nodes.append(node)
+        self.node_layouts.append(layout)
+        self.node_values.append(values)
+        return node
+
+    def unchanged(self) -> bool:
+        """Whether every layout and node made is still as it was checked."""
+        return (all(layout.tags is tags and layout.vrs is vrs and layout.index is index
+                    for layout, tags, vrs, index in self.layouts)
+                and all(node.layout is layout and node.values is values for node, layout, values
+                        in zip(self.nodes, self.node_layouts, self.node_values, strict=True)))
 
 
 def _rows(loader: _Loader) -> list[Row]:
@@ -171,6 +189,8 @@ def _rows(loader: _Loader) -> list[Row]:
                     and all(type(t) is str for t in (*row[2], *row[3]))):
                 raise ValueError("an entry that is not one")
             rows.append(row)
+    if not loader.unchanged():
+        raise ValueError("a dataset or layout changed after it was checked")
     return rows
 
 
@@ -198,7 +218,12 @@ def load(path: Path, folder: Path, cache: LayoutCache) -> list[Row] | None:
                     log.info("the index snapshot %s is of another %s (%s, not %s): indexing every "
                              "file", path, key, header.get(key), expected[key])
                     return None
-            return _rows(_Loader(fh, cache))
+            # layouts made in a cache of their own: the caller's gets them only from a snapshot
+            # found sound (a changed one must not leave a layout that later files would share)
+            own = LayoutCache()
+            rows = _rows(_Loader(fh, own))
+            cache.adopt(own)
+            return rows
         except Exception as exc:  # whatever is wrong with it, it is not used
             log.info("the index snapshot %s cannot be used (%s: %s): indexing every file", path,
                      type(exc).__name__, exc)

@@ -67,6 +67,11 @@ class LayoutCache:
             found = self._layouts[key] = Layout(tags, vrs)
         return found
 
+    def adopt(self, other: LayoutCache) -> None:
+        """Share ``other``'s layouts too (those of a shape this cache has not seen yet)."""
+        for key, layout in other._layouts.items():
+            self._layouts.setdefault(key, layout)
+
     @staticmethod
     def text(value: str) -> str:
         """The shared copy of a short string (long ones are rarely repeated)."""
