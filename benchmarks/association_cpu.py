@@ -31,7 +31,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -39,6 +38,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from benchmarks.burst_bench import at_once
 from tests.helpers.dcmtk import require_tool
 from tests.helpers.ports import LOCALHOST, free_port, wait_until_echo
 from tests.helpers.processes import WldeskServe, Wlmscpfs
@@ -121,30 +121,7 @@ def echoscu(port: int, called: bytes) -> None:
 
 def burst(port: int, called: bytes, clients: int) -> list[float]:
     """``clients`` raw associations released at once; their A-ASSOCIATE-AC times."""
-    barrier = threading.Barrier(clients + 1)
-    times: list[float] = []
-    failures: list[BaseException] = []
-    lock = threading.Lock()
-    start = [0.0]
-
-    def client() -> None:
-        barrier.wait()
-        try:
-            done = raw_echo(port, called) - start[0]
-        except (OSError, RuntimeError) as exc:
-            with lock:
-                failures.append(exc)
-            return
-        with lock:
-            times.append(done)
-
-    threads = [threading.Thread(target=client) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    start[0] = time.perf_counter()
-    barrier.wait()
-    for thread in threads:
-        thread.join(120)
+    times, failures = at_once(clients, lambda start: raw_echo(port, called) - start)
     if failures:
         print(f"  {len(failures)} of {clients} failed, first: {failures[0]!r}", file=sys.stderr)
     return times

@@ -19,7 +19,9 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -32,31 +34,27 @@ from tests.helpers.rawdicom import (
     read_pdu,
 )
 
+T = TypeVar("T")
 
-def burst(port: int, called: bytes, clients: int) -> tuple[int, list[float], list[float]]:
-    """(accepted, connect times, A-ASSOCIATE-AC times) of one burst, times in seconds."""
+def at_once(clients: int, exchange: Callable[[float], T]) -> tuple[list[T], list[BaseException]]:
+    """Run ``exchange(start)`` on ``clients`` threads released at the same moment (``start``, a
+    ``time.perf_counter`` value); what they returned and what they raised (OSError, RuntimeError)."""
     barrier = threading.Barrier(clients + 1)
-    connected: list[float] = []
-    answered: list[float] = []
+    results: list[T] = []
+    failures: list[BaseException] = []
     lock = threading.Lock()
     start = [0.0]
 
     def client() -> None:
         barrier.wait()
         try:
-            with connect(port, timeout=60) as sock:
-                up = time.perf_counter() - start[0]
-                sock.sendall(associate_rq(called=called))
-                pdu = read_pdu(sock)
-                done = time.perf_counter() - start[0]
-                if pdu[:1] == bytes([A_ASSOCIATE_AC]):
-                    sock.sendall(RELEASE_RQ)
-                    read_pdu(sock)
-                    with lock:
-                        connected.append(up)
-                        answered.append(done)
-        except OSError:
-            pass
+            result = exchange(start[0])
+        except (OSError, RuntimeError) as exc:
+            with lock:
+                failures.append(exc)
+            return
+        with lock:
+            results.append(result)
 
     threads = [threading.Thread(target=client) for _ in range(clients)]
     for thread in threads:
@@ -65,7 +63,26 @@ def burst(port: int, called: bytes, clients: int) -> tuple[int, list[float], lis
     barrier.wait()
     for thread in threads:
         thread.join(120)
-    return len(answered), connected, answered
+    return results, failures
+
+
+def burst(port: int, called: bytes, clients: int) -> tuple[int, list[float], list[float]]:
+    """(accepted, connect times, A-ASSOCIATE-AC times) of one burst, times in seconds."""
+
+    def associate(start: float) -> tuple[float, float] | None:
+        with connect(port, timeout=60) as sock:
+            up = time.perf_counter() - start
+            sock.sendall(associate_rq(called=called))
+            pdu = read_pdu(sock)
+            done = time.perf_counter() - start
+            if pdu[:1] != bytes([A_ASSOCIATE_AC]):
+                return None
+            sock.sendall(RELEASE_RQ)
+            read_pdu(sock)
+            return up, done
+
+    accepted = [times for times in at_once(clients, associate)[0] if times is not None]
+    return len(accepted), [up for up, _ in accepted], [done for _, done in accepted]
 
 
 def main() -> int:
