@@ -34,6 +34,7 @@ from wldesk.gui.entry_text import (
     step_items,
     texts,
 )
+from wldesk.gui.qtutil import column_title
 
 Index = QModelIndex | QPersistentModelIndex
 
@@ -277,10 +278,7 @@ class DayModel(QAbstractItemModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
+        return column_title(self.COLUMNS, section, orientation, role)
 
     def step(self, index: Index) -> DayStep | None:
         """The step of ``index``'s row (None for a group's row)."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import (
@@ -43,6 +43,15 @@ def refilter(proxy: QSortFilterProxyModel, change: Callable[[], None]) -> None:
         proxy.invalidateRowsFilter()
 
 
+def column_title(titles: Sequence[str], section: int, orientation: Qt.Orientation,
+                 role: int) -> str | None:
+    """A model's ``headerData`` for columns named by ``titles`` (no row headers)."""
+    if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
+            and 0 <= section < len(titles)):
+        return titles[section]
+    return None
+
+
 class ColumnsModel(QAbstractTableModel):
     """A flat table model whose columns are named by ``COLUMNS``; subclasses give ``row_count``."""
 
@@ -59,7 +68,4 @@ class ColumnsModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole
-                and 0 <= section < len(self.COLUMNS)):
-            return self.COLUMNS[section]
-        return None
+        return column_title(self.COLUMNS, section, orientation, role)

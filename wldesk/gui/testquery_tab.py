@@ -60,6 +60,7 @@ from wldesk.core.net.probe import (
 )
 from wldesk.core.settings import Settings, check_ae_title
 from wldesk.gui.controller import ServerController
+from wldesk.gui.qtutil import column_title
 from wldesk.gui.tasks import run_in_background
 
 MODALITY_CHOICES = ("CT", "MR", "US", "CR", "DX", "MG", "XA", "NM", "PT", "RF", "OT")
@@ -114,10 +115,7 @@ class RowsModel(QAbstractTableModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if (role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal
-                and 0 <= section < len(self._headers)):
-            return self._headers[section]
-        return None
+        return column_title(self._headers, section, orientation, role)
 
 
 def _to_date(value: QDate) -> date:

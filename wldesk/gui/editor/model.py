@@ -49,6 +49,7 @@ from wldesk.core.editing.values import (
     worklist_problems,
 )
 from wldesk.gui.editor.dates import date_hint, typed_dates
+from wldesk.gui.qtutil import column_title
 
 Index = QModelIndex | QPersistentModelIndex
 ItemPath = tuple[tuple[int, int], ...]
@@ -362,10 +363,7 @@ class DatasetModel(QAbstractItemModel):
 
     def headerData(self, section: int, orientation: Qt.Orientation,
                    role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole \
-                and 0 <= section < len(self.COLUMNS):
-            return self.COLUMNS[section]
-        return None
+        return column_title(self.COLUMNS, section, orientation, role)
 
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
