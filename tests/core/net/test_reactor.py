@@ -49,9 +49,7 @@ POLLING = (r"wldesk\.core\.net\.reactor: associations poll as in stock pynetdico
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[WorklistServer]:
-    folder = tmp_path / "worklists"
-    folder.mkdir()
+def server(folder: Path) -> Iterator[WorklistServer]:
     for number in range(ENTRIES):
         write_entry(folder, f"{number:02}.wl", accession=f"A{number:02}", modality="CT")
     running = WorklistServer(Settings(database=str(folder), port=free_port(),
