@@ -223,6 +223,3 @@ def make_channel(settings: Settings, ledger: Ledger, bus: EventBus) -> HL7Listen
     return HL7Listener(settings.hl7_bind_address or "0.0.0.0", settings.hl7_port, ledger, mapping,
                        bus=bus, keeper=MessageKeeper(hl7_dir(), settings.hl7_keep_days))
 
-
-HL7_SETTINGS = ("hl7_port", "hl7_bind_address", "hl7_mapping_file", "hl7_fallback_station",
-                "hl7_keep_days")

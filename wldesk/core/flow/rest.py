@@ -33,9 +33,6 @@ from wldesk.core.settings import Settings
 
 log = logging.getLogger(__name__)
 
-SETTINGS = ("rest_port", "rest_bind_address", "rest_token", "rest_user", "rest_password",
-            "rest_tls_certificate", "rest_tls_key")
-"""The settings the channel is made from: a change restarts it."""
 START_TIMEOUT = 10.0
 STOP_GRACE = 2.0
 """Seconds a stopping API gives the requests under way."""

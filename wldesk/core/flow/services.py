@@ -17,10 +17,8 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from wldesk.core.events import EventBus, InputEvent
-from wldesk.core.flow import housekeeping, rest
+from wldesk.core.flow import housekeeping
 from wldesk.core.flow.dropfolder import make_csv_drop_folder
-from wldesk.core.flow.hl7_listener import HL7_SETTINGS
-from wldesk.core.flow.hl7_listener import make_channel as make_hl7_channel
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.settings import Settings
 
@@ -43,9 +41,26 @@ class ChannelKind:
     make: Callable[[Settings, Ledger, EventBus], Channel | None]  # None: off in these settings
 
 
+def make_hl7(settings: Settings, ledger: Ledger, bus: EventBus) -> Channel | None:
+    if not settings.hl7_port:
+        return None
+    from wldesk.core.flow import hl7_listener  # python-hl7 is loaded only when the channel is on
+    return hl7_listener.make_channel(settings, ledger, bus)
+
+
+def make_rest(settings: Settings, ledger: Ledger, bus: EventBus) -> Channel | None:
+    if not settings.rest_port:
+        return None
+    from wldesk.core.flow import rest  # Starlette and uvicorn (~10 MB) only when the API is on
+    return rest.make_channel(settings, ledger, bus)
+
+
 CHANNELS: list[ChannelKind] = [
-    ChannelKind("HL7", HL7_SETTINGS, make_hl7_channel),
-    ChannelKind("REST", rest.SETTINGS, rest.make_channel),
+    ChannelKind("HL7", ("hl7_port", "hl7_bind_address", "hl7_mapping_file", "hl7_fallback_station",
+                        "hl7_keep_days"), make_hl7),
+    ChannelKind("REST", ("rest_port", "rest_bind_address", "rest_token", "rest_user",
+                         "rest_password", "rest_tls_certificate", "rest_tls_key"),
+                make_rest),
     ChannelKind("CSV", ("import_folder", "import_mapping_file", "import_date_order",
                         "settle_seconds"), make_csv_drop_folder),
     ChannelKind(housekeeping.CHANNEL, housekeeping.SETTINGS, housekeeping.make_channel),
