@@ -155,6 +155,19 @@ def test_strict_profile_normalises_fills_and_sends_bad_entries_last(
 
 
 @needs_findscu
+def test_strict_profile_fills_the_requested_procedure_description_from_the_step(
+        folder: Path, tmp_path: Path, stop: list[Running]) -> None:
+    entry(folder, "a.wl", RequestedProcedureDescription=None)  # the step's is "CT head"
+    run = serve(folder, {"CT1": Profile(strict=True)})
+    stop.append(run)
+    query = query_file(tmp_path)
+    [strict] = findscu_worklist(run.server.port, query, "WLDESK", "CT1")
+    assert raw_value(strict, 0x00321060) == b"CT head "
+    [plain] = findscu_worklist(run.server.port, query, "WLDESK", "OTHER")
+    assert plain["RequestedProcedureDescription"].is_empty
+
+
+@needs_findscu
 def test_strict_profile_can_withhold_bad_entries(folder: Path, tmp_path: Path,
                                                  stop: list[Running]) -> None:
     strict_folder(folder)
