@@ -20,6 +20,8 @@ from tests.helpers.samples import write_entry
 from wldesk.core.events import AssociationEvent, InputEvent, QueryEvent
 from wldesk.core.logs import REDACTED
 from wldesk.core.net.scu import find as scu_find
+from wldesk.core.profile import Profile
+from wldesk.core.settings import KnownModality
 from wldesk.gui.activity_tab import (
     MAX_ROWS,
     ActivityModel,
@@ -371,3 +373,32 @@ def test_orders_from_channels_show_with_their_channel(qtbot: QtBot, tab: Activit
     assert model.details(1) == ("Order through HL7 at "
                                 f"{model.event_at(1).time.isoformat(sep=' ', timespec='seconds')}\n"
                                 "HL7 from RIS (10.0.0.5): refused: no accession number")
+
+
+def test_a_strict_profiles_late_and_withheld_entries_are_named_in_the_details(
+        qtbot: QtBot, tab: ActivityTab, controller: ServerController,
+        worklist_folder: Path) -> None:
+    write_entry(worklist_folder, "good.wl", accession="ACC-1")
+    write_entry(worklist_folder, "bad.wl", accession="ACC-2", time="")  # no SPS Start Time
+    profiles = {"CT1": Profile(strict=True), "CT2": Profile(strict=True, withhold_invalid=True)}
+    controller.apply_settings(controller.settings.replace(modalities=tuple(
+        KnownModality(title, title, "", profile) for title, profile in profiles.items())))
+    controller.start()
+    qtbot.waitUntil(lambda: controller.state == "running", timeout=5000)
+    model = tab.model
+    for calling in profiles:
+        assert find(controller, worklist_query(), calling)[-1] == 0x0000
+    qtbot.waitUntil(lambda: len(rows(model, "query")) == 2, timeout=5000)
+    details = {}
+    for row in rows(model, "query"):
+        select(tab, row)
+        details[model.cell(row, A.CALLING_AET)] = tab.details_text().splitlines()
+    late, withheld = details["CT1"], details["CT2"]
+    assert "Profile of this modality: strict" in late
+    assert late[late.index("Sent after the others (they break a strict rule) (1):") + 1] == \
+        "  bad.wl: no ScheduledProcedureStepStartTime"
+    assert "Sent: 2" in late and not any(line.startswith("Withheld") for line in late)
+    assert "Profile of this modality: strict, withholding invalid entries" in withheld
+    assert withheld[withheld.index("Withheld (they break a strict rule) (1):") + 1] == \
+        "  bad.wl: no ScheduledProcedureStepStartTime"
+    assert "Matches: 2" in withheld and "Sent: 1" in withheld

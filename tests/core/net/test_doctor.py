@@ -25,6 +25,7 @@ from wldesk.core.net.doctor import FILE_NAME, ModalityDoctor, figures_path, read
 from wldesk.core.net.doctor_text import keys_in_words, modality_views, report_text
 from wldesk.core.net.scu import find
 from wldesk.core.net.server import WorklistServer
+from wldesk.core.profile import Profile
 from wldesk.core.settings import KnownModality, Settings
 
 KNOWN = (KnownModality("CT room 1", "CT1"), KnownModality("Ultrasound", "US1"))
@@ -112,6 +113,7 @@ def test_a_refused_unknown_title_a_query_and_a_modality_that_never_asked(
     assert not ct9.known
     assert ct9.attention == ("refused: unknown AE title CT9 from 127.0.0.1: add it to the known "
                              "modalities")
+    assert dict(ct9.details)["Last query"] == "never queried since 2026-12-02"
     ct1 = shown["CT1"]
     assert ct1.known and ct1.name == "CT room 1"
     assert ct1.last_query.endswith(
@@ -230,6 +232,19 @@ def test_writes_are_throttled_and_the_last_one_comes_at_stop(
     doctor.stop()
     last = read_figures(figures_path())
     assert last is not None and last.titles["CT1"]["queries"] == 3
+
+
+def test_answers_say_how_many_matches_and_entries_a_strict_profile_withheld(
+        folder: Path, clock: Clock) -> None:
+    write_entry(folder, "ct3.wl", accession="A3", station="CT1", modality="CT", date="",
+                time="")  # no SPS start date and time: breaks a strict rule
+    strict = Profile(strict=True, withhold_invalid=True)
+    with Served(folder, clock, modalities=(KnownModality("GE CT", "CT1", "", strict),)) as served:
+        assert served.query("CT1", Modality="CT") == 2
+        shown = views(served)["CT1"]
+    assert shown.answers == ("2 sent of 3 matches (1 entry withheld by its profile's strict "
+                             "rules)")
+    assert dict(shown.details)["Answers sent"] == shown.answers
 
 
 def test_keys_in_words() -> None:

@@ -93,12 +93,21 @@ def test_ascii_profile_for_one_modality_and_lossless_answers_for_another(
     assert [raw_value(a, PATIENT_NAME) for a in us1] == [
         b"Muller^Hans ", b"Odegard^Ase ", b"Strauss^Jorg", b"BeiJing^TaiLang "]
     assert all(SCS not in a for a in us1)
+    # a modality asking with a character set of its own (many send (0008,0005) in the query)
+    latin1 = tmp_path / "query-latin1.dump"
+    latin1.write_text("(0008,0005) CS [ISO_IR 100]\n" + query.read_text(encoding="ascii"),
+                      encoding="ascii")
+    us1_latin1 = findscu_worklist(run.server.port, latin1, "WLDESK", "US1")
+    assert [raw_value(a, PATIENT_NAME) for a in us1_latin1] == [
+        raw_value(a, PATIENT_NAME) for a in findscu_worklist(run.server.port, query, "WLDESK",
+                                                              "US1")]
+    assert all(SCS not in a for a in us1_latin1)
     other = findscu_worklist(run.server.port, query, "WLDESK", "CT9")
     assert [str(a.PatientName) for a in other] == ["Müller^Hans", "Ødegård^Åse", "Strauß^Jörg",
                                                    "北京^太郎"]
     assert all(a.SpecificCharacterSet == "ISO_IR 192" for a in other)
     assert {p.name: p.read_bytes() for p in folder.iterdir()} == on_disk  # never changed
-    assert [q.profile for q in run.queries()] == ["ascii", ""]
+    assert [q.profile for q in run.queries()] == ["ascii", "ascii", "ascii", ""]
 
 
 @needs_findscu
@@ -152,6 +161,19 @@ def test_strict_profile_normalises_fills_and_sends_bad_entries_last(
     unprofiled = findscu_worklist(run.server.port, query, "WLDESK", "OTHER")
     assert names(unprofiled) == ["a", "b", "c", "d"]
     assert raw_value(unprofiled[1].ScheduledProcedureStepSequence[0], 0x00400003) == b"0930"
+
+
+@needs_findscu
+def test_strict_profile_fills_the_requested_procedure_description_from_the_step(
+        folder: Path, tmp_path: Path, stop: list[Running]) -> None:
+    entry(folder, "a.wl", RequestedProcedureDescription=None)  # the step's is "CT head"
+    run = serve(folder, {"CT1": Profile(strict=True)})
+    stop.append(run)
+    query = query_file(tmp_path)
+    [strict] = findscu_worklist(run.server.port, query, "WLDESK", "CT1")
+    assert raw_value(strict, 0x00321060) == b"CT head "
+    [plain] = findscu_worklist(run.server.port, query, "WLDESK", "OTHER")
+    assert plain["RequestedProcedureDescription"].is_empty
 
 
 @needs_findscu

@@ -288,7 +288,8 @@ class ModalityDoctor:
                 status_text = event.status_text
             record["last_query"] = {
                 "time": stamp, "address": event.address, "keys": keys, "matches": event.matches,
-                "returned": event.returned, "status": event.status, "status_text": status_text,
+                "returned": event.returned, "withheld": len(event.withheld),
+                "status": event.status, "status_text": status_text,
                 "duration_ms": round(event.duration_ms, 1)}
             if record.get("queries_day") != today:
                 record["queries_day"], record["queries_today"] = today, 0

@@ -70,8 +70,8 @@ def when(stamp: str) -> str:
         return str(stamp)
 
 
-def _count(n: int, word: str) -> str:
-    return f"{n} {word}{'' if n == 1 else 's'}"
+def _count(n: int, word: str, words: str = "") -> str:
+    return f"{n} {word if n == 1 else words or word + 's'}"
 
 
 @dataclass(frozen=True)
@@ -110,9 +110,13 @@ def _record_view(aet: str, known_name: str | None, record: dict[str, Any] | None
         if redact:
             keys = redact_keys(keys)
         last_query = f"{when(query.get('time', ''))}: {keys_in_words(keys)}"
-        answers = (f"{query.get('returned', 0)} sent of {_count(int(query.get('matches', 0)), 'match')}"
+        answers = (f"{query.get('returned', 0)} sent of "
+                   f"{_count(int(query.get('matches', 0)), 'match', 'matches')}"
                    if query.get("returned") != query.get("matches")
                    else str(query.get("returned", 0)))
+        if query.get("withheld"):
+            answers += f" ({_count(int(query['withheld']), 'entry', 'entries')} withheld by its " \
+                       "profile's strict rules)"
         status = str(query.get("status_text", ""))
         details += [("Last query", last_query), ("Answers sent", answers),
                     ("Final status", status),
@@ -171,7 +175,8 @@ def modality_views(figures: Figures | None, settings: Settings, today: str) -> l
                                   redact=redact))
     known_titles = {m.ae_title for m in settings.modalities}
     for aet in sorted(set(titles) - known_titles):
-        views.append(_record_view(aet, None, titles[aet], since=None, today=today, redact=redact))
+        views.append(_record_view(aet, None, titles[aet], since=titles[aet].get("first_seen"),
+                                  today=today, redact=redact))
     return views
 
 
