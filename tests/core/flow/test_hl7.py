@@ -261,3 +261,11 @@ def test_omi_o23_with_ipc_then_dc_and_adt_a31(
     assert not list(folder.glob("*.wl"))
     assert [p.name for p in archive_folder(folder).iterdir()] == ["ACC777_SPS777.wl"]
     assert [e.action for e in events] == ["created", "updated", "archived"]
+    # an order that cannot be an entry: AE, the reason in MSA-3 and in an ERR segment
+    broken = OMI_O23.format(id="O4", control="NW").replace("USOB^OB ultrasound^L", "")
+    _msh, msa, err = send(channel.port, broken).rstrip("\r").split("\r")
+    assert msa.startswith("MSA|AE|O4|") and len(msa.split("|")[3]) > 10
+    fields = err.split("|")
+    assert fields[0] == "ERR" and fields[3].endswith("^HL70357") and fields[4] == "E"
+    assert fields[8] == msa.split("|")[3]
+    assert not list(folder.glob("*.wl"))
