@@ -77,8 +77,9 @@ def main() -> int:
                           for code in ("AA", "AE", "AR", "-")}
                 fuzz = (f"\nfuzz: {args.fuzz} malformed inputs: "
                         + ", ".join(f"{code}: {n}" for code, n in totals.items())
-                        + f" ({len(files) - entries - 1} orders among them taken); still taking "
-                        f"orders: {alive}; every file a whole entry: {whole}\nby kind: "
+                        + f" ({len(files) - entries - 1} new entries from the valid orders "
+                        f"among them); still taking orders: {alive}; every file a whole entry: "
+                        f"{whole}\nby kind: "
                         + ", ".join(f"{k}: {v}" for k, v in sorted(outcomes.items())))
     rows = [
         ("orders sent (NW, one connection)", f"{args.orders}"),

@@ -90,6 +90,8 @@ def test_orthanc_transcript_and_what_findscu_sees(api: Api) -> None:
     lacking = {"Tags": {"PatientName": "DOE^JOHN", "AccessionNumber": "A200"}}
     answer = requests.post(f"{api.url}/worklists/create", json=lacking, timeout=10)
     assert answer.status_code == 400 and "Force" in answer.json()["Message"]
+    assert answer.json()["Details"] == answer.json()["Message"]  # where Orthanc says it
+    assert answer.json()["HttpError"] == "Bad Request"
     assert api.seen() == ["X1"]
     # create
     answer = requests.post(f"{api.url}/worklists/create", json=order(), timeout=10)

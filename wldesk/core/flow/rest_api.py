@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +47,10 @@ class Refused(Exception):
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"HttpStatus": status, "Message": message}, status, headers=headers)
+    """An error answer in Orthanc's shape: the reason in ``Message`` and, where Orthanc puts
+    its specific text, ``Details``."""
+    return JSONResponse({"HttpError": HTTPStatus(status).phrase, "HttpStatus": status,
+                         "Message": message, "Details": message}, status, headers=headers)
 
 
 def client(request: Request) -> str:
