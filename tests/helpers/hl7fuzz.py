@@ -5,6 +5,8 @@ fields, wrong character sets. Used by ``tests/core/flow/test_hl7_fuzz.py`` (a fi
 from __future__ import annotations
 
 import random
+import socket
+from collections import Counter
 
 VALID = ("MSH|^~\\&|RIS|CLINIC|WLDESK|RAD|20260301090000||ORM^O01|F{n}|P|2.3.1||||||UNICODE UTF-8\r"
          "PID|||PAT{n}^^^HOSP||Fuzz^Patient{n}||19800102|F\r"
@@ -48,3 +50,28 @@ def case(rng: random.Random, number: int) -> tuple[str, bytes]:
     else:
         data = frame(good[: rng.randint(0, len(good))])
     return kind, data
+
+
+def send_raw(port: int, data: bytes) -> bytes:
+    """``data`` as it is, on a connection of its own; whatever comes back before the listener
+    waits for more."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(data)
+        sock.shutdown(socket.SHUT_WR)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def run(port: int, count: int, seed: int = 14) -> Counter[str]:
+    """``count`` malformed inputs sent to the listener on ``port``; how many of each kind got
+    which MSA-1 code ("-": no ACK)."""
+    rng = random.Random(seed)
+    acks: Counter[str] = Counter()
+    for number in range(count):
+        kind, data = case(rng, number)
+        answer = send_raw(port, data)
+        code = answer[answer.find(b"MSA|") + 4:][:2].decode("latin_1") if b"MSA|" in answer else "-"
+        acks[f"{kind}: {code}"] += 1
+    return acks

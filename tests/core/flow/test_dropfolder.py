@@ -5,20 +5,24 @@ each row's outcome, the file is in done/; the same file again makes no second en
 from __future__ import annotations
 
 import dataclasses
+import random
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.helpers.csvfuzz import malformed
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.ports import free_port
+from wldesk.core.check import missing_keys
 from wldesk.core.events import EventBus, InputEvent
 from wldesk.core.flow.dropfolder import CsvDropFolder, make_csv_drop_folder
 from wldesk.core.flow.ledger import Ledger
 from wldesk.core.flow.services import Channels
 from wldesk.core.net.server import WorklistServer
 from wldesk.core.settings import Settings
+from wldesk.core.store import read_entry
 
 DAY = "2026-05-04"
 ORDERS = (
@@ -152,3 +156,32 @@ def test_the_import_is_off_without_a_folder_and_a_bad_mapping_is_reported(tmp_pa
         assert "CSV" in channels.running
     finally:
         channels.stop()
+
+
+def test_malformed_files_in_the_drop_folder_never_stop_it(
+        setup: tuple[Settings, EventBus, list[InputEvent]]) -> None:
+    """Malformed files (test_csv_fuzz's kinds) dropped into the running channel: each is reported
+    and moved to done/, nothing but whole entries is written, and a good file after them is
+    still imported."""
+    settings, bus, events = setup
+    folder, incoming = Path(settings.database), Path(settings.import_folder)
+    channel = make_csv_drop_folder(settings, Ledger(folder), bus)
+    assert isinstance(channel, CsvDropFolder)
+    channel.start()
+    try:
+        rng = random.Random(7)
+        count = 60
+        for n in range(count):
+            (incoming / f"bad{n}.csv").write_bytes(malformed(rng, n))
+        wait_for(lambda: len(list((incoming / "done").glob("bad*.report.txt"))) == count, 60)
+        assert not list(incoming.glob("*.csv"))
+        for path in folder.glob("*.wl"):
+            assert missing_keys(read_entry(path).node) == [], path.name
+        assert not list(folder.glob(".*"))
+        (incoming / "orders.csv").write_text(ORDERS, encoding="utf-8")
+        wait_for((incoming / "done" / "orders.report.txt").exists)
+        report = (incoming / "done" / "orders.report.txt").read_text(encoding="utf-8")
+        assert "Summary: 2 created, 3 refused" in report
+        assert all(e.channel == "CSV" for e in events)
+    finally:
+        channel.stop()

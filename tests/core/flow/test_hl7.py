@@ -225,3 +225,47 @@ def test_kept_messages_are_pruned_after_their_days(tmp_path: Path) -> None:
     keeper = MessageKeeper(folder, 7)
     keeper.prune()
     assert sorted(os.listdir(folder)) == ["notes.txt"]
+
+
+OMI_O23 = ("MSH|^~\\&|RIS|CLINIC|WLDESK|RAD|20260301090000||OMI^O23^OMI_O23|{id}|P|2.5.1||||||"
+           "UNICODE UTF-8\r"
+           "PID|||PAT777^^^HOSP||Tanaka^Yui||19900405|F\r"
+           "ORC|{control}|PLC7|FIL7||SC\r"
+           "TQ1|||||||20260302083000\r"
+           "OBR|1|PLC7|FIL7|USOB^OB ultrasound^L\r"
+           "IPC|ACC777|RP777|1.2.826.0.1.3680043.2.1125.77|SPS777|US||||US_ROOM2\r")
+
+
+def test_omi_o23_with_ipc_then_dc_and_adt_a31(
+        listener: tuple[HL7Listener, list[InputEvent], Path]) -> None:
+    """IHE's OMI^O23: the IPC segment gives accession, requested procedure, study, step, modality
+    and station; DC cancels it into the archive; ADT^A31 updates the patient."""
+    channel, events, folder = listener
+    ack = send(channel.port, OMI_O23.format(id="O1", control="NW")).split("\r")
+    assert ack[1] == "MSA|AA|O1" and ack[0].split("|")[8] == "ACK^O23^ACK"
+    ds = load_document(folder / "ACC777_SPS777.wl").dataset
+    step = ds.ScheduledProcedureStepSequence[0]
+    assert (ds.AccessionNumber, ds.RequestedProcedureID, ds.StudyInstanceUID) == (
+        "ACC777", "RP777", "1.2.826.0.1.3680043.2.1125.77")
+    assert (step.Modality, step.ScheduledStationAETitle, step.ScheduledProcedureStepID) == (
+        "US", "US_ROOM2", "SPS777")
+    assert (step.ScheduledProcedureStepStartDate, step.ScheduledProcedureStepStartTime) == (
+        "20260302", "083000")
+    assert events[-1].detail == "NW"  # nothing made up: no flags
+    a31 = ("MSH|^~\\&|RIS|CLINIC|WLDESK|RAD|20260301091000||ADT^A31|O2|P|2.5||||||UNICODE UTF-8\r"
+           "PID|||PAT777^^^HOSP||Tanaka^Yui^M||19900406|F\r")
+    assert send(channel.port, a31).split("\r")[1] == "MSA|AA|O2"
+    ds = load_document(folder / "ACC777_SPS777.wl").dataset
+    assert (str(ds.PatientName), ds.PatientBirthDate) == ("Tanaka^Yui^M", "19900406")
+    assert send(channel.port, OMI_O23.format(id="O3", control="DC")).split("\r")[1] == "MSA|AA|O3"
+    assert not list(folder.glob("*.wl"))
+    assert [p.name for p in archive_folder(folder).iterdir()] == ["ACC777_SPS777.wl"]
+    assert [e.action for e in events] == ["created", "updated", "archived"]
+    # an order that cannot be an entry: AE, the reason in MSA-3 and in an ERR segment
+    broken = OMI_O23.format(id="O4", control="NW").replace("USOB^OB ultrasound^L", "")
+    _msh, msa, err = send(channel.port, broken).rstrip("\r").split("\r")
+    assert msa.startswith("MSA|AE|O4|") and len(msa.split("|")[3]) > 10
+    fields = err.split("|")
+    assert fields[0] == "ERR" and fields[3].endswith("^HL70357") and fields[4] == "E"
+    assert fields[8] == msa.split("|")[3]
+    assert not list(folder.glob("*.wl"))

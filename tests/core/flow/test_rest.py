@@ -90,6 +90,8 @@ def test_orthanc_transcript_and_what_findscu_sees(api: Api) -> None:
     lacking = {"Tags": {"PatientName": "DOE^JOHN", "AccessionNumber": "A200"}}
     answer = requests.post(f"{api.url}/worklists/create", json=lacking, timeout=10)
     assert answer.status_code == 400 and "Force" in answer.json()["Message"]
+    assert answer.json()["Details"] == answer.json()["Message"]  # where Orthanc says it
+    assert answer.json()["HttpError"] == "Bad Request"
     assert api.seen() == ["X1"]
     # create
     answer = requests.post(f"{api.url}/worklists/create", json=order(), timeout=10)
@@ -108,24 +110,31 @@ def test_orthanc_transcript_and_what_findscu_sees(api: Api) -> None:
     assert first["Tags"]["SpecificCharacterSet"] == "ISO_IR 192"  # added
     assert first["Tags"]["StudyInstanceUID"]  # added
     assert len(first["CreationDate"]) == 15 and first["CreationDate"][8] == "T"
-    # get in the three formats
-    human = requests.get(f"{api.url}/worklists/A100_S1", timeout=10).json()
+    # get in the three formats: {"ID", "Tags"} as Orthanc answers
+    got = requests.get(f"{api.url}/worklists/A100_S1", timeout=10).json()
+    assert got["ID"] == "A100_S1"
+    human = got["Tags"]
     assert human["PatientName"] == "DOE^JANE"
     assert human["ScheduledProcedureStepSequence"][0]["Modality"] == "CT"
-    short = requests.get(f"{api.url}/worklists/A100_S1?format=Short", timeout=10).json()
+    assert requests.get(f"{api.url}/worklists/A100_S1?format=Simplify",
+                        timeout=10).json()["Tags"] == human  # Orthanc's name of Human
+    short = requests.get(f"{api.url}/worklists/A100_S1?format=Short", timeout=10).json()["Tags"]
     assert short["0010,0010"] == "DOE^JANE" and short["0040,0100"][0]["0008,0060"] == "CT"
-    full = requests.get(f"{api.url}/worklists/A100_S1?format=Full", timeout=10).json()
+    full = requests.get(f"{api.url}/worklists/A100_S1?format=Full", timeout=10).json()["Tags"]
     assert full["0010,0010"] == {"Name": "PatientName", "Type": "String", "Value": "DOE^JANE"}
     assert full["0040,0100"]["Type"] == "Sequence"
     assert full["0040,0100"]["Value"][0]["0008,0060"]["Value"] == "CT"
+    # the book's "/worklists/?format=Short": answered, not redirected
+    slash = requests.get(f"{api.url}/worklists/?format=Short", timeout=10, allow_redirects=False)
+    assert slash.status_code == 200 and len(slash.json()) == 3
     # put replaces the whole entry
     changed = order("A101")
     answer = requests.put(f"{api.url}/worklists/A100_S1", json=changed, timeout=10)
     assert answer.status_code == 200, answer.text
     api.wait_seen(["A101", "A200", "X1"])
-    # delete moves the file to archive/YYYY-MM/
+    # delete moves the file to archive/YYYY-MM/; the answer is Orthanc's {}
     answer = requests.delete(f"{api.url}/worklists/from-another-program", timeout=10)
-    assert answer.status_code == 200
+    assert answer.status_code == 200 and answer.json() == {}
     api.wait_seen(["A101", "A200"])
     assert (archive_folder(api.folder) / "from-another-program.wl").is_file()
     assert requests.get(f"{api.url}/worklists/from-another-program",
@@ -168,7 +177,33 @@ def test_upsert_is_idempotent_and_a_plain_repeat_is_refused(api: Api) -> None:
     assert [p.name for p in api.folder.glob("*.wl")] == ["A100_S1.wl"]
     assert [e.action for e in api.events] == ["created", "unchanged", "updated", "refused"]
     tags = requests.get(f"{api.url}/worklists/A100_S1", timeout=10).json()
-    assert tags["PatientName"] == "DOE^JANE^MARIE"
+    assert tags["Tags"]["PatientName"] == "DOE^JANE^MARIE"
+
+
+def test_put_as_orthanc_does_it(api: Api) -> None:
+    """PUT checks the steps only with "Force": false, and makes an id that is not there yet."""
+    partial = {"Tags": {"PatientName": "ROE^RICHARD", "PatientID": "P7", "AccessionNumber": "R7"}}
+    made = requests.put(f"{api.url}/worklists/ris-order-77", json=partial, timeout=10)
+    assert made.status_code == 200, made.text
+    assert made.json() == {"ID": "ris-order-77", "Path": "/worklists/ris-order-77"}
+    tags = requests.get(f"{api.url}/worklists/ris-order-77", timeout=10).json()["Tags"]
+    assert tags["SpecificCharacterSet"] == "ISO_IR 192" and tags["StudyInstanceUID"]
+    again = requests.put(f"{api.url}/worklists/ris-order-77", json=order("R7"), timeout=10)
+    assert again.status_code == 200
+    kept = requests.get(f"{api.url}/worklists/ris-order-77", timeout=10).json()["Tags"]
+    assert kept["StudyInstanceUID"] == tags["StudyInstanceUID"]  # an update keeps its study
+    checked = requests.put(f"{api.url}/worklists/ris-order-77", json={**partial, "Force": False},
+                           timeout=10)
+    assert checked.status_code == 400 and "Force" in checked.json()["Message"]
+    clash = requests.put(f"{api.url}/worklists/other", json=order("R7"), timeout=10)
+    assert clash.status_code == 409  # the order is the entry ris-order-77
+    for bad in ("CON", "a b"):  # not names wldesk gives a file
+        answer = requests.put(f"{api.url}/worklists/{bad}", json=partial, timeout=10)
+        assert answer.status_code == 400, bad
+    assert sorted(p.name for p in api.folder.glob("*.wl")) == ["ris-order-77.wl"]
+    assert [(e.action, e.order) for e in api.events] == [
+        ("created", "R7"), ("updated", "R7/S1"), ("refused", ""), ("refused", ""),
+        ("refused", ""), ("refused", "")]
 
 
 @pytest.mark.parametrize(("body", "named"), [
@@ -302,10 +337,35 @@ def test_curl_as_a_ris_would_call_it(api: Api) -> None:
                       "Content-Type: application/json", "-d", body)
     assert (code, json.loads(text)) == (200, {"ID": "C1_S1", "Path": "/worklists/C1_S1"})
     code, text = curl(f"{api.url}/worklists/C1_S1?format=Short")
-    assert code == 200 and json.loads(text)["0008,0050"] == "C1"
+    assert code == 200 and json.loads(text)["Tags"]["0008,0050"] == "C1"
     code, text = curl("-X", "POST", f"{api.url}/worklists/create", "-d",
                       '{"Tags": {"PatientName": "X"}}')
     assert code == 400 and "Force" in text
-    code, _ = curl("-X", "DELETE", f"{api.url}/worklists/C1_S1")
+    code, text = curl("-X", "DELETE", f"{api.url}/worklists/C1_S1")
+    assert (code, json.loads(text)) == (200, {}) and not list(api.folder.glob("*.wl"))
+    # the Orthanc book's own calls, as printed there (no content type, its UUID-less answer)
+    code, text = curl("--request", "POST", f"{api.url}/worklists/create", "--data", """{
+                "Tags" : {
+                  "PatientID": "PID-45",
+                  "PatientName": "Toto",
+                  "ScheduledProcedureStepSequence" : [
+                    {
+                      "Modality": "US",
+                      "ScheduledProcedureStepStartDate": "20251014",
+                      "ScheduledProcedureStepDescription": "Description"
+                    }
+                  ]
+                }
+              }""")
+    assert code == 200, text
+    made = json.loads(text)["ID"]
+    code, text = curl("--request", "GET", f"{api.url}/worklists/{made}")
+    assert code == 200 and json.loads(text)["Tags"]["PatientName"] == "Toto"
+    for fmt, key in (("Simplify", "PatientID"), ("Short", "0010,0020"), ("Full", "0010,0020")):
+        code, text = curl("--request", "GET", f"{api.url}/worklists/?format={fmt}")
+        assert code == 200, (fmt, text)
+        [listed] = json.loads(text)
+        assert listed["ID"] == made and key in listed["Tags"]
+    code, text = curl("--request", "DELETE", f"{api.url}/worklists/{made}")
     assert code == 200 and not list(api.folder.glob("*.wl"))
 

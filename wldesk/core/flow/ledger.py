@@ -295,16 +295,24 @@ class Ledger:
         save_document(doc, path, force=True)
         return Written("updated", path, key)
 
-    def replace(self, path: Path, ds: Dataset) -> Written:
-        """Write ``ds`` as the whole of the entry at ``path`` (which must exist): what ``ds`` lacks
-        is gone. Raises :class:`LedgerError` when ``ds`` is another entry's order."""
+    def replace(self, path: Path, ds: Dataset, *, create: bool = False) -> Written:
+        """Write ``ds`` as the whole of the entry at ``path``: what ``ds`` lacks is gone. A
+        ``path`` that is not there is an error, or with ``create`` a new entry of that name.
+        Raises :class:`LedgerError` when ``ds`` is another entry's order."""
         key = dataset_key(ds)
         with self.lock:
-            if not path.is_file():
+            exists = path.is_file()
+            if not exists and not create:
                 raise LedgerError(f"{path.name} is not in the worklist folder")
             others = [found for found in self.find(key) if found.name != path.name]
             if others:
                 raise LedgerError(f"the order {key} is the entry {others[0].name}")
+            if not exists:
+                try:
+                    return Written("created", save_document(new_document(ds), path, new=True),
+                                   key)
+                except FileExistsError:
+                    pass  # written by another program meanwhile: replaced as any entry
             save_document(new_document(ds), path, force=True)
             return Written("updated", path, key)
 

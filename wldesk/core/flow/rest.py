@@ -95,6 +95,19 @@ class Guard:
         await response(scope, receive, send)
 
 
+def without_trailing_slash(app: ASGIApp) -> ASGIApp:
+    """``app`` answering ``/worklists/`` as ``/worklists``, as Orthanc does (its documentation
+    lists with ``/worklists/?format=Short``), instead of redirecting."""
+
+    async def trimmed(scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] == "http" and len(path) > 1 and path.endswith("/"):
+            scope = {**scope, "path": path.rstrip("/") or "/"}
+        await app(scope, receive, send)
+
+    return trimmed
+
+
 def make_app(settings: Settings, ledger: Ledger, bus: EventBus) -> ASGIApp:
     """The API of ``ledger``'s folder behind the guard of ``settings``."""
     api = WorklistApi(ledger, bus)
@@ -111,7 +124,7 @@ def make_app(settings: Settings, ledger: Ledger, bus: EventBus) -> ASGIApp:
         Route("/worklists/{id}", api.delete, methods=["DELETE"]),
         Route("/system", api.system, methods=["GET"]),
     ], exception_handlers={404: not_found, 405: not_found})
-    return Guard(app, settings, bus)
+    return Guard(without_trailing_slash(app), settings, bus)
 
 
 class RestChannel:

@@ -13,6 +13,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import datetime
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +25,7 @@ from starlette.responses import JSONResponse, Response
 
 import wldesk
 from wldesk.core.editing.document import load_document
+from wldesk.core.editing.entries import safe_stem
 from wldesk.core.editing.errors import EditError
 from wldesk.core.editing.tags_json import FORMATS, TagsError, dataset_from_tags, tags_from_dataset
 from wldesk.core.editing.values import element_text, parse_key
@@ -45,7 +47,10 @@ class Refused(Exception):
 
 
 def error(status: int, message: str, headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"HttpStatus": status, "Message": message}, status, headers=headers)
+    """An error answer in Orthanc's shape: the reason in ``Message`` and, where Orthanc puts
+    its specific text, ``Details``."""
+    return JSONResponse({"HttpError": HTTPStatus(status).phrase, "HttpStatus": status,
+                         "Message": message, "Details": message}, status, headers=headers)
 
 
 def client(request: Request) -> str:
@@ -61,11 +66,12 @@ class WorklistApi:
 
     # --- helpers -----------------------------------------------------------------------------
 
-    def _path(self, entry_id: str) -> Path:
+    def _path(self, entry_id: str, *, existing: bool = True) -> Path:
+        """The file of ``entry_id``; with ``existing`` it must be there (else 404)."""
         if not _ID.fullmatch(entry_id) or entry_id.endswith((".", " ")):
             raise Refused(400, f"{entry_id!r} is not a worklist id (the file name without .wl)")
         path = self.ledger.folder / f"{entry_id}{SUFFIX}"
-        if not path.is_file():
+        if existing and not path.is_file():
             raise Refused(404, f"there is no worklist {entry_id}")
         return path
 
@@ -88,14 +94,16 @@ class WorklistApi:
         return body
 
     @staticmethod
-    def _dataset(body: dict[str, Any]) -> Dataset:
+    def _dataset(body: dict[str, Any], *, force: bool = False) -> Dataset:
+        """The entry of ``body``; unless its ``Force`` (default ``force``) is true, one whose
+        first step lacks Modality or start date is refused, as Orthanc does."""
         try:
             ds = dataset_from_tags(body["Tags"], charset="ISO_IR 192")
         except TagsError as exc:
             raise Refused(400, str(exc)) from None
         except RecursionError:
             raise Refused(400, "the tags are nested too deeply") from None
-        if not body.get("Force", False):
+        if not body.get("Force", force):
             steps = ds.get("ScheduledProcedureStepSequence") or ()
             first = steps[0] if steps else Dataset()
             missing = [k for k in ("Modality", "ScheduledProcedureStepStartDate")
@@ -177,11 +185,16 @@ class WorklistApi:
             return error(exc.status, str(exc))
 
         def work() -> tuple[Written, int]:
-            path = self._path(entry_id)
-            ds = self._dataset(body)
+            # as Orthanc: PUT checks the steps only when asked ("Force": false), and an id that
+            # is not there yet becomes a new entry of that name
+            path = self._path(entry_id, existing=False)
+            if not path.is_file() and safe_stem(entry_id) != entry_id:
+                raise Refused(400, f"{entry_id!r} cannot be a new worklist's id: use letters, "
+                              "digits, '.', '_' and '-' (at most 64)")
+            ds = self._dataset(body, force=True)
             with self.ledger.lock:
-                self._study_uid(ds, path)
-                return self.ledger.replace(path, ds), 200
+                self._study_uid(ds, path if path.is_file() else None)
+                return self.ledger.replace(path, ds, create=True), 200
 
         return await self._change(request, work, f"replace {entry_id}")
 
@@ -192,7 +205,7 @@ class WorklistApi:
             return self.ledger.archive_file(self._path(entry_id)), 200
 
         response = await self._change(request, work, f"delete {entry_id}")
-        return Response(b"", 200) if response.status_code == 200 else response
+        return JSONResponse({}) if response.status_code == 200 else response  # Orthanc's "{}"
 
     def _entry(self, path: Path, fmt: str) -> dict[str, Any] | None:
         try:
@@ -208,8 +221,9 @@ class WorklistApi:
     @staticmethod
     def _format(request: Request) -> str:
         fmt = request.query_params.get("format", FORMATS[0])
+        fmt = "Human" if fmt == "Simplify" else fmt  # Orthanc's own name of it
         if fmt not in FORMATS:
-            raise Refused(400, f"format is one of {', '.join(FORMATS)}")
+            raise Refused(400, f"format is one of {', '.join(FORMATS)} (or Simplify)")
         return fmt
 
     async def list(self, request: Request) -> Response:
@@ -246,7 +260,8 @@ class WorklistApi:
             entry = self._entry(self._path(request.path_params["id"]), fmt)
             if entry is None:
                 raise Refused(404, f"the worklist {request.path_params['id']} cannot be read")
-            return dict(entry["Tags"])
+            entry.pop("_dataset")
+            return entry  # as Orthanc: {"ID": ..., "Tags": {...}}, and when it was made
 
         try:
             return JSONResponse(await run_in_threadpool(read))
