@@ -116,10 +116,14 @@ def test_a_wrong_value_shows_the_files_good_values_and_saving_keeps_a_backup(
     assert str(backup) in tab.save_note.text() and tab.save_note.isVisible()
     assert tab.error_text("port") == "" and not tab.file_bar.isVisible()
     assert not tab.save_button.isEnabled()
+    # the server held back for the file's problems starts once they are fixed
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    assert echo(port, "CLINIC1")
     tab.spin_box("port").setValue(free_port())
     tab.save_button.click()
     assert backups(tmp_path) == [backup]  # a file without problems is replaced as usual
     assert not tab.save_note.isVisible()
+    assert app.controller.state == "running" and echo(port, "CLINIC1")  # until a restart
 
 
 @pytest.mark.expect_log_warnings(r"the port is already in use")
