@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from tests.gui.conftest import OpenedUrls
 from tests.helpers.ports import echo, free_port
 from wldesk.core import paths
 from wldesk.core.settings import Settings
@@ -22,6 +23,7 @@ from wldesk.gui.startup import (
     CLOSE,
     CREATE_FOLDER,
     OPEN_FILE,
+    READ_AGAIN,
     RESET,
     TRY_AGAIN,
     StartupDialog,
@@ -70,7 +72,7 @@ def test_a_file_that_is_not_json_opens_the_window_and_reset_keeps_a_backup(
     dialog = shown_dialog(app)
     assert "not valid JSON (line 1, column 14" in dialog.message.text()
     assert str(path) in dialog.message.text()
-    assert dialog.button_texts() == [CHANGE, OPEN_FILE, RESET, CLOSE]
+    assert dialog.button_texts() == [CHANGE, OPEN_FILE, READ_AGAIN, RESET, CLOSE]
     assert path.read_bytes() == original and backups(tmp_path) == []
     dialog.button(RESET).click()
     [backup] = backups(tmp_path)
@@ -124,6 +126,48 @@ def test_a_wrong_value_shows_the_files_good_values_and_saving_keeps_a_backup(
     assert backups(tmp_path) == [backup]  # a file without problems is replaced as usual
     assert not tab.save_note.isVisible()
     assert app.controller.state == "running" and echo(port, "CLINIC1")  # until a restart
+
+
+@pytest.mark.expect_log_warnings(r"setting 'port': expected an integer, got 'abc'",
+                                  r"setting 'ae_title': an AE title has at most 16 characters")
+def test_a_file_fixed_by_hand_is_read_again_and_the_server_starts(
+        qtbot: QtBot, launch: Launch, tmp_path: Path, worklist_folder: Path,
+        opened_urls: OpenedUrls) -> None:
+    path = tmp_path / "settings.json"
+
+    def write(**values: object) -> None:
+        path.write_text(json.dumps({"bind_address": "127.0.0.1", "database": str(worklist_folder),
+                                    **values}), encoding="utf-8")
+
+    write(ae_title="CLINIC1", port="abc")
+    app = launch(path)
+    dialog = shown_dialog(app)
+    dialog.button(OPEN_FILE).click()
+    assert [url.toLocalFile() for url in opened_urls.urls] == [str(path)]
+    port = free_port()
+    write(ae_title="THIS AE TITLE IS FAR TOO LONG", port=port)  # one mistake for another
+    dialog.button(READ_AGAIN).click()
+    assert "setting 'ae_title': an AE title has at most 16" in dialog.message.text()
+    assert "setting 'port'" not in dialog.message.text()
+    assert dialog.outcome.text() == "The file was read again: it still has the problems above."
+    assert READ_AGAIN in dialog.button_texts()
+    assert app.controller.state == "stopped"
+    tab = app.window.settings
+    assert tab.spin_box("port").value() == port  # what the file holds, the mistake marked
+    assert tab.error_text("ae_title").startswith("In the settings file: an AE title has at most")
+    assert tab.error_text("port") == ""
+
+    write(ae_title="CLINIC1", port=port)
+    fixed = path.read_bytes()
+    dialog.button(READ_AGAIN).click()
+    assert dialog.outcome.text() == ("The settings file was read again and the worklist server "
+                                     "is starting.")
+    assert dialog.button_texts() == [CLOSE]
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    assert echo(port, "CLINIC1")
+    assert path.read_bytes() == fixed and backups(tmp_path) == []  # read, not written
+    assert tab.line_edit("ae_title").text() == "CLINIC1" and tab.error_text("ae_title") == ""
+    assert tab.file_bar.isHidden() and not tab.save_button.isEnabled()
 
 
 @pytest.mark.expect_log_warnings(r"the port is already in use")

@@ -84,9 +84,11 @@ class WldeskApp(QObject):
             self.window.show()
 
     def _start_once_fixed(self, saved: Settings) -> None:
-        """The first save after start-up replaced the settings file that had problems (Reset, or
-        Save in the Settings tab): the server held back for them starts now, as it would have
-        at launch."""
+        """The settings file that had problems at start-up has none now (Reset, Save in the
+        Settings tab, or the file fixed by hand and read again): the server held back for them
+        starts, as it would have at launch."""
+        if self.controller.settings_problems:
+            return  # read again by hand, and still not right
         self.controller.settings_changed.disconnect(self._start_once_fixed)
         if saved.start_at_launch and self.controller.state in ("stopped", "error"):
             self.controller.state_changed.connect(self._on_first_start)  # a failure: the dialog
