@@ -203,6 +203,35 @@ def test_a_port_in_use_at_start_opens_the_window_with_the_dialog_once(
     app.quit()
 
 
+@pytest.mark.expect_log_warnings(r"the port is already in use",
+                                  r"setting 'port': expected an integer, got 'x'")
+def test_try_again_uses_a_port_changed_in_the_file_by_hand(
+        qtbot: QtBot, launch: Launch, tmp_path: Path, worklist_folder: Path,
+        other_program: int) -> None:
+    path = tmp_path / "settings.json"
+
+    def write(port: object) -> None:
+        path.write_text(json.dumps({"ae_title": "CLINIC1", "port": port, "bind_address": "127.0.0.1",
+                                    "database": str(worklist_folder)}), encoding="utf-8")
+
+    write(other_program)
+    app = launch(path)
+    qtbot.waitUntil(lambda: app.startup_dialog is not None, timeout=10000)
+    dialog = shown_dialog(app)
+    assert dialog.button_texts() == [TRY_AGAIN, CHANGE, OPEN_FILE, CLOSE]
+    write("x")  # a slip while editing: said, nothing started
+    dialog.button(TRY_AGAIN).click()
+    assert dialog.isVisible() and "setting 'port': expected an integer" in dialog.outcome.text()
+    assert app.controller.state == "error"
+    port = free_port()
+    write(port)
+    dialog.button(TRY_AGAIN).click()
+    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    assert echo(port, "CLINIC1")
+    assert backups(tmp_path) == []
+
+
 @pytest.mark.expect_log_warnings(r"the worklist folder .* does not exist")
 def test_a_missing_folder_at_start_can_be_created(qtbot: QtBot, tmp_path: Path) -> None:
     folder = tmp_path / "share" / "worklists"

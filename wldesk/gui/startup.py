@@ -226,6 +226,14 @@ class StartupDialog(QDialog):
         self._failed(f"The folder could not be created ({reason}).")
 
     def _try_again(self) -> None:
+        """Start again, with the settings file as it is now (a port changed in it by hand)."""
+        if self.settings_source.exists():
+            problems = self.controller.read_settings_file_again(self.settings_source)
+            if problems:
+                self._failed("The settings file has problems now: "
+                             + "; ".join(problem.message for problem in problems)
+                             + ". Fix it, or change the settings here.")
+                return
         self.controller.start()
         self.close()
 
