@@ -17,6 +17,7 @@ from tests.helpers.ports import echo, free_port
 from wldesk.core import paths
 from wldesk.core.settings import Settings
 from wldesk.core.settings_file import load_settings
+from wldesk.gui import startup
 from wldesk.gui.app import WldeskApp, open_app
 from wldesk.gui.startup import (
     CHANGE,
@@ -62,7 +63,10 @@ def backups(folder: Path) -> list[Path]:
 @pytest.mark.expect_log_warnings(r"settings.json cannot be used as it is \(not valid JSON")
 @pytest.mark.qt_log_ignore("systemTrayWindowChanged")  # offscreen: no real tray
 def test_a_file_that_is_not_json_opens_the_window_and_reset_keeps_a_backup(
-        qtbot: QtBot, launch: Launch, tmp_path: Path) -> None:
+        qtbot: QtBot, launch: Launch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the defaults on a free port: the default one (4242) may be another program's on this computer
+    defaults = Settings(port=free_port())
+    monkeypatch.setattr(startup, "Settings", lambda: defaults)
     path = tmp_path / "settings.json"
     original = b'{"port": 104,, "ae_title": "CLINIC1"}'
     path.write_bytes(original)
@@ -77,12 +81,12 @@ def test_a_file_that_is_not_json_opens_the_window_and_reset_keeps_a_backup(
     dialog.button(RESET).click()
     [backup] = backups(tmp_path)
     assert backup.read_bytes() == original
-    assert load_settings(path) == Settings()
-    assert app.controller.settings == Settings() and app.controller.settings_problems == ()
+    assert load_settings(path) == defaults
+    assert app.controller.settings == defaults and app.controller.settings_problems == ()
     assert str(backup) in dialog.outcome.text()
     assert dialog.button_texts() == [CLOSE]
     qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
-    assert echo(Settings().port, "WLDESK")
+    assert echo(defaults.port, "WLDESK")
 
 
 @pytest.mark.expect_log_warnings(r"setting 'port': expected an integer, got 'abc'")
