@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PySide6.QtCore import QObject, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -42,3 +44,24 @@ def fast(controller: ServerController) -> ServerController:
     """The controller, polling its store every 50 ms instead of every second: quicker tests."""
     controller.set_poll_interval(50)
     return controller
+
+
+class OpenedUrls(QObject):
+    """Where QDesktopServices sends file URLs while it is installed (instead of a file manager)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.urls: list[QUrl] = []
+
+    @Slot(QUrl)
+    def open(self, url: QUrl) -> None:
+        self.urls.append(url)
+
+
+@pytest.fixture
+def opened_urls() -> Iterator[OpenedUrls]:
+    receiver = OpenedUrls()
+    # PySide6 wants the slot's name as str, although its stubs say bytes
+    QDesktopServices.setUrlHandler("file", receiver, "open")  # type: ignore[arg-type]
+    yield receiver
+    QDesktopServices.unsetUrlHandler("file")

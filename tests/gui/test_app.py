@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import shiboken6
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from PySide6.QtGui import QAction, QKeySequence
@@ -262,6 +263,35 @@ def test_closing_the_window_without_a_tray_quits(qtbot: QtBot, app_settings: Set
     qtbot.waitUntil(lambda: has_quit(app), timeout=5000)
     assert not echo_possible(app_settings.port)
     assert notices() == []
+
+
+def test_closing_the_window_without_a_tray_asks_open_editors_first(
+        qtbot: QtBot, app_settings: Settings, tmp_path: Path, instance_name: str, *,
+        worklist_folder: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    answers, asked = [QMessageBox.StandardButton.Cancel], []
+
+    def question(*_args: object) -> QMessageBox.StandardButton:
+        asked.append(answers[0])
+        return answers[0]
+
+    monkeypatch.setattr(QMessageBox, "question", question)
+    app = WldeskApp(app_settings, tmp_path / "settings.json", instance_name=instance_name,
+                    tray_available=lambda: False)
+    qtbot.addWidget(app.window)
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    editor = app.window.open_entry(write_entry(worklist_folder, "a.wl"))
+    qtbot.waitUntil(lambda: not editor.loading, timeout=10000)
+    assert editor.model.setData(editor.model.find("PatientID"), "CHANGED")
+    app.window.close()  # Cancel: the window, the editor and the server stay
+    qtbot.waitUntil(lambda: len(asked) == 1, timeout=5000)  # the quit runs after the close event
+    assert app.window.isVisible() and editor.isVisible() and app.instance.isListening()
+    assert echo(app_settings.port)
+    answers[0] = QMessageBox.StandardButton.Discard
+    app.window.close()
+    qtbot.waitUntil(lambda: has_quit(app), timeout=5000)
+    assert len(asked) == 2
+    assert not shiboken6.isValid(editor) or not editor.isVisible()
+    assert not echo_possible(app_settings.port)
 
 
 @pytest.mark.qt_log_ignore("systemTrayWindowChanged")  # offscreen: no real tray

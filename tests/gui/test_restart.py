@@ -211,6 +211,33 @@ def test_the_header_shows_the_live_settings_and_what_changes_after_a_restart(
     assert header.pending.isHidden()
 
 
+def test_a_saved_folder_is_not_shown_as_served_before_a_restart(
+        qtbot: QtBot, window: MainWindow, controller: ServerController, tmp_path: Path,
+        worklist_folder: Path) -> None:
+    header, tray = window.header, TrayIcon(controller, lambda: None, lambda: None)
+    new_folder = tmp_path / "next"
+    new_folder.mkdir()
+    write_entry(new_folder, "b.wl", accession="ACC-2")
+    write_entry(new_folder, "c.wl", accession="ACC-3")
+    qtbot.waitUntil(lambda: controller.counts() == (1, 0), timeout=5000)
+    window.settings.line_edit("database").setText(str(new_folder))
+    window.settings.save_button.click()
+    assert load_settings(controller.settings_path).database == str(new_folder)
+    assert str(worklist_folder) in header.details.text()  # the folder the server answers from
+    assert str(new_folder) not in header.details.text()
+    assert "<b>1</b> entries" in header.details.text()
+    assert header.pending.text() == f"After restart: folder {new_folder}"
+    assert tray.toolTip().splitlines()[-1].endswith(str(worklist_folder))
+    assert accessions(controller.settings.port) == ["ACC-1"]
+
+    controller.restart()
+    wait_for_restart(qtbot, controller)
+    assert accessions(controller.settings.port) == ["ACC-2", "ACC-3"]
+    qtbot.waitUntil(lambda: "<b>2</b> entries" in header.details.text(), timeout=5000)
+    assert str(new_folder) in header.details.text() and header.pending.isHidden()
+    assert tray.toolTip().splitlines()[-1].endswith(str(new_folder))
+
+
 @pytest.mark.expect_log_warnings(r"does not exist", r"nor start again with the previous ones")
 def test_when_neither_settings_can_start_the_window_says_both_whys(
         qtbot: QtBot, window: MainWindow, controller: ServerController, tmp_path: Path,

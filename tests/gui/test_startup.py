@@ -12,16 +12,19 @@ from pathlib import Path
 import pytest
 from pytestqt.qtbot import QtBot
 
+from tests.gui.conftest import OpenedUrls
 from tests.helpers.ports import echo, free_port
 from wldesk.core import paths
 from wldesk.core.settings import Settings
 from wldesk.core.settings_file import load_settings
+from wldesk.gui import startup
 from wldesk.gui.app import WldeskApp, open_app
 from wldesk.gui.startup import (
     CHANGE,
     CLOSE,
     CREATE_FOLDER,
     OPEN_FILE,
+    READ_AGAIN,
     RESET,
     TRY_AGAIN,
     StartupDialog,
@@ -60,7 +63,10 @@ def backups(folder: Path) -> list[Path]:
 @pytest.mark.expect_log_warnings(r"settings.json cannot be used as it is \(not valid JSON")
 @pytest.mark.qt_log_ignore("systemTrayWindowChanged")  # offscreen: no real tray
 def test_a_file_that_is_not_json_opens_the_window_and_reset_keeps_a_backup(
-        qtbot: QtBot, launch: Launch, tmp_path: Path) -> None:
+        qtbot: QtBot, launch: Launch, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the defaults on a free port: the default one (4242) may be another program's on this computer
+    defaults = Settings(port=free_port())
+    monkeypatch.setattr(startup, "Settings", lambda: defaults)
     path = tmp_path / "settings.json"
     original = b'{"port": 104,, "ae_title": "CLINIC1"}'
     path.write_bytes(original)
@@ -70,17 +76,17 @@ def test_a_file_that_is_not_json_opens_the_window_and_reset_keeps_a_backup(
     dialog = shown_dialog(app)
     assert "not valid JSON (line 1, column 14" in dialog.message.text()
     assert str(path) in dialog.message.text()
-    assert dialog.button_texts() == [CHANGE, OPEN_FILE, RESET, CLOSE]
+    assert dialog.button_texts() == [CHANGE, OPEN_FILE, READ_AGAIN, RESET, CLOSE]
     assert path.read_bytes() == original and backups(tmp_path) == []
     dialog.button(RESET).click()
     [backup] = backups(tmp_path)
     assert backup.read_bytes() == original
-    assert load_settings(path) == Settings()
-    assert app.controller.settings == Settings() and app.controller.settings_problems == ()
+    assert load_settings(path) == defaults
+    assert app.controller.settings == defaults and app.controller.settings_problems == ()
     assert str(backup) in dialog.outcome.text()
     assert dialog.button_texts() == [CLOSE]
     qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
-    assert echo(Settings().port, "WLDESK")
+    assert echo(defaults.port, "WLDESK")
 
 
 @pytest.mark.expect_log_warnings(r"setting 'port': expected an integer, got 'abc'")
@@ -116,10 +122,56 @@ def test_a_wrong_value_shows_the_files_good_values_and_saving_keeps_a_backup(
     assert str(backup) in tab.save_note.text() and tab.save_note.isVisible()
     assert tab.error_text("port") == "" and not tab.file_bar.isVisible()
     assert not tab.save_button.isEnabled()
+    # the server held back for the file's problems starts once they are fixed
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    assert echo(port, "CLINIC1")
     tab.spin_box("port").setValue(free_port())
     tab.save_button.click()
     assert backups(tmp_path) == [backup]  # a file without problems is replaced as usual
     assert not tab.save_note.isVisible()
+    assert app.controller.state == "running" and echo(port, "CLINIC1")  # until a restart
+
+
+@pytest.mark.expect_log_warnings(r"setting 'port': expected an integer, got 'abc'",
+                                  r"setting 'ae_title': an AE title has at most 16 characters")
+def test_a_file_fixed_by_hand_is_read_again_and_the_server_starts(
+        qtbot: QtBot, launch: Launch, tmp_path: Path, worklist_folder: Path,
+        opened_urls: OpenedUrls) -> None:
+    path = tmp_path / "settings.json"
+
+    def write(**values: object) -> None:
+        path.write_text(json.dumps({"bind_address": "127.0.0.1", "database": str(worklist_folder),
+                                    **values}), encoding="utf-8")
+
+    write(ae_title="CLINIC1", port="abc")
+    app = launch(path)
+    dialog = shown_dialog(app)
+    dialog.button(OPEN_FILE).click()
+    assert [url.toLocalFile() for url in opened_urls.urls] == [str(path)]
+    port = free_port()
+    write(ae_title="THIS AE TITLE IS FAR TOO LONG", port=port)  # one mistake for another
+    dialog.button(READ_AGAIN).click()
+    assert "setting 'ae_title': an AE title has at most 16" in dialog.message.text()
+    assert "setting 'port'" not in dialog.message.text()
+    assert dialog.outcome.text() == "The file was read again: it still has the problems above."
+    assert READ_AGAIN in dialog.button_texts()
+    assert app.controller.state == "stopped"
+    tab = app.window.settings
+    assert tab.spin_box("port").value() == port  # what the file holds, the mistake marked
+    assert tab.error_text("ae_title").startswith("In the settings file: an AE title has at most")
+    assert tab.error_text("port") == ""
+
+    write(ae_title="CLINIC1", port=port)
+    fixed = path.read_bytes()
+    dialog.button(READ_AGAIN).click()
+    assert dialog.outcome.text() == ("The settings file was read again and the worklist server "
+                                     "is starting.")
+    assert dialog.button_texts() == [CLOSE]
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    assert echo(port, "CLINIC1")
+    assert path.read_bytes() == fixed and backups(tmp_path) == []  # read, not written
+    assert tab.line_edit("ae_title").text() == "CLINIC1" and tab.error_text("ae_title") == ""
+    assert tab.file_bar.isHidden() and not tab.save_button.isEnabled()
 
 
 @pytest.mark.expect_log_warnings(r"the port is already in use")
@@ -153,6 +205,35 @@ def test_a_port_in_use_at_start_opens_the_window_with_the_dialog_once(
     qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
     assert echo(port, "WLDESK")
     app.quit()
+
+
+@pytest.mark.expect_log_warnings(r"the port is already in use",
+                                  r"setting 'port': expected an integer, got 'x'")
+def test_try_again_uses_a_port_changed_in_the_file_by_hand(
+        qtbot: QtBot, launch: Launch, tmp_path: Path, worklist_folder: Path,
+        other_program: int) -> None:
+    path = tmp_path / "settings.json"
+
+    def write(port: object) -> None:
+        path.write_text(json.dumps({"ae_title": "CLINIC1", "port": port, "bind_address": "127.0.0.1",
+                                    "database": str(worklist_folder)}), encoding="utf-8")
+
+    write(other_program)
+    app = launch(path)
+    qtbot.waitUntil(lambda: app.startup_dialog is not None, timeout=10000)
+    dialog = shown_dialog(app)
+    assert dialog.button_texts() == [TRY_AGAIN, CHANGE, OPEN_FILE, CLOSE]
+    write("x")  # a slip while editing: said, nothing started
+    dialog.button(TRY_AGAIN).click()
+    assert dialog.isVisible() and "setting 'port': expected an integer" in dialog.outcome.text()
+    assert app.controller.state == "error"
+    port = free_port()
+    write(port)
+    dialog.button(TRY_AGAIN).click()
+    assert not dialog.isVisible()
+    qtbot.waitUntil(lambda: app.controller.state == "running", timeout=10000)
+    assert echo(port, "CLINIC1")
+    assert backups(tmp_path) == []
 
 
 @pytest.mark.expect_log_warnings(r"the worklist folder .* does not exist")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,12 +12,13 @@ from pydicom import dcmread
 from pydicom.dataset import Dataset
 from pydicom.sequence import Sequence
 from pydicom.uid import generate_uid
-from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPersistentModelIndex, Qt, QUrl, Slot
-from PySide6.QtGui import QDesktopServices, QIcon
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QIcon
 from PySide6.QtTest import QTest
 from pytestqt.modeltest import ModelTester
 from pytestqt.qtbot import QtBot
 
+from tests.gui.conftest import OpenedUrls
 from tests.helpers.mpps import finished, performed, send_mpps
 from tests.helpers.samples import write_entry
 from wldesk.core.store import Snapshot, read_entry
@@ -423,27 +423,6 @@ def test_problem_file_names_are_readable(qtbot: QtBot, tab: WorklistTab, worklis
     reason = tab.controller.snapshot().problems[0].reason
     assert table.columnWidth(0) + table.columnWidth(1) <= table.viewport().width()
     assert tab.problems_proxy.index(0, 1).data(Qt.ItemDataRole.ToolTipRole) == reason
-
-
-class OpenedUrls(QObject):
-    """Where QDesktopServices sends file URLs while it is installed (instead of a file manager)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.urls: list[QUrl] = []
-
-    @Slot(QUrl)
-    def open(self, url: QUrl) -> None:
-        self.urls.append(url)
-
-
-@pytest.fixture
-def opened_urls() -> Iterator[OpenedUrls]:
-    receiver = OpenedUrls()
-    # PySide6 wants the slot's name as str, although its stubs say bytes
-    QDesktopServices.setUrlHandler("file", receiver, "open")  # type: ignore[arg-type]
-    yield receiver
-    QDesktopServices.unsetUrlHandler("file")
 
 
 @pytest.mark.expect_log_warnings(r"skipped: not a DICOM file")

@@ -76,11 +76,23 @@ class WldeskApp(QObject):
                         "; ".join(p.message for p in problems))
             self._show_startup_dialog(StartupDialog.for_settings_problems(
                 self.window, self.settings_source, problems))
+            self.controller.settings_changed.connect(self._start_once_fixed)
         elif settings.start_at_launch:
             self.controller.state_changed.connect(self._on_first_start)
             self.controller.start()
         if not minimized or not self.tray.isVisible():
             self.window.show()
+
+    def _start_once_fixed(self, saved: Settings) -> None:
+        """The settings file that had problems at start-up has none now (Reset, Save in the
+        Settings tab, or the file fixed by hand and read again): the server held back for them
+        starts, as it would have at launch."""
+        if self.controller.settings_problems:
+            return  # read again by hand, and still not right
+        self.controller.settings_changed.disconnect(self._start_once_fixed)
+        if saved.start_at_launch and self.controller.state in ("stopped", "error"):
+            self.controller.state_changed.connect(self._on_first_start)  # a failure: the dialog
+            self.controller.start()
 
     def _tray_ready(self) -> bool:
         """Whether there is a tray to hide the window to (its icon shown when one appeared)."""
@@ -110,8 +122,8 @@ class WldeskApp(QObject):
             log.warning("cannot remember that the tray notice was shown (%s): %s", mark, exc)
 
     def _on_first_start(self, state: str, _message: str) -> None:
-        """The outcome of the start at launch: a failure opens the start-up dialog (later ones
-        show in the header and the tray only)."""
+        """The outcome of the start at launch (or once the settings file is fixed): a failure
+        opens the start-up dialog (later ones show in the header and the tray only)."""
         if state == "starting":
             return
         self.controller.state_changed.disconnect(self._on_first_start)

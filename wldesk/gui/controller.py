@@ -43,7 +43,7 @@ from wldesk.core.net.preflight import Problem, check_settings
 from wldesk.core.net.restart import SwapOutcome, swap_servers
 from wldesk.core.net.server import ServerStartError, WorklistServer
 from wldesk.core.settings import Settings, SettingsProblem
-from wldesk.core.settings_file import backup_settings_file, save_settings
+from wldesk.core.settings_file import backup_settings_file, read_settings_file, save_settings
 from wldesk.core.snapshot import snapshot_path
 from wldesk.core.store import FolderStore, Snapshot
 from wldesk.gui.bridge import EventBridge
@@ -560,6 +560,31 @@ class ServerController(QObject):
                 autostart.set_enabled(login_was)
             raise
         self.settings_problems = ()
+        self._use_saved(new)
+        return kept
+
+    def read_settings_file_again(self, source: Path) -> tuple[SettingsProblem, ...]:
+        """Use what ``source`` holds now (the file the settings came from, fixed by hand
+        meanwhile), read as at launch: a wrong value leaves its setting at the default, as a
+        problem. Nothing is written. The problems left, if any."""
+        loaded = read_settings_file(source)
+        problems = tuple(loaded.problems)
+        if problems:
+            log.warning("%s, read again, still cannot be used as it is (%s)", source,
+                        "; ".join(problem.message for problem in problems))
+        else:
+            log.info("%s read again: no problems left", source)
+        if loaded.settings == self.settings and problems == self.settings_problems:
+            return problems  # unchanged: the form keeps what is typed in it
+        if loaded.settings.start_at_login != autostart.is_enabled():
+            autostart.set_enabled(loaded.settings.start_at_login)
+        self.settings_problems = problems
+        self._use_saved(loaded.settings)
+        return problems
+
+    def _use_saved(self, new: Settings) -> None:
+        """``new`` is what the settings file holds now: use it (a running server keeps its own
+        settings until a restart) and tell the views."""
         self.settings = new
         self._logger.redact = self.audit.redact = new.redact_patient_data
         self.audit.set_days(new.audit_days)
@@ -567,7 +592,6 @@ class ServerController(QObject):
         self.channels.apply(new)
         self._follow_saved_store()
         self.settings_changed.emit(new)
-        return kept
 
     # --- the archive ---------------------------------------------------------------------------
 

@@ -27,6 +27,7 @@ from wldesk.gui.tray import open_folder
 
 CHANGE = "Change settings"
 OPEN_FILE = "Open settings file"
+READ_AGAIN = "Read the file again"
 RESET = "Reset to defaults (keeping a backup)"
 CREATE_FOLDER = "Create the folder"
 TRY_AGAIN = "Try again"
@@ -40,6 +41,18 @@ def _text(value: object) -> str:
 
 def _reason(exc: OSError) -> str:
     return exc.strerror or str(exc)
+
+
+PROBLEMS_HEADING = "The worklist server was not started: the settings file has problems"
+
+
+def _problems_body(settings_source: Path, problems: Sequence[SettingsProblem]) -> str:
+    items = "".join(f"<li>{_text(problem.message)}</li>" for problem in problems)
+    return (f"<p>wldesk could not use everything in its settings file<br>"
+            f"<code>{_text(settings_source)}</code>:</p><ul>{items}</ul>"
+            "<p>Until this is fixed, the window shows the default values instead of those. "
+            "Fix the file (then read it again), reset it to the defaults (a copy of it is "
+            "kept), or change the settings here and save them.</p>")
 
 
 class StartupDialog(QDialog):
@@ -90,16 +103,11 @@ class StartupDialog(QDialog):
     @classmethod
     def for_settings_problems(cls, window: MainWindow, settings_source: Path,
                               problems: Sequence[SettingsProblem]) -> StartupDialog:
-        items = "".join(f"<li>{_text(problem.message)}</li>" for problem in problems)
-        body = (f"<p>wldesk could not use everything in its settings file<br>"
-                f"<code>{_text(settings_source)}</code>:</p><ul>{items}</ul>"
-                "<p>Until this is fixed, the window shows the default values instead of those. "
-                "Fix the file, reset it to the defaults (a copy of it is kept), or change the "
-                "settings here and save them.</p>")
-        dialog = cls(window, settings_source,
-                     "The worklist server was not started: the settings file has problems", body)
+        dialog = cls(window, settings_source, PROBLEMS_HEADING,
+                     _problems_body(settings_source, problems))
         dialog._add_action(CHANGE, dialog._change_settings)
         dialog._add_action(OPEN_FILE, dialog._open_settings_file)
+        dialog._add_action(READ_AGAIN, dialog._read_again)
         dialog._add_action(RESET, dialog._reset)
         return dialog
 
@@ -178,6 +186,18 @@ class StartupDialog(QDialog):
         if not open_folder(str(self.settings_source)):
             open_folder(str(self.settings_source.parent))
 
+    def _read_again(self) -> None:
+        """The file was fixed by hand: use it (the server starts once it has no problems)."""
+        problems = self.controller.read_settings_file_again(self.settings_source)
+        if problems:
+            self.message.setText(f"<p><b>{_text(PROBLEMS_HEADING)}</b></p>"
+                                 + _problems_body(self.settings_source, problems))
+            self._failed("The file was read again: it still has the problems above.")
+            return
+        starting = (" and the worklist server is starting"
+                    if self.controller.state in ("starting", "running") else "")
+        self._done(f"The settings file was read again{starting}.")
+
     def _reset(self) -> None:
         try:
             backup = self.controller.apply_settings(Settings(), backup=True)
@@ -206,6 +226,14 @@ class StartupDialog(QDialog):
         self._failed(f"The folder could not be created ({reason}).")
 
     def _try_again(self) -> None:
+        """Start again, with the settings file as it is now (a port changed in it by hand)."""
+        if self.settings_source.exists():
+            problems = self.controller.read_settings_file_again(self.settings_source)
+            if problems:
+                self._failed("The settings file has problems now: "
+                             + "; ".join(problem.message for problem in problems)
+                             + ". Fix it, or change the settings here.")
+                return
         self.controller.start()
         self.close()
 
