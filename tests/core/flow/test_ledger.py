@@ -3,6 +3,7 @@ archives instead of deletes."""
 
 from __future__ import annotations
 
+import os
 import threading
 from pathlib import Path
 
@@ -204,3 +205,53 @@ def test_find_where_and_update_where_go_by_the_entries_facts(tmp_path: Path) -> 
 def test_every_ledger_of_a_folder_shares_its_lock(tmp_path: Path) -> None:
     assert Ledger(tmp_path).lock is Ledger(tmp_path / ".." / tmp_path.name).lock
     assert Ledger(tmp_path).lock is not Ledger(tmp_path / "other").lock
+
+
+def _ris_rewrites(path: Path, description: str) -> None:
+    """A RIS writing the folder itself: a whole new version of the entry (no step status), written
+    next to it and renamed over it."""
+    ds = dcmread(path)
+    ds.RequestedProcedureDescription = description
+    for item in ds.ScheduledProcedureStepSequence:
+        if "ScheduledProcedureStepStatus" in item:
+            del item.ScheduledProcedureStepStatus
+    temporary = path.with_name(".ris-temp")
+    ds.save_as(temporary, enforce_file_format=True)
+    os.replace(temporary, path)
+
+
+def test_a_file_another_program_replaces_during_a_rewrite_keeps_both_changes(
+        tmp_path: Path) -> None:
+    path = write_entry(tmp_path, "a1.wl", accession="A1")
+    ledger = Ledger(tmp_path)
+    completed = set_step_status("COMPLETED")
+    calls = []
+
+    def change(ds: Dataset) -> bool:
+        calls.append(str(ds.RequestedProcedureDescription))
+        if len(calls) == 1:  # the RIS writes its version after the ledger read the file
+            _ris_rewrites(path, "Changed by the RIS")
+        return completed(ds)
+
+    [written] = ledger.update(OrderKey("A1"), change)
+    assert written.action == "updated"
+    assert calls == ["Exam", "Changed by the RIS"]  # the change made again on the RIS's version
+    final = dcmread(path)
+    assert final.RequestedProcedureDescription == "Changed by the RIS"
+    assert step_status(final) == "COMPLETED"
+
+
+def test_a_file_that_keeps_changing_during_a_rewrite_is_left_to_its_writer(
+        tmp_path: Path) -> None:
+    path = write_entry(tmp_path, "a1.wl", accession="A1")
+    completed = set_step_status("COMPLETED")
+
+    def change(ds: Dataset) -> bool:
+        _ris_rewrites(path, f"Version {ds.RequestedProcedureDescription}")
+        return completed(ds)
+
+    with pytest.raises(LedgerError, match="kept changing on disk"):
+        Ledger(tmp_path).update_file(path, change)
+    final = dcmread(path)
+    assert final.RequestedProcedureDescription == "Version " * 5 + "Exam"  # the RIS's last
+    assert step_status(final) == ""

@@ -11,9 +11,12 @@ A patient's entries are found and rewritten by Patient ID too (a patient update)
 
 All writes to one folder go through one lock (every ledger of that folder shares it: the order
 channels' and the MPPS SCP's), so two channels writing the same order at once still make one
-entry, and a status change never loses another channel's rewrite. The folder is listed at each
-call (a stat per file; a file is read again only when its size or times changed), so files that
-other programs wrote a moment ago count.
+entry, and a status change never loses another channel's rewrite. Another program that
+replaces a file between the ledger's reading and its writing (a RIS writing the folder itself)
+is noticed when saving (the file changed on disk): the change is made again on that program's
+version, so neither is lost. The folder is listed at each call (a stat per file; a file is read
+again only when its size or times changed), so files that other programs wrote a moment ago
+count.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ from wldesk.core.editing.entries import (
     safe_stem,
     save_new_entry,
 )
-from wldesk.core.editing.errors import EditError
+from wldesk.core.editing.errors import ConflictError, EditError
 from wldesk.core.query.values import entity_date, entity_time
 from wldesk.core.store import Entry, read_entry
 
@@ -54,6 +57,8 @@ SPS_ID = 0x00400009  # ScheduledProcedureStepID
 STUDY_INSTANCE_UID = 0x0020000D
 REQUESTED_PROCEDURE_ID = 0x00401001
 SPS_START_TIME = 0x00400003  # ScheduledProcedureStepStartTime
+REWRITE_ATTEMPTS = 5
+"""How often a rewrite is tried again when another program replaced the file meanwhile."""
 
 _FOLDER_LOCKS: dict[str, threading.RLock] = {}
 _FOLDER_LOCKS_GUARD = threading.Lock()
@@ -277,23 +282,17 @@ class Ledger:
             raise LedgerError(f"no free file name for the order {key} in {self.folder}")
 
     def _replace(self, path: Path, ds: Dataset, key: OrderKey) -> Written:
-        doc = load_document(path)
-        changed = False
-
-        def take(target: Dataset, source: Dataset) -> None:
-            nonlocal changed
-            for elem in source:
+        def take(target: Dataset) -> bool:
+            changed = False
+            for elem in ds:
                 if elem.tag == 0x00080005 and target.get(elem.tag) is not None:
                     continue  # the file keeps its character set; saving re-encodes the text
                 if elem.tag not in target or target[elem.tag].value != elem.value:
                     target[elem.tag] = elem
                     changed = True
+            return changed
 
-        take(doc.dataset, ds)
-        if not changed:
-            return Written("unchanged", path, key)
-        save_document(doc, path, force=True)
-        return Written("updated", path, key)
+        return replace(self._rewrite_one(path, take), key=key)
 
     def replace(self, path: Path, ds: Dataset) -> Written:
         """Write ``ds`` as the whole of the entry at ``path`` (which must exist): what ``ds`` lacks
@@ -308,17 +307,28 @@ class Ledger:
             save_document(new_document(ds), path, force=True)
             return Written("updated", path, key)
 
-    def _rewrite(self, paths: list[Path], change: Callable[[Dataset], bool]) -> list[Written]:
-        written = []
-        for path in paths:
+    def _rewrite_one(self, path: Path, change: Callable[[Dataset], bool]) -> Written:
+        """Load ``path``, apply ``change`` and save it when it changed. Another program (a RIS
+        writing the folder itself) may replace the file between the load and the save: the save
+        then finds it changed on disk, and the change is applied again to the new file, so that
+        neither the other program's version nor this change is lost."""
+        for attempt in range(1, REWRITE_ATTEMPTS + 1):
             doc = load_document(path)
             key = dataset_key(doc.dataset)
-            if change(doc.dataset):
-                save_document(doc, path, force=True)
-                written.append(Written("updated", path, key))
-            else:
-                written.append(Written("unchanged", path, key))
-        return written
+            if not change(doc.dataset):
+                return Written("unchanged", path, key)
+            try:
+                save_document(doc, path)
+            except ConflictError:
+                if attempt == REWRITE_ATTEMPTS:
+                    raise LedgerError(f"{path.name} kept changing on disk while it was "
+                                      f"rewritten ({attempt} attempts): not changed") from None
+                continue
+            return Written("updated", path, key)
+        raise AssertionError("unreachable")
+
+    def _rewrite(self, paths: list[Path], change: Callable[[Dataset], bool]) -> list[Written]:
+        return [self._rewrite_one(path, change) for path in paths]
 
     def update(self, key: OrderKey, change: Callable[[Dataset], bool]) -> list[Written]:
         """Apply ``change`` to each entry of ``key``; ``change`` returns whether it changed the
