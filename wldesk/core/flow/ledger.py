@@ -32,6 +32,7 @@ from pydicom.dataset import Dataset
 
 from wldesk.core.dicom.model import (
     ACCESSION_NUMBER,
+    MODALITY,
     PATIENT_ID,
     SPS_SEQUENCE,
     SPS_START_DATE,
@@ -108,10 +109,12 @@ def dataset_key(ds: Dataset) -> OrderKey:
 @dataclass(frozen=True)
 class Step:
     """One Scheduled Procedure Step as the ledger knows it: its start (None without a readable
-    SPS Start Date; midnight without a time) and its status ("" when it has none)."""
+    SPS Start Date; midnight without a time), its status ("" when it has none) and its Modality
+    (upper case; "" when it has none)."""
 
     start: datetime | None
     status: str
+    modality: str = ""
 
 
 @dataclass(frozen=True)
@@ -137,7 +140,8 @@ def _steps(node: Node) -> tuple[Step, ...]:
         hour = entity_time(_text(item.value(SPS_START_TIME, ""))) if day else None
         start = datetime.combine(day, hour) if day and hour else (
             datetime(day.year, day.month, day.day) if day else None)
-        steps.append(Step(start, _text(item.value(SPS_STATUS, "")).upper()))
+        steps.append(Step(start, _text(item.value(SPS_STATUS, "")).upper(),
+                          _text(item.value(MODALITY, "")).upper()))
     return tuple(steps)
 
 
