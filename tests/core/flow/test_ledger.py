@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from pydicom.dataset import Dataset
 from tests.helpers.samples import worklist_dataset, write_entry
 from wldesk.core.editing.document import load_document, save_document
 from wldesk.core.editing.entries import archive_folder
-from wldesk.core.flow.ledger import Ledger, LedgerError, OrderKey, dataset_key
+from wldesk.core.flow.ledger import REWRITE_PATIENCE, Ledger, LedgerError, OrderKey, dataset_key
 from wldesk.core.flow.status import set_step_status, step_status
 
 
@@ -245,13 +246,20 @@ def test_a_file_that_keeps_changing_during_a_rewrite_is_left_to_its_writer(
         tmp_path: Path) -> None:
     path = write_entry(tmp_path, "a1.wl", accession="A1")
     completed = set_step_status("COMPLETED")
+    calls = []
 
     def change(ds: Dataset) -> bool:
-        _ris_rewrites(path, f"Version {ds.RequestedProcedureDescription}")
+        calls.append(1)
+        _ris_rewrites(path, f"Version {len(calls)}")
         return completed(ds)
 
-    with pytest.raises(LedgerError, match="kept changing on disk"):
+    started = time.monotonic()
+    with pytest.raises(LedgerError) as refused:
         Ledger(tmp_path).update_file(path, change)
+    assert str(refused.value) == (f"a1.wl kept changing on disk while it was rewritten "
+                                  f"({len(calls)} attempts in 2 s): not changed")
+    assert REWRITE_PATIENCE <= time.monotonic() - started < REWRITE_PATIENCE + 2
+    assert len(calls) > 1
     final = dcmread(path)
-    assert final.RequestedProcedureDescription == "Version " * 5 + "Exam"  # the RIS's last
+    assert final.RequestedProcedureDescription == f"Version {len(calls)}"  # the RIS's last
     assert step_status(final) == ""

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -58,8 +59,9 @@ SPS_ID = 0x00400009  # ScheduledProcedureStepID
 STUDY_INSTANCE_UID = 0x0020000D
 REQUESTED_PROCEDURE_ID = 0x00401001
 SPS_START_TIME = 0x00400003  # ScheduledProcedureStepStartTime
-REWRITE_ATTEMPTS = 5
-"""How often a rewrite is tried again when another program replaced the file meanwhile."""
+REWRITE_PATIENCE = 2.0
+"""Seconds a rewrite is tried again and again while another program keeps replacing the file
+(each try reads its newest version); after that the file is left to that program."""
 
 _FOLDER_LOCKS: dict[str, threading.RLock] = {}
 _FOLDER_LOCKS_GUARD = threading.Lock()
@@ -316,7 +318,10 @@ class Ledger:
         writing the folder itself) may replace the file between the load and the save: the save
         then finds it changed on disk, and the change is applied again to the new file, so that
         neither the other program's version nor this change is lost."""
-        for attempt in range(1, REWRITE_ATTEMPTS + 1):
+        give_up = time.monotonic() + REWRITE_PATIENCE
+        attempts = 0
+        while True:
+            attempts += 1
             doc = load_document(path)
             key = dataset_key(doc.dataset)
             if not change(doc.dataset):
@@ -324,12 +329,12 @@ class Ledger:
             try:
                 save_document(doc, path)
             except ConflictError:
-                if attempt == REWRITE_ATTEMPTS:
-                    raise LedgerError(f"{path.name} kept changing on disk while it was "
-                                      f"rewritten ({attempt} attempts): not changed") from None
+                if time.monotonic() >= give_up:
+                    raise LedgerError(
+                        f"{path.name} kept changing on disk while it was rewritten "
+                        f"({attempts} attempts in {REWRITE_PATIENCE:g} s): not changed") from None
                 continue
             return Written("updated", path, key)
-        raise AssertionError("unreachable")
 
     def _rewrite(self, paths: list[Path], change: Callable[[Dataset], bool]) -> list[Written]:
         return [self._rewrite_one(path, change) for path in paths]
