@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
+import pytest
 from pynetdicom import AE
 from pynetdicom.sop_class import ModalityWorklistInformationFind  # type: ignore[attr-defined]
 from PySide6.QtCore import QItemSelectionModel
@@ -15,6 +16,7 @@ from tests.helpers.samples import name_query, write_entry
 from wldesk.core.editing.entries import archive_entry
 from wldesk.core.events import Event, InputEvent
 from wldesk.core.net.scu import find
+from wldesk.gui.activity_tab import ActivityModel as A
 from wldesk.gui.archive_dialog import ArchiveDialog
 from wldesk.gui.controller import ServerController
 from wldesk.gui.mainwindow import MainWindow
@@ -76,3 +78,32 @@ def test_archived_entries_are_listed_and_restored(qtbot: QtBot, controller: Serv
     assert (restored.channel, restored.action, restored.order, restored.file, restored.detail) == (
         "Window", "restored", "NEW1/S-NEW1", "new-2.wl", "restored from archive/2026-11")
     dialog.close()
+
+
+@pytest.mark.expect_log_warnings(r"broken\.wl: skipped: not a DICOM file")
+def test_the_window_archives_expired_entries_and_shows_each_move(
+        qtbot: QtBot, controller: ServerController, worklist_folder: Path) -> None:
+    write_entry(worklist_folder, "past.wl", accession="P1", date="20000101", time="0800")
+    write_entry(worklist_folder, "future.wl", accession="F1", date="20991231", time="0800")
+    (worklist_folder / "broken.wl").write_bytes(b"not DICOM")
+    with qtbot.waitSignal(controller.state_changed, timeout=10000,
+                          check_params_cb=lambda state, _message: state == "running"):
+        controller.start()
+    assert served_accessions(controller) == ["F1", "P1"]
+    window = MainWindow(controller)
+    qtbot.addWidget(window)
+    # as Settings > Worklist > "Archive an entry this many hours after its scheduled start" saved
+    controller.apply_settings(controller.settings.replace(archive_after_hours=24))
+    month = f"archive/{datetime.now():%Y-%m}"
+    qtbot.waitUntil((worklist_folder / month / "past.wl").is_file, timeout=10000)
+    assert sorted(p.name for p in worklist_folder.glob("*.wl")) == ["broken.wl", "future.wl"]
+    assert (worklist_folder / "broken.wl").read_bytes() == b"not DICOM"
+    qtbot.waitUntil(lambda: served_accessions(controller) == ["F1"], timeout=10000)
+    activity = window.activity.model
+    qtbot.waitUntil(lambda: any(activity.cell(r, A.CALLING_AET) == "Housekeeping"
+                                for r in range(activity.rowCount())), timeout=10000)
+    [row] = [r for r in range(activity.rowCount())
+             if activity.cell(r, A.CALLING_AET) == "Housekeeping"]
+    assert activity.cell(row, A.QUERY) == f"archived P1/S-P1 {month}/past.wl"
+    assert activity.cell(row, A.STATUS) == ("archived: scheduled 2000-01-01 08:00, archived 24 h after "
+                                      "(archive_after_hours)")

@@ -135,7 +135,8 @@ def test_groups_come_from_the_declarations(tab: SettingsTab) -> None:
         members = [d.name for d in Settings.declarations() if d.group == box.title()]
         assert [n for n in tab.field_names() if box.isAncestorOf(tab.editor(n))] == members
     assert tab.field_names() == [  # the form's order, as before the groups were declared
-        "database", "hidden_statuses", "archive_after_hours", "archive_done_after_minutes",
+        "database", "hidden_statuses", "archive_after_hours", "archive_after_hours_by_modality",
+        "archive_done_after_minutes",
         "filter_issuer_aet", "limit_answers", "limit_final_status", "settle_seconds",
         "folder_events",
         "ae_title", "port", "bind_address", "tls_certificate", "tls_key", "tls_ca",
@@ -266,6 +267,21 @@ def test_invalid_listen_address_is_named(tab: SettingsTab) -> None:
     assert not tab.save_button.isEnabled()
     type_into(tab.line_edit("bind_address"), "localhost")
     assert tab.error_text("bind_address") == "" and tab.save_button.isEnabled()
+
+
+def test_modality_archive_hours_are_checked(tab: SettingsTab) -> None:
+    line = tab.line_edit("archive_after_hours_by_modality")
+    type_into(line, "CT 48")
+    assert tab.error_text("archive_after_hours_by_modality") == (
+        "setting 'archive_after_hours_by_modality': expected MODALITY=HOURS (e.g. CT=48), got "
+        "'CT 48'")
+    assert not tab.save_button.isEnabled()
+    type_into(line, "ct=48, US=0")
+    assert tab.error_text("archive_after_hours_by_modality") == ""
+    assert tab.save_button.isEnabled()
+    candidate = tab.candidate()
+    assert candidate is not None
+    assert candidate.archive_after_hours_by_modality == "CT=48, US=0"
 
 
 def test_modality_rows_are_validated(qtbot: QtBot, tab: SettingsTab, controller: ServerController) -> None:

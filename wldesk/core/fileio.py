@@ -6,7 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -26,15 +26,20 @@ def _write_temp(path: Path, data: bytes) -> str:
     return tmp_name
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
+def atomic_write_bytes(path: Path, data: bytes,
+                       before_replace: Callable[[], None] | None = None) -> None:
     """Write ``data`` to ``path`` so that readers see either the old or the new file, never a mix.
 
     On any failure (permission, full disk) the original file is left untouched and the
-    temporary file is removed; the exception propagates to the caller.
+    temporary file is removed; the exception propagates to the caller. ``before_replace`` is
+    called once the new bytes are on disk, just before they are put in place: an exception it
+    raises leaves ``path`` untouched (a last check that the file was not changed meanwhile).
     """
     path = Path(path)
     tmp_name = _write_temp(path, data)
     try:
+        if before_replace is not None:
+            before_replace()
         os.replace(tmp_name, path)
     except BaseException:
         with contextlib.suppress(OSError):

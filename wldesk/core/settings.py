@@ -81,6 +81,37 @@ def _check_bind(value: str) -> str:
     return value
 
 
+_MODALITY_RE = re.compile(r"^[A-Z0-9_ ]{1,16}$")
+
+
+def modality_hours(text: str) -> dict[str, int]:
+    """The hours of ``archive_after_hours_by_modality`` ("CT=48, US=24"), by modality (upper
+    case); raises ValueError naming what is wrong."""
+    found: dict[str, int] = {}
+    for part in text.replace(";", ",").split(","):
+        if not part.strip():
+            continue
+        modality, equals, hours = part.partition("=")
+        modality = modality.strip().upper()
+        if not equals or not _MODALITY_RE.match(modality):
+            raise ValueError(f"expected MODALITY=HOURS (e.g. CT=48), got {part.strip()!r}")
+        try:
+            value = int(hours.strip())
+        except ValueError:
+            raise ValueError(f"{modality}: the hours must be a whole number, got "
+                             f"{hours.strip()!r}") from None
+        if not 0 <= value <= 87600:
+            raise ValueError(f"{modality}: the hours must be from 0 (never) to 87600, got {value}")
+        if modality in found:
+            raise ValueError(f"{modality} is given twice")
+        found[modality] = value
+    return found
+
+
+def _check_modality_hours(value: str) -> str:
+    return ", ".join(f"{modality}={hours}" for modality, hours in modality_hours(value).items())
+
+
 _HOST_RE = re.compile(r"^[A-Za-z0-9.:_-]*$")
 
 
@@ -301,6 +332,11 @@ class Settings:
     archive_after_hours: int = setting(
         0, "Archive an entry this many hours after its scheduled start (0: never).", minimum=0,
         maximum=87600, zero_label="never", group="Worklist", restart=False)
+    archive_after_hours_by_modality: str = setting(
+        "", "Archive hours per modality: the steps of these modalities (0008,0060) are archived "
+            "this many hours after their scheduled start instead of archive_after_hours, e.g. "
+            "'CT=48, US=24' (0: never).", check=_check_modality_hours, group="Worklist",
+        restart=False)
     archive_done_after_minutes: int = setting(
         0, "Archive a completed or discontinued entry this many minutes after it was done "
            "(0: never).", minimum=0, maximum=525600, zero_label="never", group="Worklist",

@@ -79,6 +79,7 @@ from wldesk.core.editing.values import (
     value_problems,
     worklist_problems,
 )
+from wldesk.core.fileio import atomic_write_bytes
 from wldesk.core.store import FolderStore
 
 ORTHANC_LATIN1 = Path(__file__).resolve().parents[3].parent / "shared" / "peer-tests" / \
@@ -375,6 +376,22 @@ def test_changed_on_disk_and_conflict(tmp_path: Path) -> None:
     assert not doc.changed_on_disk()
     path.unlink()
     assert doc.changed_on_disk()
+
+
+def test_the_last_check_before_the_rename_leaves_the_file_and_no_temporary(
+        tmp_path: Path) -> None:
+    path = tmp_path / "a.wl"
+    path.write_bytes(b"theirs")
+
+    def someone_wrote_meanwhile() -> None:
+        raise ConflictError("changed meanwhile")
+
+    with pytest.raises(ConflictError):
+        atomic_write_bytes(path, b"mine", someone_wrote_meanwhile)
+    assert path.read_bytes() == b"theirs"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.wl"]
+    atomic_write_bytes(path, b"mine", lambda: None)
+    assert path.read_bytes() == b"mine"
 
 
 def test_changed_on_disk_sees_an_edit_in_place(tmp_path: Path) -> None:

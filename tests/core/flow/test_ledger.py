@@ -3,7 +3,9 @@ archives instead of deletes."""
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from pydicom.dataset import Dataset
 from tests.helpers.samples import worklist_dataset, write_entry
 from wldesk.core.editing.document import load_document, save_document
 from wldesk.core.editing.entries import archive_folder
-from wldesk.core.flow.ledger import Ledger, LedgerError, OrderKey, dataset_key
+from wldesk.core.flow.ledger import REWRITE_PATIENCE, Ledger, LedgerError, OrderKey, dataset_key
 from wldesk.core.flow.status import set_step_status, step_status
 
 
@@ -204,3 +206,60 @@ def test_find_where_and_update_where_go_by_the_entries_facts(tmp_path: Path) -> 
 def test_every_ledger_of_a_folder_shares_its_lock(tmp_path: Path) -> None:
     assert Ledger(tmp_path).lock is Ledger(tmp_path / ".." / tmp_path.name).lock
     assert Ledger(tmp_path).lock is not Ledger(tmp_path / "other").lock
+
+
+def _ris_rewrites(path: Path, description: str) -> None:
+    """A RIS writing the folder itself: a whole new version of the entry (no step status), written
+    next to it and renamed over it."""
+    ds = dcmread(path)
+    ds.RequestedProcedureDescription = description
+    for item in ds.ScheduledProcedureStepSequence:
+        if "ScheduledProcedureStepStatus" in item:
+            del item.ScheduledProcedureStepStatus
+    temporary = path.with_name(".ris-temp")
+    ds.save_as(temporary, enforce_file_format=True)
+    os.replace(temporary, path)
+
+
+def test_a_file_another_program_replaces_during_a_rewrite_keeps_both_changes(
+        tmp_path: Path) -> None:
+    path = write_entry(tmp_path, "a1.wl", accession="A1")
+    ledger = Ledger(tmp_path)
+    completed = set_step_status("COMPLETED")
+    calls = []
+
+    def change(ds: Dataset) -> bool:
+        calls.append(str(ds.RequestedProcedureDescription))
+        if len(calls) == 1:  # the RIS writes its version after the ledger read the file
+            _ris_rewrites(path, "Changed by the RIS")
+        return completed(ds)
+
+    [written] = ledger.update(OrderKey("A1"), change)
+    assert written.action == "updated"
+    assert calls == ["Exam", "Changed by the RIS"]  # the change made again on the RIS's version
+    final = dcmread(path)
+    assert final.RequestedProcedureDescription == "Changed by the RIS"
+    assert step_status(final) == "COMPLETED"
+
+
+def test_a_file_that_keeps_changing_during_a_rewrite_is_left_to_its_writer(
+        tmp_path: Path) -> None:
+    path = write_entry(tmp_path, "a1.wl", accession="A1")
+    completed = set_step_status("COMPLETED")
+    calls = []
+
+    def change(ds: Dataset) -> bool:
+        calls.append(1)
+        _ris_rewrites(path, f"Version {len(calls)}")
+        return completed(ds)
+
+    started = time.monotonic()
+    with pytest.raises(LedgerError) as refused:
+        Ledger(tmp_path).update_file(path, change)
+    assert str(refused.value) == (f"a1.wl kept changing on disk while it was rewritten "
+                                  f"({len(calls)} attempts in 2 s): not changed")
+    assert REWRITE_PATIENCE <= time.monotonic() - started < REWRITE_PATIENCE + 2
+    assert len(calls) > 1
+    final = dcmread(path)
+    assert final.RequestedProcedureDescription == f"Version {len(calls)}"  # the RIS's last
+    assert step_status(final) == ""

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -98,6 +100,16 @@ def findscu_statuses(mpps: Mpps, tmp: Path, status: str) -> list[tuple[str, str]
                    .ScheduledProcedureStepStatus) for a in result.answers)
 
 
+def findscu_accessions(mpps: Mpps, tmp: Path) -> list[str]:
+    """What DCMTK's findscu gets when its query has no SPS Status key at all."""
+    query = tmp / "query.dump"
+    query.write_text(QUERY.replace("(0040,0020) CS [{status}]\n", ""), encoding="ascii")
+    assert "(0040,0020)" not in query.read_text(encoding="ascii")
+    result = run_findscu(mpps.server.port, query, "WLDESK")
+    assert result.final_status == "Success", result.describe()
+    return sorted(a.AccessionNumber for a in result.answers)
+
+
 def test_the_step_status_follows_n_create_and_n_set(mpps: Mpps, folder: Path,
                                                     tmp_path: Path) -> None:
     if dcmtk_tool("findscu") is None:
@@ -118,6 +130,9 @@ def test_the_step_status_follows_n_create_and_n_set(mpps: Mpps, folder: Path,
     assert step_status(dcmread(entry)) == "COMPLETED"
     assert without_status(entry) == before
     assert findscu_statuses(mpps, tmp_path, "COMPLETED") == [("A1", "COMPLETED")]
+    # hidden from what modalities ask for by default: an empty SPS Status key, or none at all
+    assert findscu_statuses(mpps, tmp_path, "") == [("A2", "")]
+    assert findscu_accessions(mpps, tmp_path) == ["A2"]
     assert mpps.inputs()[-1] == ("updated", "A1/S-A1", "a1.wl", "COMPLETED → COMPLETED")
 
     kept = json.loads((mpps_dir() / f"{uid}.json").read_text(encoding="utf-8"))
@@ -294,6 +309,54 @@ def test_a_status_change_racing_with_a_ris_never_leaves_a_mixed_file(
     final = dcmread(entry)
     assert final.RequestedProcedureDescription == descriptions[-1]
     assert step_status(final) == "COMPLETED"
+
+
+RIS_PROGRAM = """
+import os, sys, time
+from pydicom import dcmread
+path, count = sys.argv[1], int(sys.argv[2])
+ds = dcmread(path)
+for n in range(count):  # each version written next to the entry and renamed over it
+    ds.RequestedProcedureDescription = f"RIS {n}"
+    ds.save_as(path + ".tmp", enforce_file_format=True)
+    os.replace(path + ".tmp", path)
+    time.sleep(0.02)  # a busy RIS: a new version every ~20 ms
+"""
+
+
+def test_a_status_change_racing_with_a_ris_program_writing_the_file_loses_neither(
+        mpps: Mpps, folder: Path) -> None:
+    entry = write_entry(folder, "a1.wl", accession="A1")
+    original = dcmread(entry)
+    stop = threading.Event()
+    seen: set[bytes] = set()
+
+    def watch() -> None:
+        while not stop.is_set():
+            seen.add(entry.read_bytes())
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    ris = subprocess.Popen([sys.executable, "-c", RIS_PROGRAM, str(entry), "100"])
+    try:
+        while ris.poll() is None:  # MPPS messages for as long as the RIS writes
+            uid = generate_uid()
+            assert mpps.create(uid, performed(key_of(entry))).Status == 0x0000
+            assert mpps.set(uid, finished()).Status == 0x0000
+    finally:
+        assert ris.wait(timeout=60) == 0
+        stop.set()
+        watcher.join()
+    assert len(seen) > 3
+    for data in seen:  # every state read is one whole version
+        ds = dcmread(io.BytesIO(data))
+        ds.RequestedProcedureDescription = original.RequestedProcedureDescription
+        for step in ds.ScheduledProcedureStepSequence:
+            if "ScheduledProcedureStepStatus" in step:
+                del step.ScheduledProcedureStepStatus
+        assert ds == original
+    assert dcmread(entry).RequestedProcedureDescription == "RIS 99"  # its last version kept
+    assert not [i for i in mpps.inputs() if i[0] == "failed"]
 
 
 def test_wldesk_serve_takes_mpps(folder: Path, tmp_path: Path) -> None:

@@ -4,7 +4,9 @@ restored."""
 
 from __future__ import annotations
 
+import json
 import threading
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from pydicom.dataset import Dataset
 from tests.core.net.test_server import accessions
 from tests.helpers.dcmtk import dcmtk_tool, run_findscu
 from tests.helpers.inprocess import Running
+from tests.helpers.processes import WldeskServe
 from tests.helpers.samples import name_query, write_entry
 from wldesk.core.editing.entries import archive_folder, restore_entry
 from wldesk.core.events import EventBus
@@ -138,3 +141,28 @@ def test_many_clients_while_statuses_change_lose_no_answer_and_get_none_wrong(
     shown = {acc for acc in flipping
              if step_status(dcmread(folder / f"{acc}.wl")) not in ("COMPLETED", "DISCONTINUED")}
     assert accessions(final) == sorted(set(stable) | shown)
+
+
+def test_wldesk_serve_archives_at_start_and_findscu_no_longer_sees_it(
+        folder: Path, tmp_path: Path) -> None:
+    if dcmtk_tool("findscu") is None:
+        pytest.skip("DCMTK findscu is not installed")
+    write_entry(folder, "past.wl", accession="P1", modality="CT", date="20000101", time="0800")
+    write_entry(folder, "kept.wl", accession="K1", modality="US", date="20000101", time="0800")
+    write_entry(folder, "soon.wl", accession="S1", modality="CT", date="20991231", time="0800")
+    (folder / "broken.wl").write_bytes(b"not DICOM")
+    config = tmp_path / "settings.json"
+    config.write_text(json.dumps({"database": str(folder), "archive_after_hours": 24,
+                                  "archive_after_hours_by_modality": "US=0"}), encoding="utf-8")
+    with WldeskServe(folder, extra_args=["--config", str(config)],
+                     home=tmp_path / "home") as served:
+        archived = folder / "archive" / f"{datetime.now():%Y-%m}" / "past.wl"
+        deadline = time.monotonic() + 10
+        while not archived.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert archived.is_file(), served.log_text()
+        assert findscu_accessions(served.port, status_query(None), tmp_path) == ["K1", "S1"]
+        assert (folder / "broken.wl").read_bytes() == b"not DICOM"
+        assert ("Housekeeping from wldesk: archived P1/S-P1 (archive/"
+                f"{datetime.now():%Y-%m}/past.wl): scheduled 2000-01-01 08:00, archived 24 h "
+                "after (archive_after_hours)") in served.log_text()

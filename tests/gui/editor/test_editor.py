@@ -687,3 +687,27 @@ def test_a_status_set_by_mpps_reloads_an_unedited_editor(
         assert not editor.isWindowModified()
     finally:
         editor.close_discarding()
+
+
+def test_a_status_set_by_mpps_while_the_editor_has_changes_asks(
+        qtbot: QtBot, controller: ServerController, worklist_folder: Path, tmp_path: Path) -> None:
+    path = write_entry(worklist_folder, "a1.wl", accession="A1")
+    study_uid = str(load_document(path).dataset.StudyInstanceUID)
+    editor = make_editor(qtbot, path, tmp_path)
+    try:
+        assert editor.model.setData(editor.model.find("PatientID"), "MINE")
+        controller.start()
+        qtbot.waitUntil(lambda: controller.state == "running", timeout=10000)
+        assert send_mpps(controller.settings.port, generate_uid(),
+                         performed(("A1", "S-A1", study_uid))).Status == 0x0000
+        qtbot.waitUntil(lambda: editor.conflict_bar.isVisibleTo(editor), timeout=10000)
+        assert "The file changed on disk" in editor.conflict_bar.label.text()
+        assert value(editor.model, "PatientID") == "MINE"  # nothing of the user's is lost
+        assert load_document(path).dataset.PatientID != "MINE"
+        with qtbot.waitSignal(editor.loaded, timeout=10000):
+            editor.conflict_bar.reload_button.click()
+        assert value(editor.model, "ScheduledProcedureStepSequence", 0,
+                     "ScheduledProcedureStepStatus") == "STARTED"
+        assert not editor.conflict_bar.isVisibleTo(editor)
+    finally:
+        editor.close_discarding()

@@ -446,16 +446,24 @@ def save_document(doc: Document, path: Path | str | None = None, *, force: bool 
     target = Path(path) if path is not None else doc.path
     if target is None:
         raise EditError("the entry has never been saved: choose a file name")
-    if not force and doc.path is not None and _same_path(target, doc.path) and doc.changed_on_disk():
-        raise ConflictError(f"{target} was changed or removed by someone else since it was opened; "
-                            "reload it, or save anyway to overwrite it")
+    guarded = not force and doc.path is not None and _same_path(target, doc.path)
+
+    def unchanged_on_disk() -> None:
+        if guarded and doc.changed_on_disk():
+            raise ConflictError(f"{target} was changed or removed by someone else since it was "
+                                "opened; reload it, or save anyway to overwrite it")
+
+    unchanged_on_disk()
     data = encode_document(doc)
     try:
         mode = os.stat(target).st_mode & 0o7777
     except OSError:
         mode = None
     try:
-        (atomic_create_bytes if new else atomic_write_bytes)(target, data)
+        if new:
+            atomic_create_bytes(target, data)
+        else:  # checked again at the last moment: the bytes took a while to make and write
+            atomic_write_bytes(target, data, unchanged_on_disk)
     except FileExistsError:  # only with ``new``: the caller chooses another name
         raise
     except OSError as exc:

@@ -1,11 +1,14 @@
 """Housekeeping: entries whose time has passed are archived (moved to ``archive/YYYY-MM/``, never
 deleted), so modalities stop showing last week's exams and the folder stops growing.
 
-Two settings, each 0 (never) by default:
+Three settings, none archiving anything by default:
 
 - ``archive_after_hours``: an entry is archived that many hours after its scheduled start (the
   latest SPS Start Date/Time of its steps; a step without a time starts at midnight). An entry
   without a readable start date is never archived by this rule.
+- ``archive_after_hours_by_modality`` ("CT=48, US=24"): the steps of these modalities (the step's
+  Modality, 0008,0060) count their own hours instead (0: never). An entry is archived once each
+  of its dated steps is past its own hours (with one value for all, after its latest start).
 - ``archive_done_after_minutes``: an entry whose steps are all COMPLETED or DISCONTINUED is
   archived that many minutes after it became so. "Became so" is the file's modification time: the
   status change rewrote the file (MPPS, HL7, the window), and any later rewrite starts the delay
@@ -23,21 +26,24 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from wldesk.core.editing.errors import EditError
 from wldesk.core.events import EventBus, InputEvent
 from wldesk.core.flow.ledger import EntryFacts, Ledger
 from wldesk.core.flow.status import FINAL_STATUSES
-from wldesk.core.settings import Settings
+from wldesk.core.settings import Settings, modality_hours
 
 log = logging.getLogger(__name__)
 
 CHANNEL = "Housekeeping"
-SETTINGS = ("archive_after_hours", "archive_done_after_minutes")
+SETTINGS = ("archive_after_hours", "archive_after_hours_by_modality",
+            "archive_done_after_minutes")
 PERIOD = 60.0
 """Seconds between two sweeps."""
 
 Clock = Callable[[], datetime]
+_modality_hours = lru_cache(maxsize=4)(modality_hours)  # read once per value, not per entry
 
 
 def _when(moment: datetime) -> str:
@@ -54,11 +60,22 @@ def archive_reason(entry: EntryFacts, settings: Settings, now: datetime) -> str 
         status = "/".join(sorted(statuses))
         return (f"{status} since {_when(modified)}, archived {done_after} min after "
                 "(archive_done_after_minutes)")
-    after = settings.archive_after_hours
-    starts = [step.start for step in entry.steps if step.start is not None]
-    if after and starts and now - max(starts) >= timedelta(hours=after):
-        return f"scheduled {_when(max(starts))}, archived {after} h after (archive_after_hours)"
-    return None
+    by_modality = _modality_hours(settings.archive_after_hours_by_modality)
+    dated = [(step.start, *_hours(step.modality, settings.archive_after_hours, by_modality))
+             for step in entry.steps if step.start is not None]
+    if not dated or any(hours == 0 or now - start < timedelta(hours=hours)
+                        for start, hours, _ in dated):
+        return None
+    start, hours, rule = max(dated, key=lambda found: found[0] + timedelta(hours=found[1]))
+    return f"scheduled {_when(start)}, archived {hours} h after ({rule})"
+
+
+def _hours(modality: str, default: int, by_modality: dict[str, int]) -> tuple[int, str]:
+    """How many hours after its start a step of ``modality`` is archived (0: never), and the
+    setting that says so."""
+    if modality in by_modality:
+        return by_modality[modality], f"{modality} in archive_after_hours_by_modality"
+    return default, "archive_after_hours"
 
 
 def sweep(ledger: Ledger, settings: Settings, bus: EventBus, now: datetime) -> int:
@@ -129,6 +146,7 @@ class Housekeeping:
 
 def make_channel(settings: Settings, ledger: Ledger, bus: EventBus) -> Housekeeping | None:
     """The housekeeping of these settings; None when they never archive anything."""
-    if not (settings.archive_after_hours or settings.archive_done_after_minutes):
+    if not (settings.archive_after_hours or settings.archive_done_after_minutes
+            or any(modality_hours(settings.archive_after_hours_by_modality).values())):
         return None
     return Housekeeping(settings, ledger, bus)

@@ -11,15 +11,19 @@ A patient's entries are found and rewritten by Patient ID too (a patient update)
 
 All writes to one folder go through one lock (every ledger of that folder shares it: the order
 channels' and the MPPS SCP's), so two channels writing the same order at once still make one
-entry, and a status change never loses another channel's rewrite. The folder is listed at each
-call (a stat per file; a file is read again only when its size or times changed), so files that
-other programs wrote a moment ago count.
+entry, and a status change never loses another channel's rewrite. Another program that
+replaces a file between the ledger's reading and its writing (a RIS writing the folder itself)
+is noticed when saving (the file changed on disk): the change is made again on that program's
+version, so neither is lost. The folder is listed at each call (a stat per file; a file is read
+again only when its size or times changed), so files that other programs wrote a moment ago
+count.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -29,6 +33,7 @@ from pydicom.dataset import Dataset
 
 from wldesk.core.dicom.model import (
     ACCESSION_NUMBER,
+    MODALITY,
     PATIENT_ID,
     SPS_SEQUENCE,
     SPS_START_DATE,
@@ -45,7 +50,7 @@ from wldesk.core.editing.entries import (
     safe_stem,
     save_new_entry,
 )
-from wldesk.core.editing.errors import EditError
+from wldesk.core.editing.errors import ConflictError, EditError
 from wldesk.core.query.values import entity_date, entity_time
 from wldesk.core.store import Entry, read_entry
 
@@ -54,6 +59,9 @@ SPS_ID = 0x00400009  # ScheduledProcedureStepID
 STUDY_INSTANCE_UID = 0x0020000D
 REQUESTED_PROCEDURE_ID = 0x00401001
 SPS_START_TIME = 0x00400003  # ScheduledProcedureStepStartTime
+REWRITE_PATIENCE = 2.0
+"""Seconds a rewrite is tried again and again while another program keeps replacing the file
+(each try reads its newest version); after that the file is left to that program."""
 
 _FOLDER_LOCKS: dict[str, threading.RLock] = {}
 _FOLDER_LOCKS_GUARD = threading.Lock()
@@ -103,10 +111,12 @@ def dataset_key(ds: Dataset) -> OrderKey:
 @dataclass(frozen=True)
 class Step:
     """One Scheduled Procedure Step as the ledger knows it: its start (None without a readable
-    SPS Start Date; midnight without a time) and its status ("" when it has none)."""
+    SPS Start Date; midnight without a time), its status ("" when it has none) and its Modality
+    (upper case; "" when it has none)."""
 
     start: datetime | None
     status: str
+    modality: str = ""
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,8 @@ def _steps(node: Node) -> tuple[Step, ...]:
         hour = entity_time(_text(item.value(SPS_START_TIME, ""))) if day else None
         start = datetime.combine(day, hour) if day and hour else (
             datetime(day.year, day.month, day.day) if day else None)
-        steps.append(Step(start, _text(item.value(SPS_STATUS, "")).upper()))
+        steps.append(Step(start, _text(item.value(SPS_STATUS, "")).upper(),
+                          _text(item.value(MODALITY, "")).upper()))
     return tuple(steps)
 
 
@@ -277,23 +288,17 @@ class Ledger:
             raise LedgerError(f"no free file name for the order {key} in {self.folder}")
 
     def _replace(self, path: Path, ds: Dataset, key: OrderKey) -> Written:
-        doc = load_document(path)
-        changed = False
-
-        def take(target: Dataset, source: Dataset) -> None:
-            nonlocal changed
-            for elem in source:
+        def take(target: Dataset) -> bool:
+            changed = False
+            for elem in ds:
                 if elem.tag == 0x00080005 and target.get(elem.tag) is not None:
                     continue  # the file keeps its character set; saving re-encodes the text
                 if elem.tag not in target or target[elem.tag].value != elem.value:
                     target[elem.tag] = elem
                     changed = True
+            return changed
 
-        take(doc.dataset, ds)
-        if not changed:
-            return Written("unchanged", path, key)
-        save_document(doc, path, force=True)
-        return Written("updated", path, key)
+        return replace(self._rewrite_one(path, take), key=key)
 
     def replace(self, path: Path, ds: Dataset, *, create: bool = False) -> Written:
         """Write ``ds`` as the whole of the entry at ``path``: what ``ds`` lacks is gone. A
@@ -316,17 +321,31 @@ class Ledger:
             save_document(new_document(ds), path, force=True)
             return Written("updated", path, key)
 
-    def _rewrite(self, paths: list[Path], change: Callable[[Dataset], bool]) -> list[Written]:
-        written = []
-        for path in paths:
+    def _rewrite_one(self, path: Path, change: Callable[[Dataset], bool]) -> Written:
+        """Load ``path``, apply ``change`` and save it when it changed. Another program (a RIS
+        writing the folder itself) may replace the file between the load and the save: the save
+        then finds it changed on disk, and the change is applied again to the new file, so that
+        neither the other program's version nor this change is lost."""
+        give_up = time.monotonic() + REWRITE_PATIENCE
+        attempts = 0
+        while True:
+            attempts += 1
             doc = load_document(path)
             key = dataset_key(doc.dataset)
-            if change(doc.dataset):
-                save_document(doc, path, force=True)
-                written.append(Written("updated", path, key))
-            else:
-                written.append(Written("unchanged", path, key))
-        return written
+            if not change(doc.dataset):
+                return Written("unchanged", path, key)
+            try:
+                save_document(doc, path)
+            except ConflictError:
+                if time.monotonic() >= give_up:
+                    raise LedgerError(
+                        f"{path.name} kept changing on disk while it was rewritten "
+                        f"({attempts} attempts in {REWRITE_PATIENCE:g} s): not changed") from None
+                continue
+            return Written("updated", path, key)
+
+    def _rewrite(self, paths: list[Path], change: Callable[[Dataset], bool]) -> list[Written]:
+        return [self._rewrite_one(path, change) for path in paths]
 
     def update(self, key: OrderKey, change: Callable[[Dataset], bool]) -> list[Written]:
         """Apply ``change`` to each entry of ``key``; ``change`` returns whether it changed the
