@@ -273,3 +273,10 @@ def test_orders_from_channels_are_audited() -> None:
     assert csv_row(record)[1:] == [
         "REST", "127.0.0.1", "order=ACC1/SPS1", "", "", "",
         "REST from 127.0.0.1: archived ACC1/SPS1 (ACC1_SPS1.wl): DELETE /worklists/ACC1_SPS1", ""]
+
+
+def test_a_query_without_values_is_exported_as_all_entries() -> None:
+    record = AuditRecord(time=datetime.now().astimezone(), kind="query", calling_aet="US1",
+                         address="10.0.0.9", keys={"PatientName": "", "Modality": ""},
+                         matches=4, sent=4)
+    assert csv_row(record)[1:5] == ["US1", "10.0.0.9", "(all entries)", "4"]

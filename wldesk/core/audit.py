@@ -369,7 +369,8 @@ def csv_row(record: AuditRecord) -> list[str]:
     if record.kind == "entry":
         return [time, record.calling_aet, record.address, query_keys_text(record.keys), "", "", "",
                 record.status_text, ""]
-    return [time, record.calling_aet, record.address, query_keys_text(record.keys),
+    return [time, record.calling_aet, record.address,
+            query_keys_text(record.keys) or "(all entries)",  # a query with no value: everything
             str(record.matches), str(record.sent), str(record.withheld),
             status_with_code(record.status, record.status_text), f"{record.duration_ms:.1f}"]
 

@@ -181,7 +181,7 @@ class ModalitiesTab(QWidget):
         self.model.set_views(self.controller.modality_views())
         self.table.resizeColumnsToContents()
         header = self.table.horizontalHeader()
-        for column in range(self.model.columnCount() - 1):
+        for column in range(self.model.columnCount()):  # long texts in full in the tool tips
             header.resizeSection(column, min(header.sectionSize(column), MAX_COLUMN_WIDTH))
         if selected is not None:
             self.select(selected.ae_title)
