@@ -169,6 +169,15 @@ class _Loader(pickle.Unpickler):
         self.node_values.append(values)
         return node
 
+    def release(self) -> None:
+        """Let go of everything loaded: the stream's memo holds this loader's constructors, and so
+        the loader itself, in a cycle that only the cyclic collector would free (its memo and
+        lists: 200,000 objects and ~20 MB at 100,000 entries)."""
+        self.memo.clear()
+        for kept in (self.layouts, self.nodes, self.node_layouts, self.node_values):
+            kept.clear()
+        self.sequences.clear()
+
     def unchanged(self) -> bool:
         """Whether every layout and node made is still as it was checked."""
         return (all(layout.tags is tags and layout.vrs is vrs and layout.index is index
@@ -221,7 +230,11 @@ def load(path: Path, folder: Path, cache: LayoutCache) -> list[Row] | None:
             # layouts made in a cache of their own: the caller's gets them only from a snapshot
             # found sound (a changed one must not leave a layout that later files would share)
             own = LayoutCache()
-            rows = _rows(_Loader(fh, own))
+            loader = _Loader(fh, own)
+            try:
+                rows = _rows(loader)
+            finally:
+                loader.release()
             cache.adopt(own)
             return rows
         except Exception as exc:  # whatever is wrong with it, it is not used
