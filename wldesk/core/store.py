@@ -136,7 +136,7 @@ def read_entry(path: Path, version: Version | None = None, cache: LayoutCache | 
             if size > MAX_ENTRY_BYTES:  # not read: a worklist entry is a few kilobytes
                 raise WorklistFileError(f"too large for a worklist entry ({size / 2**20:.0f} MiB; "
                                         f"at most {MAX_ENTRY_BYTES // 2**20} MiB are read)")
-            data = fh.read(MAX_ENTRY_BYTES + 1)
+            data = fh.read(size + 1)  # one byte more shows a file still growing
             st = os.fstat(fh.fileno())
     except OSError as exc:
         raise WorklistFileError(f"cannot read the file ({exc.strerror or exc})") from None
