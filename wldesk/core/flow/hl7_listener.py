@@ -214,11 +214,10 @@ class HL7Listener:
         log.info("HL7 listener on port %d stopped", self.port)
 
 
-def make_channel(settings: Settings, ledger: Ledger, bus: EventBus) -> HL7Listener | None:
-    """The HL7 channel of ``settings`` (None when ``hl7_port`` is 0); ValueError when the mapping
-    file is unusable, so that the channel is reported and not started."""
-    if not settings.hl7_port:
-        return None
+def make_channel(settings: Settings, ledger: Ledger, bus: EventBus) -> HL7Listener:
+    """The HL7 channel of ``settings`` (made when ``hl7_port`` turns it on: see
+    ``services.make_hl7``); ValueError when the mapping file is unusable, so that the channel is
+    reported and not started."""
     mapping = load_mapping(settings.hl7_mapping_file, settings.hl7_fallback_station, check_ae_title)
     return HL7Listener(settings.hl7_bind_address or "0.0.0.0", settings.hl7_port, ledger, mapping,
                        bus=bus, keeper=MessageKeeper(hl7_dir(), settings.hl7_keep_days))

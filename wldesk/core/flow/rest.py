@@ -195,6 +195,7 @@ class RestChannel:
             thread.join(START_TIMEOUT)
 
 
-def make_channel(settings: Settings, ledger: Ledger, bus: EventBus) -> RestChannel | None:
-    """The REST API channel of ``settings``; None when ``rest_port`` is 0 (off)."""
-    return RestChannel(settings, ledger, bus) if settings.rest_port else None
+def make_channel(settings: Settings, ledger: Ledger, bus: EventBus) -> RestChannel:
+    """The REST API channel of ``settings`` (made when ``rest_port`` turns it on: see
+    ``services.make_rest``)."""
+    return RestChannel(settings, ledger, bus)
